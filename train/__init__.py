@@ -1,0 +1,1 @@
+"""Training entry points and data helpers for the Trax tutorial runs."""

@@ -1,0 +1,31 @@
+"""Trax-compatible API on Flax Linen, optax, Orbax and CLU.
+
+Use it where Trax code says ``import trax``::
+
+        import trax_compat as trax
+        from trax_compat import layers as tl
+        from trax_compat.supervised import training
+
+Submodules are imported on first attribute access so that
+``import trax_compat`` stays cheap (no JAX, TensorFlow or CLU until needed).
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("data", "layers", "optimizers", "supervised", "shapes", "fastmath")
+
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

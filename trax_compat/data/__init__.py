@@ -1,0 +1,18 @@
+"""Trax-compatible data pipelines: tokenization, shuffling, bucketing."""
+
+from trax_compat.data.tokenizer import Tokenize
+from trax_compat.data.tokenizer import detokenize
+from trax_compat.data.tokenizer import tokenize
+from trax_compat.data.tokenizer import vocab_size
+from trax_compat.data.inputs import AddLossWeights
+from trax_compat.data.inputs import Batch
+from trax_compat.data.inputs import BucketByLength
+from trax_compat.data.inputs import FilterByLength
+from trax_compat.data.inputs import Serial
+from trax_compat.data.inputs import Shuffle
+from trax_compat.data.inputs import add_loss_weights
+from trax_compat.data.inputs import batch
+from trax_compat.data.inputs import bucket_by_length
+from trax_compat.data.inputs import filter_by_length
+from trax_compat.data.inputs import pad_to_max_dims
+from trax_compat.data.inputs import shuffle

@@ -1,0 +1,74 @@
+"""JAX as the one array backend, under Trax's ``fastmath`` names."""
+
+import contextlib
+import enum
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.special
+
+numpy = jnp
+grad = jax.grad
+logsumexp = jax.scipy.special.logsumexp
+
+
+class Backend(enum.Enum):
+    JAX = "jax"
+    TFNP = "tensorflow-numpy"
+    NUMPY = "numpy"
+
+
+# Trax allows switching to TF-NumPy or plain NumPy; every layer here is a
+# Flax module, so the backend name is recorded but computation stays on JAX.
+_BACKEND_NAME = [Backend.JAX.value]
+
+
+def _normalize(name):
+    if isinstance(name, Backend):
+        return name.value
+    valid = [b.value for b in Backend]
+    if name not in valid:
+        raise ValueError(f"Unknown backend {name!r}; expected one of {valid}.")
+    return name
+
+
+def backend_name():
+    return _BACKEND_NAME[-1]
+
+
+def set_backend(name):
+    _BACKEND_NAME[-1] = _normalize(name)
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    _BACKEND_NAME.append(_normalize(name))
+    try:
+        yield
+    finally:
+        _BACKEND_NAME.pop()
+
+
+def nested_map(f, obj, level=0, ignore_nones=True):
+    """Maps ``f`` over the leaves of nested tuples/lists/dicts, keeping the
+    container types (tuples stay tuples, as Trax's weights are tuples)."""
+    if isinstance(obj, list):
+        return [nested_map(f, o, level, ignore_nones) for o in obj]
+    if isinstance(obj, tuple):
+        return tuple(nested_map(f, o, level, ignore_nones) for o in obj)
+    if isinstance(obj, dict):
+        return {k: nested_map(f, v, level, ignore_nones) for k, v in obj.items()}
+    if obj is None and ignore_nones:
+        return None
+    return f(obj)
+
+
+def tree_flatten(tree):
+    """Flattens nested tuples/lists/dicts into (leaves, rebuild_fn)."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return leaves, lambda new_leaves: jax.tree_util.tree_unflatten(
+        treedef, new_leaves)
+
+
+def tree_leaves(tree):
+    return jax.tree_util.tree_leaves(tree)

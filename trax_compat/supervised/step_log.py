@@ -1,0 +1,96 @@
+"""Trax's step log (``Step    N: ...`` lines) as a CLU ``MetricWriter``.
+
+The layout reproduces Trax's stdout exactly:
+
+* a blank line before the first line of each step's block;
+* ``Step % 6d: <message>`` for texts (``Ran N train steps in X secs``);
+* ``Step % 6d: <mode> <name> | <value>`` for scalars, the mode padded to 5
+  characters, names right-justified to the longest loss/metric name of the
+  Loop, values formatted with ``% .8f``.
+
+Scalar keys are ``"<mode>/<name>"`` (e.g. ``"eval/WeightedCategoryAccuracy"``).
+"""
+
+import sys
+
+from clu.metric_writers import interface
+
+
+class TraxStepLogWriter(interface.MetricWriter):
+    """Writes Trax-format step log lines to text streams (stdout by default).
+
+    Args:
+      name_width: width that metric names are right-justified to (Trax uses
+        the longest of the loss and metric names across tasks).
+      streams: file-like objects to write to; ``None`` means ``sys.stdout``
+        looked up at write time (so ``contextlib.redirect_stdout`` works).
+    """
+
+    def __init__(self, name_width=0, streams=None):
+        self._name_width = name_width
+        self._streams = streams
+        self._last_step = None
+
+    @property
+    def name_width(self):
+        return self._name_width
+
+    @name_width.setter
+    def name_width(self, value):
+        self._name_width = value
+
+    def _write_line(self, line):
+        for stream in (self._streams or [sys.stdout]):
+            stream.write(line + "\n")
+            stream.flush()
+
+    def _start_line(self, step):
+        # Trax separates each step's block from what came before.
+        if step != self._last_step:
+            self._write_line("")
+            self._last_step = step
+
+    def format_scalar(self, step, mode, name, value):
+        return "Step % 6d: %s %s | % .8f" % (
+            step, mode.ljust(5), name.rjust(self._name_width), value)
+
+    def write_text_line(self, step, message):
+        self._start_line(step)
+        self._write_line("Step % 6d: %s" % (step, message))
+
+    def write_texts(self, step, texts):
+        for message in texts.values():
+            self.write_text_line(step, message)
+
+    def write_scalars(self, step, scalars):
+        for key, value in scalars.items():
+            mode, _, name = key.partition("/")
+            if not name:
+                mode, name = "", key
+            self._start_line(step)
+            self._write_line(self.format_scalar(step, mode, name, float(value)))
+
+    def write_summaries(self, step, values, metadata=None):
+        del step, values, metadata  # Tensor summaries have no stdout form.
+
+    def write_images(self, step, images):
+        del step, images
+
+    def write_videos(self, step, videos):
+        del step, videos
+
+    def write_audios(self, step, audios, *, sample_rate):
+        del step, audios, sample_rate
+
+    def write_histograms(self, step, arrays, num_buckets=None):
+        del step, arrays, num_buckets
+
+    def write_hparams(self, hparams):
+        del hparams
+
+    def flush(self):
+        for stream in (self._streams or [sys.stdout]):
+            stream.flush()
+
+    def close(self):
+        self.flush()

@@ -1,0 +1,645 @@
+"""``TrainTask``, ``EvalTask`` and ``Loop``: Trax's supervised training API
+on a Flax ``TrainState`` with a jitted, buffer-donating train step.
+
+What follows Trax exactly: the tasks draw a sample batch when constructed;
+``Loop(random_seed=...)`` seeds Python's and NumPy's generators; evals and
+checkpoints happen at step 1 and every ``n_steps_per_checkpoint`` steps;
+``run(n)`` continues from the current step; the step log layout; the train
+loss reported at a step is the mean of the per-step losses (each computed
+before that step's update) since the previous report.
+
+What is ours: checkpoints are Orbax directories under
+``<output_dir>/checkpoints`` (written atomically; a Loop whose output_dir
+holds one resumes from it); the per-step loss and optimizer metrics are
+accumulated on the device and read only when logged; clear errors for a
+stream that runs out, a model whose output does not fit the loss, and a
+loss that turns NaN.
+"""
+
+import functools
+import os
+import random
+import time
+
+import flax.struct
+from flax.training import train_state as flax_train_state
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from trax_compat import shapes
+from trax_compat.fastmath import random as trax_random
+from trax_compat.layers import base as layers_base
+from trax_compat.layers import flax_adapter
+from trax_compat.supervised import checkpoints
+from trax_compat.supervised import history as history_lib
+from trax_compat.supervised import step_log
+
+
+class StreamExhaustedError(RuntimeError):
+    """A task's data stream ended before the requested steps were done."""
+
+
+class ModelLossMismatchError(ValueError):
+    """The model's outputs cannot be fed to the loss or metric layer."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+def _stream_next(stream, what, step, n_taken):
+    try:
+        return next(stream)
+    except StopIteration:
+        raise StreamExhaustedError(
+            f"The {what} stream ran out at step {step} after yielding "
+            f"{n_taken} batches. Trax's Loop needs streams that never end: "
+            f"build the pipeline over a repeating source, e.g. "
+            f"data_pipeline(itertools.cycle(examples)) or a generator with "
+            f"'while True:', or run fewer steps.") from None
+
+
+# -- tasks ---------------------------------------------------------------------
+
+class TrainTask:
+    """Labeled data, a loss layer and an optimizer for training."""
+
+    def __init__(self, labeled_data, loss_layer, optimizer, lr_schedule=None,
+                 n_steps_per_checkpoint=100,
+                 n_steps_per_permanent_checkpoint=None, loss_name=None,
+                 sample_batch=None, export_prefix=None):
+        self._labeled_data = iter(labeled_data)
+        self._loss_layer = loss_layer
+        self._optimizer = optimizer
+        self._lr_schedule = lr_schedule
+        self._n_steps_per_checkpoint = n_steps_per_checkpoint
+        self._n_steps_per_permanent_checkpoint = (
+            n_steps_per_permanent_checkpoint)
+        self._loss_name = loss_name or loss_layer.name
+        self._export_prefix = export_prefix
+        self._n_taken = 0
+        if sample_batch is None:
+            sample_batch = _stream_next(self._labeled_data, "training",
+                                        "construction (sample batch)", 0)
+            self._n_taken += 1
+        self._sample_batch = sample_batch
+
+    @property
+    def labeled_data(self):
+        return self._labeled_data
+
+    @property
+    def sample_batch(self):
+        return self._sample_batch
+
+    def next_batch(self, step=None):
+        batch = _stream_next(self._labeled_data, "training", step,
+                             self._n_taken)
+        self._n_taken += 1
+        return batch
+
+    @property
+    def loss_layer(self):
+        return self._loss_layer
+
+    @property
+    def loss_name(self):
+        return self._loss_name
+
+    @property
+    def n_steps_per_checkpoint(self):
+        return self._n_steps_per_checkpoint
+
+    @property
+    def n_steps_per_permanent_checkpoint(self):
+        return self._n_steps_per_permanent_checkpoint
+
+    @property
+    def optimizer(self):
+        return self._optimizer
+
+    @property
+    def lr_schedule(self):
+        return self._lr_schedule
+
+    def learning_rate(self, step):
+        if self._lr_schedule is not None:
+            return float(self._lr_schedule(step))
+        return float(getattr(self._optimizer, "learning_rate", float("nan")))
+
+
+class EvalTask:
+    """Labeled data and metric layers, averaged over ``n_eval_batches``."""
+
+    def __init__(self, labeled_data, metrics, metric_names=None,
+                 n_eval_batches=1, sample_batch=None, export_prefix=None):
+        self._labeled_data = iter(labeled_data)
+        self._metrics = list(metrics)
+        self._metric_names = list(metric_names or
+                                  [m.name for m in self._metrics])
+        self._n_eval_batches = n_eval_batches
+        self._export_prefix = export_prefix
+        self._n_taken = 0
+        if len(self._metrics) != len(self._metric_names):
+            raise ValueError(
+                f"Number of metrics ({len(self._metrics)}) does not equal "
+                f"number of metric names ({len(self._metric_names)}).")
+        if sample_batch is None:
+            sample_batch = _stream_next(self._labeled_data, "evaluation",
+                                        "construction (sample batch)", 0)
+            self._n_taken += 1
+        self._sample_batch = sample_batch
+
+    @property
+    def labeled_data(self):
+        return self._labeled_data
+
+    @property
+    def sample_batch(self):
+        return self._sample_batch
+
+    def next_batch(self, step=None):
+        batch = _stream_next(self._labeled_data, "evaluation", step,
+                             self._n_taken)
+        self._n_taken += 1
+        return batch
+
+    @property
+    def metrics(self):
+        return self._metrics
+
+    @property
+    def metric_names(self):
+        return self._metric_names
+
+    @property
+    def n_eval_batches(self):
+        return self._n_eval_batches
+
+
+# -- pure functions over the stack ---------------------------------------------
+
+def _as_tuple(outputs, n_out):
+    return (outputs,) if n_out == 1 else tuple(outputs)
+
+
+def _model_then(model_module, model_n_in, model_n_out, end_modules, params,
+                batch, rng):
+    """Runs the model on the first ``model_n_in`` batch items, then each end
+    layer (loss or metric) on the resulting stack; returns their values."""
+    stack = list(batch)
+    outputs = model_module.apply({"params": params}, *stack[:model_n_in],
+                                 rngs={"dropout": rng})
+    stack = list(_as_tuple(outputs, model_n_out)) + stack[model_n_in:]
+    return [module.apply({}, *stack[:n_in]) for module, n_in in end_modules]
+
+
+class _Totals(flax.struct.PyTreeNode):
+    """Device-side sums since the last report (read only when logging)."""
+    loss: jax.Array
+    gradients_l2: jax.Array
+    weights_l2: jax.Array
+    n_steps: jax.Array
+
+    @classmethod
+    def zeros(cls):
+        # Separate buffers: the train step donates each of them.
+        def z():
+            return jnp.zeros((), jnp.float32)
+        return cls(loss=z(), gradients_l2=z(), weights_l2=z(),
+                   n_steps=jnp.zeros((), jnp.int32))
+
+
+def _as_gradient_transformation(optimizer):
+    if isinstance(optimizer, optax.GradientTransformation):
+        return optimizer
+    for attr in ("gradient_transformation", "to_optax"):
+        value = getattr(optimizer, attr, None)
+        if value is not None:
+            return value() if callable(value) else value
+    if hasattr(optimizer, "init") and hasattr(optimizer, "update"):
+        return optax.GradientTransformation(optimizer.init, optimizer.update)
+    raise TypeError(
+        f"Optimizer {optimizer!r} is neither a trax_compat optimizer nor an "
+        f"optax GradientTransformation.")
+
+
+def _writable_dir(path):
+    path = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise OSError(
+            f"Cannot create output_dir {path}: {e}. Pass an output_dir in a "
+            f"location you can write to (or output_dir=None to skip "
+            f"checkpoints and TensorBoard files).") from e
+    if not os.path.isdir(path):
+        raise NotADirectoryError(
+            f"output_dir {path} exists and is not a directory. Trax's "
+            f"output_dir is a directory (even when named like "
+            f"'output_file.txt'); choose another path.")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"output_dir {path} is not writable. Pass an output_dir you can "
+            f"write to, or output_dir=None.")
+    return path
+
+
+def _init_random_number_generators(seed):
+    """Seeds Python's and NumPy's global generators as Trax's Loop does."""
+    random.seed(seed)
+    if seed is None:
+        seed = random.randint(0, 2**31 - 1)
+    np.random.seed(seed)
+    return trax_random.get_prng(seed)
+
+
+def _at_step_1_and_every_nth_step(period):
+    def at(step):
+        return step == 1 or (step > 0 and period and step % period == 0)
+    return at
+
+
+def _never(step):
+    del step
+    return False
+
+
+def _log(message):
+    print(message, flush=True)
+
+
+def _short_name(layer):
+    return repr(layer).split("\n")[0].rstrip("[")
+
+
+# -- the loop ------------------------------------------------------------------
+
+class Loop:
+    """Trains ``model`` on ``tasks``, with periodic evals and checkpoints."""
+
+    def __init__(self, model, tasks, eval_model=None, eval_tasks=None,
+                 output_dir=None, checkpoint_at=None, eval_at=None,
+                 which_task=None, n_devices=None, random_seed=None,
+                 callbacks=None, **unsupported):
+        if unsupported:
+            raise TypeError(
+                f"Loop does not support the argument(s) "
+                f"{sorted(unsupported)} yet.")
+        del n_devices  # One device; JAX places arrays.
+        if callbacks:
+            raise NotImplementedError("Loop callbacks are not supported yet.")
+        self._rng = _init_random_number_generators(random_seed)
+
+        if not isinstance(tasks, (list, tuple)):
+            tasks = [tasks]
+        if not tasks:
+            raise ValueError("Must provide at least one training task.")
+        if len(tasks) > 1 or which_task is not None:
+            raise NotImplementedError(
+                "Multi-task training (several TrainTasks, which_task) is not "
+                "supported yet; pass a single TrainTask.")
+        if eval_tasks is None:
+            eval_tasks = []
+            eval_at = _never
+        elif not isinstance(eval_tasks, (list, tuple)):
+            eval_tasks = [eval_tasks]
+        self._tasks = list(tasks)
+        self._task = self._tasks[0]
+        self._eval_tasks = list(eval_tasks)
+
+        self._model = flax_adapter.as_layer(model)
+        self._eval_model = (flax_adapter.as_layer(eval_model)
+                            if eval_model is not None else self._model)
+        self._output_dir = (_writable_dir(output_dir)
+                            if output_dir is not None else None)
+
+        default_at = _at_step_1_and_every_nth_step(
+            self._task.n_steps_per_checkpoint)
+        self._checkpoint_at = checkpoint_at or default_at
+        self._eval_at = eval_at or default_at
+        self._step = 0
+        self._history = history_lib.History()
+
+        # Initialize like Trax: the model's key is a fresh split of the
+        # Loop's key, then Serial splits it among sublayers.
+        self._batch_signature = shapes.signature(self._task.sample_batch)
+        self._model.rng = self.new_rng()
+        self._model.init(self._model_input_signature(self._batch_signature))
+        if self._eval_model is not self._model:
+            self._eval_model.rng = self.new_rng()
+            self._eval_model.init(
+                self._model_input_signature(self._batch_signature))
+        self._check_end_layers(self._task.loss_layer,
+                               [self._task.loss_layer],
+                               self._batch_signature, "loss")
+        for eval_task in self._eval_tasks:
+            self._check_end_layers(None, eval_task.metrics,
+                                   shapes.signature(eval_task.sample_batch),
+                                   "metric")
+
+        self._tx = _as_gradient_transformation(self._task.optimizer)
+        # A private copy: the train step donates its buffers, and arrays the
+        # user holds (e.g. model.weights before run) must stay valid.
+        params = jax.tree_util.tree_map(jnp.array, self._model.params)
+        self._state = flax_train_state.TrainState.create(
+            apply_fn=self._model.module.apply, params=params, tx=self._tx)
+        self._train_step = self._make_train_step()
+        self._eval_fns = [self._make_eval_fn(t) for t in self._eval_tasks]
+
+        self._checkpointer = None
+        if self._output_dir is not None:
+            self._checkpointer = checkpoints.CheckpointWriter(self._output_dir)
+            self.load_checkpoint()
+
+        loss_names = [task.loss_name for task in self._tasks]
+        metric_names = [name for t in self._eval_tasks
+                        for name in t.metric_names]
+        self._rjust_len = max(map(len, loss_names + metric_names))
+        self._log_writer = step_log.TraxStepLogWriter(self._rjust_len)
+        if self._output_dir is None:
+            _log("Will not write evaluation metrics, because output_dir is "
+                 "None.")
+
+    # -- properties ------------------------------------------------------------
+
+    @property
+    def step(self):
+        return self._step
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def eval_model(self):
+        return self._eval_model
+
+    @property
+    def tasks(self):
+        return self._tasks
+
+    @property
+    def eval_tasks(self):
+        return self._eval_tasks
+
+    @property
+    def output_dir(self):
+        return self._output_dir
+
+    @property
+    def history(self):
+        return self._history
+
+    @property
+    def train_state(self):
+        """The ``flax.training.train_state.TrainState`` being trained."""
+        return self._state
+
+    @property
+    def step_log_writer(self):
+        """The ``clu.metric_writers.MetricWriter`` printing Trax's log."""
+        return self._log_writer
+
+    def new_rng(self):
+        self._rng, rng = trax_random.split(self._rng)
+        return rng
+
+    # -- construction helpers ----------------------------------------------------
+
+    def _model_input_signature(self, batch_signature):
+        n_in = self._model.n_in
+        if n_in == 1:
+            return batch_signature[0]
+        return tuple(batch_signature[:n_in])
+
+    def _check_end_layers(self, _, end_layers, batch_signature, kind):
+        """Fails early, with both layers and the shapes, when the model's
+        output cannot feed a loss/metric layer."""
+        model_in = self._model_input_signature(batch_signature)
+        model_out = self._model.output_signature(model_in)
+        stack = (list(_as_tuple(model_out, self._model.n_out))
+                 + list(batch_signature[self._model.n_in:]))
+        for layer in end_layers:
+            inputs = stack[:layer.n_in]
+            described = ", ".join(f"{tuple(s.shape)} {np.dtype(s.dtype).name}"
+                                  for s in inputs)
+            if len(inputs) < layer.n_in:
+                raise ModelLossMismatchError(
+                    f"The {kind} layer {layer.name} takes {layer.n_in} inputs "
+                    f"but the model {_short_name(self._model)} and the batch "
+                    f"leave only {len(inputs)} ({described}).")
+            try:
+                layer.output_signature(
+                    inputs[0] if layer.n_in == 1 else tuple(inputs))
+            except Exception as e:  # pylint: disable=broad-except
+                cause = str(e).strip().splitlines()[-1] if str(e) else repr(e)
+                raise ModelLossMismatchError(
+                    f"The output of model {_short_name(self._model)} does not "
+                    f"fit the {kind} layer {layer.name}: the {kind} was given "
+                    f"({described}) = model output(s) followed by the batch's "
+                    f"targets/weights. Cause: {cause}. Make the model's last "
+                    f"layer produce what {layer.name} expects (e.g. "
+                    f"Dense(n_classes) + LogSoftmax() for integer class "
+                    f"targets of shape batch_shape).") from e
+
+    def _make_train_step(self):
+        model_module = self._model.module
+        n_in, n_out = self._model.n_in, self._model.n_out
+        loss_layer = self._task.loss_layer
+        end = [(loss_layer.module, loss_layer.n_in)]
+        base_rng = self.new_rng()
+
+        def loss_fn(params, batch, rng):
+            (loss,) = _model_then(model_module, n_in, n_out, end, params,
+                                  batch, rng)
+            return loss
+
+        def train_step(state, totals, batch):
+            rng = jax.random.fold_in(base_rng, state.step)
+            loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, rng)
+            new_state = state.apply_gradients(grads=grads)
+            totals = _Totals(
+                loss=totals.loss + loss,
+                gradients_l2=totals.gradients_l2 + optax.global_norm(grads),
+                weights_l2=totals.weights_l2 + optax.global_norm(state.params),
+                n_steps=totals.n_steps + 1)
+            return new_state, totals
+
+        return jax.jit(train_step, donate_argnums=(0, 1))
+
+    def _make_eval_fn(self, eval_task):
+        model_module = self._eval_model.module
+        n_in, n_out = self._eval_model.n_in, self._eval_model.n_out
+        end = [(m.module, m.n_in) for m in eval_task.metrics]
+        base_rng = self.new_rng()
+
+        def metrics_fn(params, batch, index):
+            rng = jax.random.fold_in(base_rng, index)
+            values = _model_then(model_module, n_in, n_out, end, params,
+                                 batch, rng)
+            return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
+
+        return jax.jit(metrics_fn)
+
+    # -- running ---------------------------------------------------------------
+
+    def run(self, n_steps=1):
+        """Runs ``n_steps`` more training steps (from the current step)."""
+        train_writer, eval_writers = self._open_summary_writers()
+        totals = _Totals.zeros()
+        start_time = time.time()
+        try:
+            for _ in range(n_steps):
+                self._step += 1
+                try:
+                    batch = self._task.next_batch(step=self._step)
+                except StreamExhaustedError:
+                    self._step -= 1
+                    raise
+                batch = tuple(batch)
+                self._state, totals = self._train_step(self._state, totals,
+                                                       batch)
+                save = self._checkpoint_at(self._step)
+                evaluate = self._eval_at(self._step)
+                if not (save or evaluate):
+                    continue
+                report = jax.device_get(totals)
+                if not np.isfinite(report.loss):
+                    self._log_training_progress(report, time.time() - start_time,
+                                                train_writer)
+                    raise NonFiniteLossError(self._non_finite_message(report))
+                if save:
+                    self.save_checkpoint()
+                if evaluate:
+                    self._log_training_progress(
+                        report, time.time() - start_time, train_writer)
+                    self.run_evals(eval_writers)
+                    totals = _Totals.zeros()
+                    start_time = time.time()
+        finally:
+            self._sync_model_weights()
+            for writer in [train_writer] + list(eval_writers):
+                if writer is not None:
+                    writer.close()
+
+    def _non_finite_message(self, report):
+        n = int(report.n_steps)
+        first = self._step - n + 1
+        where = (f" The last good checkpoint is kept in "
+                 f"{self._checkpointer.directory}." if self._checkpointer
+                 else "")
+        return (
+            f"The training loss became {float(report.loss)} between steps "
+            f"{first} and {self._step} (task loss {self._task.loss_name}); "
+            f"no checkpoint was written for step {self._step}.{where} Lower "
+            f"the learning rate, set clip_grad_norm on the optimizer, or look "
+            f"for NaN/inf values or out-of-range labels in the batches.")
+
+    def _log_training_progress(self, report, elapsed, train_writer):
+        n = max(1, int(report.n_steps))
+        loss = np.float32(report.loss) / np.float32(n)
+        writer = self._log_writer
+        if self._step == 1:
+            writer.write_text_line(
+                self._step, "Total number of trainable weights: %d"
+                % layers_base.count_weights(self._state.params))
+        writer.write_text_line(
+            self._step, "Ran %d train steps in %0.2f secs" % (n, elapsed))
+        name = self._task.loss_name
+        writer.write_scalars(self._step, {f"train/{name}": loss})
+        training = {
+            "learning_rate": self._task.learning_rate(self._step),
+            "steps per second": n / elapsed if elapsed > 0 else float("inf"),
+            "gradients_l2": float(np.float32(report.gradients_l2) / n),
+            "weights_l2": float(np.float32(report.weights_l2) / n),
+            "loss": float(loss),
+        }
+        self._history.append("train", f"metrics/{name}", self._step,
+                             float(loss))
+        for key, value in training.items():
+            if key != "steps per second":
+                self._history.append("train", f"training/{key}", self._step,
+                                     value)
+        if train_writer is not None:
+            scalars = {f"metrics/{name}": float(loss)}
+            scalars.update({f"training/{k}": v for k, v in training.items()})
+            train_writer.write_scalars(self._step, scalars)
+            train_writer.flush()
+
+    def run_evals(self, summary_writers=None):
+        """Runs every eval task on the current weights and logs the means."""
+        if summary_writers is None:
+            summary_writers = [None] * len(self._eval_tasks)
+        params = self._state.params
+        for eval_task, eval_fn, writer in zip(
+                self._eval_tasks, self._eval_fns, summary_writers):
+            sums = np.zeros((len(eval_task.metrics),))
+            for i in range(eval_task.n_eval_batches):
+                batch = tuple(eval_task.next_batch(step=self._step))
+                sums += np.asarray(eval_fn(params, batch, i))
+            averages = sums / eval_task.n_eval_batches
+            values = dict(zip(eval_task.metric_names, map(float, averages)))
+            self._log_writer.write_scalars(
+                self._step, {f"eval/{k}": v for k, v in values.items()})
+            for k, v in values.items():
+                self._history.append("eval", f"metrics/{k}", self._step, v)
+            if writer is not None:
+                writer.write_scalars(
+                    self._step, {f"metrics/{k}": v for k, v in values.items()})
+                writer.flush()
+
+    def _open_summary_writers(self):
+        if self._output_dir is None:
+            return None, [None] * len(self._eval_tasks)
+        # Imported here: CLU's writers pull in TensorFlow and TensorBoard.
+        from clu import metric_writers  # pylint: disable=g-import-not-at-top
+        train = metric_writers.SummaryWriter(
+            os.path.join(self._output_dir, "train"))
+        evals = [metric_writers.SummaryWriter(
+            os.path.join(self._output_dir, "eval"))
+                 for _ in self._eval_tasks[:1]]
+        evals += evals * (len(self._eval_tasks) - 1)
+        return train, evals
+
+    def _sync_model_weights(self):
+        """Points the Trax-style model at the trained params (so
+        ``model(x)`` and ``model.weights`` reflect training)."""
+        params = jax.tree_util.tree_map(jnp.array, self._state.params)
+        self._model.weights = self._model.weights_from_params(params)
+        if self._eval_model is not self._model:
+            self._eval_model.weights = self._eval_model.weights_from_params(
+                params)
+
+    # -- checkpoints -----------------------------------------------------------
+
+    def _checkpoint_tree(self):
+        return {"params": self._state.params,
+                "opt_state": self._state.opt_state,
+                "step": np.asarray(self._step, np.int64)}
+
+    def save_checkpoint(self, basename=None):
+        """Writes an Orbax checkpoint of the current step (atomically)."""
+        del basename
+        if self._checkpointer is None:
+            _log("Did not save checkpoint as output_dir is None")
+            return
+        self._checkpointer.save(self._step, self._checkpoint_tree())
+
+    def load_checkpoint(self, directory=None, filename=None):
+        """Resumes from the latest checkpoint in ``output_dir`` if any."""
+        del filename
+        checkpointer = self._checkpointer
+        if directory is not None:
+            checkpointer = checkpoints.CheckpointWriter(
+                _writable_dir(directory))
+        if checkpointer is None or checkpointer.latest_step() is None:
+            return
+        restored = checkpointer.restore(self._checkpoint_tree())
+        self._state = self._state.replace(
+            params=restored["params"], opt_state=restored["opt_state"],
+            step=int(restored["step"]))
+        self._step = int(restored["step"])
+        self._sync_model_weights()
