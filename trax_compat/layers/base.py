@@ -64,8 +64,12 @@ def _caller_info():
 
 
 def _short_traceback(exc):
-    lines = traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
+    # Without the exception's __notes__: JAX appends a "For simplicity, JAX
+    # has removed its internal frames..." note, and Trax's message ends with
+    # the underlying error line.
+    te = traceback.TracebackException(type(exc), exc, None)
+    te.__notes__ = None
+    return "".join(te.format_exception_only())
 
 
 def _to_jax_struct(sig):

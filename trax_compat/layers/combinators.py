@@ -69,6 +69,17 @@ class Serial(base.Layer):
                          sublayers_to_print=sublayers_to_print)
         self._sublayers = tuple(layers)
 
+    def _pack_inputs(self, x):
+        # As Trax's Serial.forward: a tuple/list is the whole input stack
+        # (items beyond n_in pass through); an array is one input.
+        if not isinstance(x, (tuple, list)):
+            return super()._pack_inputs(x)
+        if len(x) < self._n_in:
+            raise ValueError(
+                f"Number of inputs ({len(x)}) to Serial.forward less than "
+                f"n_in ({self._n_in}).")
+        return tuple(x)
+
     def make_module(self):
         return SerialModule(
             layers=tuple(layer.module for layer in self._sublayers),

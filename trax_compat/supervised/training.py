@@ -32,6 +32,7 @@ from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
 from trax_compat.layers import base as layers_base
 from trax_compat.layers import flax_adapter
+from trax_compat.optimizers import base as optimizers_base
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import history as history_lib
 from trax_compat.supervised import step_log
@@ -127,7 +128,10 @@ class TrainTask:
     def learning_rate(self, step):
         if self._lr_schedule is not None:
             return float(self._lr_schedule(step))
-        return float(getattr(self._optimizer, "learning_rate", float("nan")))
+        opt_params = getattr(self._optimizer, "opt_params", None) or {}
+        if "learning_rate" in opt_params:
+            return float(opt_params["learning_rate"])
+        return float("nan")  # A plain optax transformation hides its rate.
 
 
 class EvalTask:
@@ -213,12 +217,12 @@ class _Totals(flax.struct.PyTreeNode):
 
 
 def _as_gradient_transformation(optimizer):
-    if isinstance(optimizer, optax.GradientTransformation):
+    # Our optimizers follow optax's protocol themselves; keeping the object
+    # lets the train step write Trax's new weights directly (see
+    # optimizers.apply_gradients) instead of params + updates.
+    if isinstance(optimizer, (optax.GradientTransformation,
+                              optimizers_base.Optimizer)):
         return optimizer
-    for attr in ("gradient_transformation", "to_optax"):
-        value = getattr(optimizer, attr, None)
-        if value is not None:
-            return value() if callable(value) else value
     if hasattr(optimizer, "init") and hasattr(optimizer, "update"):
         return optax.GradientTransformation(optimizer.init, optimizer.update)
     raise TypeError(
@@ -460,7 +464,7 @@ class Loop:
         def train_step(state, totals, batch):
             rng = jax.random.fold_in(base_rng, state.step)
             loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, rng)
-            new_state = state.apply_gradients(grads=grads)
+            new_state = optimizers_base.apply_gradients(state, grads)
             totals = _Totals(
                 loss=totals.loss + loss,
                 gradients_l2=totals.gradients_l2 + optax.global_norm(grads),

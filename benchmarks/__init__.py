@@ -1,0 +1,1 @@
+"""Benchmarks for trax_compat (run as ``python -m benchmarks.<name>``)."""
