@@ -350,6 +350,9 @@ class Loop:
         params = jax.tree_util.tree_map(jnp.array, self._model.params)
         self._state = flax_train_state.TrainState.create(
             apply_fn=self._model.module.apply, params=params, tx=self._tx)
+        # An int32 array from the start: a Python int here would make the
+        # second step's argument types differ and compile the step twice.
+        self._state = self._state.replace(step=jnp.zeros((), jnp.int32))
         self._train_step = self._make_train_step()
         self._eval_fns = [self._make_eval_fn(t) for t in self._eval_tasks]
 
@@ -467,8 +470,8 @@ class Loop:
             new_state = optimizers_base.apply_gradients(state, grads)
             totals = _Totals(
                 loss=totals.loss + loss,
-                gradients_l2=totals.gradients_l2 + optax.global_norm(grads),
-                weights_l2=totals.weights_l2 + optax.global_norm(state.params),
+                gradients_l2=totals.gradients_l2 + optimizers_base.l2_norm(grads),
+                weights_l2=totals.weights_l2 + optimizers_base.l2_norm(state.params),
                 n_steps=totals.n_steps + 1)
             return new_state, totals
 
@@ -644,6 +647,6 @@ class Loop:
         restored = checkpointer.restore(self._checkpoint_tree())
         self._state = self._state.replace(
             params=restored["params"], opt_state=restored["opt_state"],
-            step=int(restored["step"]))
+            step=jnp.asarray(int(restored["step"]), jnp.int32))
         self._step = int(restored["step"])
         self._sync_model_weights()
