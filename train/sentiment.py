@@ -187,8 +187,18 @@ def main(argv=None):
     return training_loop
 
 
-if __name__ == "__main__":
+def _cli():
+    from train.data_files import DataFileError  # pylint: disable=g-import-not-at-top
     try:
         main()
+    except (DataFileError, FileNotFoundError) as e:
+        # Input problems: the message names the file and the fix; a
+        # traceback would only bury it.
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    _cli()

@@ -1,0 +1,45 @@
+"""The ``trax-compat`` command line: one subcommand per module.
+
+Each subcommand lives with the feature it exposes; a module listed in
+``_SUBCOMMANDS`` provides ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their subcommand runs, so ``--help`` is fast.
+"""
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+_SUBCOMMANDS = {
+    "vocab": ("trax_compat.data.vocab_command",
+              "build and inspect vocabulary files"),
+    "compare-logs": ("trax_compat.logs.compare_command",
+                     "compare two Trax-format training logs"),
+}
+
+
+def _build_parser():
+    parser = argparse.ArgumentParser(
+        prog="trax-compat",
+        description="Tools of the trax_compat package.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in _SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text,
+                                    description=help_text)
+        sub_parser.set_defaults(_module=module_name)
+    return parser, sub
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, sub = _build_parser()
+    if not argv or argv[0] not in _SUBCOMMANDS:
+        args = parser.parse_args(argv)  # prints help / errors and exits
+        parser.print_help()
+        return 2
+    module = importlib.import_module(_SUBCOMMANDS[argv[0]][0])
+    # Let the owning module define the subcommand's own arguments.
+    command_parser = sub.choices[argv[0]]
+    module.add_arguments(command_parser)
+    args = parser.parse_args(argv)
+    return int(module.run(args) or 0)
