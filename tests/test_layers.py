@@ -18,6 +18,7 @@ from trax_compat import optimizers
 from trax_compat import shapes
 from trax_compat.supervised import training
 
+from conftest import ORACLE
 from conftest import load_oracle_json
 from conftest import oracle_array
 
@@ -290,6 +291,8 @@ def test_loop_init_recipe(init_npz):
 # -- metric layers (layers.json metrics.cases) --------------------------------
 
 def _metric_cases():
+    if not ORACLE.is_dir():
+        return []  # Collected without fixtures: the parameter set is empty.
     data = load_oracle_json("layers.json")
     return [pytest.param(case, id=f"{i}:{case['layer']}")
             for i, case in enumerate(data["metrics"]["cases"])
