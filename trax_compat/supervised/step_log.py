@@ -11,9 +11,31 @@ The layout reproduces Trax's stdout exactly:
 Scalar keys are ``"<mode>/<name>"`` (e.g. ``"eval/WeightedCategoryAccuracy"``).
 """
 
+import importlib.util
+import os
 import sys
 
-from clu.metric_writers import interface
+
+def _clu_metric_writer_interface():
+    """Returns ``clu.metric_writers.interface`` without importing the rest of
+    ``clu.metric_writers``, whose ``__init__`` imports TensorFlow (seconds).
+
+    The module is registered under its real name, so a later regular import
+    of ``clu.metric_writers`` reuses it and ``MetricWriter`` stays one class.
+    """
+    name = "clu.metric_writers.interface"
+    if name in sys.modules:
+        return sys.modules[name]
+    clu_dir = os.path.dirname(importlib.util.find_spec("clu").origin)
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(clu_dir, "metric_writers", "interface.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+interface = _clu_metric_writer_interface()
 
 
 class TraxStepLogWriter(interface.MetricWriter):

@@ -1,0 +1,43 @@
+"""The package surface: Trax's module names, and imports that stay light."""
+
+import subprocess
+import sys
+
+import trax_compat as trax
+
+from tests.conftest import REPO
+
+
+def test_trax_module_names_are_exposed():
+    from trax_compat import layers as tl
+    from trax_compat.supervised import training
+    assert trax.data.Serial is not None and callable(trax.data.Tokenize)
+    assert issubclass(trax.layers.Serial, trax.layers.Layer)
+    assert tl is trax.layers
+    assert training.Loop is trax.supervised.training.Loop
+    assert trax.shapes.ShapeDtype((2, 3)).shape == (2, 3)
+    assert trax.fastmath.numpy.ones(2).shape == (2,)
+    assert callable(trax.optimizers.Adam)
+    assert sorted(set(trax.__all__)) == sorted(
+        ["data", "layers", "optimizers", "supervised", "shapes", "fastmath"])
+
+
+def _modules_after(statement):
+    code = (f"import sys; {statement}; "
+            "print(','.join(m for m in ('jax', 'tensorflow', 'flax', "
+            "'orbax', 'clu.metric_writers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                         capture_output=True, text=True, check=True,
+                         timeout=120).stdout.strip()
+    return set(filter(None, out.split(",")))
+
+
+def test_import_trax_compat_pulls_in_nothing_heavy():
+    assert _modules_after("import trax_compat") == set()
+
+
+def test_training_imports_no_tensorflow_until_a_writer_is_created():
+    loaded = _modules_after("from trax_compat.supervised import training")
+    assert "jax" in loaded and "flax" in loaded
+    assert "tensorflow" not in loaded and "clu.metric_writers" not in loaded
+    assert "orbax" not in loaded
