@@ -1,6 +1,7 @@
 """Shared test helpers: where the Trax oracle fixtures live."""
 
 import json
+import os
 import pathlib
 
 import pytest
@@ -57,3 +58,11 @@ def read_tweets(path):
     import numpy as np
     with open(path, encoding="utf-8") as f:
         return [tuple([str(i.split(",")[0]), np.int64(i.split(",")[1])]) for i in f]
+
+
+@pytest.fixture(autouse=True)
+def _no_internet_for_vocab_downloads(monkeypatch):
+    """Vocabulary downloads default to a public bucket; in tests they go to
+    a closed loopback port unless a test starts its own local server."""
+    if "TRAX_COMPAT_GCS_ENDPOINT" not in os.environ:
+        monkeypatch.setenv("TRAX_COMPAT_GCS_ENDPOINT", "http://127.0.0.1:9")

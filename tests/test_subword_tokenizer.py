@@ -3,12 +3,14 @@
 import os
 import random
 import shutil
+import socket
 
 import numpy as np
 import pytest
 
 from conftest import load_oracle_json
 from conftest import read_tweets
+from trax_compat.data import download
 from trax_compat.data import subword
 from trax_compat.data import tokenizer
 from trax_compat.data import vocab_files
@@ -20,7 +22,12 @@ VOCAB = "en_8k.subword"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    # No test may see the developer's real cache or env settings.
+    # No test may see the developer's real cache or env settings, nor reach
+    # the internet: downloads go to a loopback port nobody listens on.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv(download.ENV_GCS_ENDPOINT, "http://127.0.0.1:%d" % port)
     monkeypatch.delenv(vocab_files.ENV_VOCAB_DIR, raising=False)
     monkeypatch.delenv(vocab_files.ENV_CACHE_DIR, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -210,29 +217,43 @@ def test_cache_dir_env_and_gs(monkeypatch, tmp_path):
 def test_missing_file_error_lists_places(monkeypatch, tmp_path):
     env_dir = tmp_path / "env"
     monkeypatch.setenv(vocab_files.ENV_VOCAB_DIR, str(env_dir))
+    cache = tmp_path / "home" / ".cache" / "trax_compat" / "vocabs"
+    # The local lookup alone (no download) names every place and the fixes.
     with pytest.raises(FileNotFoundError) as info:
-        tokenizer.vocab_size(vocab_file="nope.subword")
+        vocab_files.resolve_vocab_path("nope.subword")
     msg = str(info.value)
     assert str(env_dir / "nope.subword") in msg
-    cache = tmp_path / "home" / ".cache" / "trax_compat" / "vocabs"
     assert str(cache / "nope.subword") in msg
     assert "vocab_dir=" in msg and vocab_files.ENV_VOCAB_DIR in msg
-    assert "copy the file into" in msg
+    assert "copy the file to" in msg and "gs://trax-ml/vocabs/nope.subword" in msg
+    # tokenize then tries the bucket; offline, the error names the URL and
+    # where to put the file.
+    endpoint = os.environ[download.ENV_GCS_ENDPOINT]
+    for vocab_dir in (None, "gs://trax-ml/vocabs/"):
+        with pytest.raises(FileNotFoundError) as info:
+            list(tokenizer.tokenize(iter(["x"]), vocab_file="nope.subword",
+                                    vocab_dir=vocab_dir))
+        msg = str(info.value)
+        assert isinstance(info.value, download.DownloadError)
+        assert endpoint + "/trax-ml/vocabs/nope.subword" in msg
+        assert "place it at %s" % (cache / "nope.subword") in msg
+        assert "vocab_dir=" in msg and vocab_files.ENV_VOCAB_DIR in msg
+    assert not cache.exists() or not list(cache.iterdir())
+    # A local vocab_dir never downloads.
     with pytest.raises(FileNotFoundError) as info:
-        list(tokenizer.tokenize(iter(["x"]), vocab_file="nope.subword",
-                                vocab_dir="gs://trax-ml/vocabs/"))
-    msg = str(info.value)
-    assert "gs://trax-ml/vocabs/" in msg and "download" in msg
-    assert str(cache / "nope.subword") in msg
+        tokenizer.vocab_size(vocab_file="nope.subword", vocab_dir=str(env_dir))
+    assert not isinstance(info.value, download.DownloadError)
+    assert str(env_dir / "nope.subword") in str(info.value)
 
 
 def test_bad_vocab_type_and_file_name(vocab_dir):
-    with pytest.raises(ValueError, match="'subword'.*got 'sentencepiece'"):
-        tokenizer.vocab_size(vocab_type="sentencepiece", vocab_file=VOCAB,
-                             vocab_dir=str(vocab_dir))
-    with pytest.raises(ValueError, match="'subword'"):
+    with pytest.raises(ValueError) as info:
         list(tokenizer.tokenize(iter(["x"]), vocab_type="words",
                                 vocab_file=VOCAB, vocab_dir=str(vocab_dir)))
+    msg = str(info.value)
+    for name in ("subword", "sentencepiece", "char", "bert", "bert-lowercase"):
+        assert repr(name) in msg
+    assert "got 'words'" in msg
     with pytest.raises(ValueError, match="vocab_file"):
         tokenizer.vocab_size(vocab_file=None)
 

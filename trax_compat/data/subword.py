@@ -15,11 +15,15 @@ Decoding concatenates the subtokens, splits at ``_`` and undoes steps 2 and 1.
 """
 
 import collections
+import itertools
 import os
 import re
 import sys
 import threading
 import unicodedata
+
+from trax_compat.data.vocab_common import VocabFormatError
+from trax_compat.data.vocab_common import to_text as _to_text
 
 PAD = "<pad>"
 EOS = "<EOS>"
@@ -31,13 +35,14 @@ _UNESCAPE_RE = re.compile(r"\\u|\\\\|\\([0-9]+);")
 # Placeholder t2t uses for an escape that names no valid code point.
 _UNDEFINED_CHAR = "\u3013"
 _QUOTES = ("'", '"')
+_chain = itertools.chain
 
 # Per-vocabulary word cache bound; cleared wholesale when full (cheap, and
 # real corpora stay far below it).
 _WORD_CACHE_MAX = 1 << 20
 
 
-class SubwordFormatError(ValueError):
+class SubwordFormatError(VocabFormatError):
     """A file is not a readable ``.subword`` vocabulary."""
 
 
@@ -49,13 +54,24 @@ class SubwordEncodingError(ValueError):
 # Word splitting (alphanumeric / non-alphanumeric runs).
 # --------------------------------------------------------------------------
 
+# t2t's word characters are the Unicode categories L* and N*. For a single
+# character, str.isalnum() is exactly that set (checked over every code point
+# in tests/test_vocab_alnum.py), and re's \\w is isalnum() plus "_", so
+# [^\\W_] needs no 1.1M-code-point table: compiling it is instant.
+_RUN_RE = re.compile(r"[^\W_]+|[\W_]+")
+# The same runs, minus t2t's dropped spaces: a run that is exactly one space
+# and lies between two words is consumed in front of the next word.
+_WORD_RE = re.compile(r"(?:(?<=[^\W_]) (?=[^\W_]))?([^\W_]+|[\W_]+)")
+_split = _WORD_RE.findall
 _alnum_lock = threading.Lock()
 _alnum_chars = None
-_run_re = None
 
 
 def _alnum_ranges():
-    """Code point ranges of letters and numbers, as (first, last) pairs."""
+    """Code point ranges of letters and numbers, as (first, last) pairs.
+
+    Slow (scans every code point); only for tests and :func:`alphanumeric_chars`.
+    """
     ranges = []
     start = None
     category = unicodedata.category
@@ -72,29 +88,14 @@ def _alnum_ranges():
     return ranges
 
 
-def _init_alnum():
-    global _alnum_chars, _run_re
-    with _alnum_lock:
-        if _run_re is not None:
-            return
-        ranges = _alnum_ranges()
-        chars = frozenset(
-                chr(cp) for first, last in ranges for cp in range(first, last + 1))
-        klass = "".join(
-                "\\U%08x" % first if first == last
-                else "\\U%08x-\\U%08x" % (first, last)
-                for first, last in ranges)
-        # One match per maximal run of same-class characters; DOTALL-free
-        # classes match newlines too.
-        run_re = re.compile("[%s]+|[^%s]+" % (klass, klass))
-        _alnum_chars = chars
-        _run_re = run_re
-
-
 def alphanumeric_chars():
     """The frozenset of all letter/number characters (built once, lazily)."""
-    if _alnum_chars is None:
-        _init_alnum()
+    global _alnum_chars
+    with _alnum_lock:
+        if _alnum_chars is None:
+            _alnum_chars = frozenset(
+                    chr(cp) for first, last in _alnum_ranges()
+                    for cp in range(first, last + 1))
     return _alnum_chars
 
 
@@ -105,24 +106,15 @@ def split_words(text):
     that is a single space is dropped unless it is the first or the last one
     (it is implied by two adjacent words).
     """
-    if not text:
-        return []
-    if _run_re is None:
-        _init_alnum()
-    runs = _run_re.findall(text)
-    if len(runs) <= 2:
-        return runs
-    middle = [r for r in runs[1:-1] if r != " "]
-    return [runs[0]] + middle + [runs[-1]]
+    return _split(text)
 
 
 def join_words(tokens):
     """Inverse of :func:`split_words`: a space goes between two words."""
-    alnum = alphanumeric_chars()
     out = []
     prev_alnum = False
     for token in tokens:
-        cur_alnum = token[0] in alnum
+        cur_alnum = token[0].isalnum()
         if out and prev_alnum and cur_alnum:
             out.append(" ")
         out.append(token)
@@ -157,19 +149,6 @@ def unescape_token(escaped):
     if escaped.endswith("_"):
         escaped = escaped[:-1]
     return _UNESCAPE_RE.sub(_unescape_match, escaped)
-
-
-def _to_text(text):
-    """str as is; bytes as UTF-8 (undecodable bytes dropped, like t2t)."""
-    if isinstance(text, str):
-        return text
-    if isinstance(text, (bytes, bytearray)):
-        try:
-            return bytes(text).decode("utf-8")
-        except UnicodeDecodeError:
-            return bytes(text).decode("utf-8", errors="ignore")
-    raise TypeError("expected text (str or UTF-8 bytes) to tokenize, got %s: %r"
-                    % (type(text).__name__, text))
 
 
 # --------------------------------------------------------------------------
@@ -335,13 +314,18 @@ class SubwordVocabulary:
 
     def encode(self, text):
         """Text (str or UTF-8 bytes) -> list of subtoken ids."""
-        cache = self._word_cache
+        if text.__class__ is not str:
+            text = _to_text(text)
+        words = _split(text)
+        try:
+            # Fast path (every word seen before): C-level lookups and concat.
+            return list(_chain(*map(self._word_cache.__getitem__, words)))
+        except KeyError:
+            pass
+        encode_word = self.encode_word
         ids = []
-        for word in split_words(_to_text(text)):
-            word_ids = cache.get(word)
-            if word_ids is None:
-                word_ids = self.encode_word(word)
-            ids.extend(word_ids)
+        for word in words:
+            ids.extend(encode_word(word))
         return ids
 
     # -- decoding ----------------------------------------------------------
@@ -494,7 +478,10 @@ def build_subword_vocabulary(texts, target_size, *, min_count_range=(1, 1000),
 
     Like t2t's ``build_from_generator``: words are counted, then a recursive
     bisection over the minimum subtoken count picks the vocabulary whose size
-    is closest to ``target_size`` (stopping early once within 1%).
+    is closest to ``target_size`` (stopping early once within 1%). If no
+    minimum count gets within 1%, the rarest multi-character subtokens of the
+    next larger candidate are dropped to reach ``target_size`` exactly (only
+    a corpus with too few distinct words stays below the target).
 
     Args:
         texts: iterable of str/bytes (e.g. lines of a corpus).
@@ -542,7 +529,29 @@ def build_subword_vocabulary(texts, target_size, *, min_count_range=(1, 1000),
             other = search(lo, mid - 1)
         return other if distance(other) < distance(cand) else cand
 
-    return SubwordVocabulary(search(low, high))
+    best = search(low, high)
+    if distance(best) * 100 >= target_size:
+        # min_count moves the size in jumps; when no count lands within 1%,
+        # drop the rarest multi-character subtokens of the smallest larger
+        # candidate. Single characters stay, so every text remains encodable.
+        larger = [c for c in results.values() if len(c) > target_size]
+        if larger:
+            best = _trim(min(larger, key=len), target_size, len(reserved_tokens),
+                         trainer.alphabet)
+    return SubwordVocabulary(best)
+
+
+def _trim(subtokens, target_size, n_reserved, alphabet):
+    """Removes the last (rarest) removable subtokens down to target_size."""
+    excess = len(subtokens) - target_size
+    keep = list(subtokens)
+    for i in range(len(keep) - 1, n_reserved - 1, -1):
+        if excess <= 0:
+            break
+        if keep[i] not in alphabet:
+            del keep[i]
+            excess -= 1
+    return keep
 
 
 def build_subword_vocab_file(texts, target_size, path, **kwargs):

@@ -1,23 +1,31 @@
-"""Finding vocabulary files and keeping loaded vocabularies in memory.
+"""Finding vocabulary files, downloading them, and keeping them in memory.
 
 Trax reads vocabularies from ``gs://trax-ml/vocabs/`` unless ``vocab_dir`` is
-given. We never touch the network here; instead a file is looked up in
+given. Here a vocabulary file is found as follows:
 
-1. ``vocab_dir`` when given (``~`` expanded), else
-2. ``$TRAX_COMPAT_VOCAB_DIR`` when set, then
-3. the cache folder: ``$TRAX_COMPAT_CACHE_DIR/vocabs`` when that variable is
-   set, else ``~/.cache/trax_compat/vocabs``.
+* ``vocab_dir`` given and local: only that folder (``~`` expanded);
+* ``vocab_dir`` not given: ``$TRAX_COMPAT_VOCAB_DIR`` when set and holding the
+  file, then the cache folder (``$TRAX_COMPAT_CACHE_DIR/vocabs``, default
+  ``~/.cache/trax_compat/vocabs``), then a download of
+  ``gs://trax-ml/vocabs/<file>`` into the cache folder;
+* ``vocab_dir='gs://bucket/path/'``: the cache copy, else a download into the
+  cache (Trax's own bucket maps onto the cache folder itself, other buckets
+  onto ``<cache>/vocabs/gs/<bucket>/<path>/``).
 
-A ``gs://`` ``vocab_dir`` is mapped onto the cache folder (downloading is not
-supported yet).
+:func:`resolve_vocab_path` never downloads; :func:`fetch_vocab_path` (used by
+``tokenize`` and friends) does. Downloads go through
+:mod:`trax_compat.data.download` (``$TRAX_COMPAT_GCS_ENDPOINT``).
 """
 
 import os
 import threading
 
+from trax_compat.data import download as _download
+
 ENV_VOCAB_DIR = "TRAX_COMPAT_VOCAB_DIR"
 ENV_CACHE_DIR = "TRAX_COMPAT_CACHE_DIR"
 _DEFAULT_CACHE = os.path.join("~", ".cache", "trax_compat")
+TRAX_VOCAB_BUCKET = "gs://trax-ml/vocabs/"
 
 
 def cache_dir():
@@ -35,31 +43,71 @@ def _is_remote(path):
     return str(path).startswith("gs://")
 
 
+def gs_cache_path(gs_path):
+    """Where the object ``gs://bucket/path`` is kept in the cache folder."""
+    if gs_path.startswith(TRAX_VOCAB_BUCKET):
+        rest = gs_path[len(TRAX_VOCAB_BUCKET):]
+        return os.path.join(vocab_cache_dir(), *rest.split("/"))
+    bucket, rest = _download.split_gs_path(gs_path)
+    return os.path.join(vocab_cache_dir(), "gs", bucket, *rest.split("/"))
+
+
+def remote_path(vocab_file, vocab_dir=None):
+    """The ``gs://`` object a vocabulary would be downloaded from, or None."""
+    vocab_file = os.fspath(vocab_file)
+    if _is_remote(vocab_file):
+        return vocab_file
+    vocab_file = os.path.expanduser(vocab_file)
+    if os.path.isabs(vocab_file):
+        return None
+    if vocab_dir is None:
+        vocab_dir = TRAX_VOCAB_BUCKET
+    vocab_dir = os.fspath(vocab_dir)
+    if not _is_remote(vocab_dir):
+        return None
+    return vocab_dir.rstrip("/") + "/" + vocab_file.replace(os.sep, "/")
+
+
 def candidate_paths(vocab_file, vocab_dir=None):
-    """The places :func:`resolve_vocab_path` looks, in order."""
+    """The local places :func:`resolve_vocab_path` looks, in order."""
     if not vocab_file:
         raise ValueError("vocab_file must name a vocabulary file (e.g. "
                          "'en_8k.subword'), got %r" % (vocab_file,))
-    vocab_file = os.path.expanduser(os.fspath(vocab_file))
-    if _is_remote(vocab_file):
-        return [os.path.join(vocab_cache_dir(), vocab_file.rstrip("/").rsplit("/", 1)[-1])]
+    vocab_file = os.fspath(vocab_file)
+    remote = remote_path(vocab_file, vocab_dir)
+    if _is_remote(vocab_file) or (vocab_dir is not None and remote):
+        return [gs_cache_path(remote)]
+    vocab_file = os.path.expanduser(vocab_file)
     if os.path.isabs(vocab_file):
         # As in Trax (os.path.join), an absolute file name ignores vocab_dir.
         return [vocab_file]
-    if vocab_dir is not None and not _is_remote(vocab_dir):
-        return [os.path.join(os.path.expanduser(os.fspath(vocab_dir)), vocab_file)]
     if vocab_dir is not None:
-        return [os.path.join(vocab_cache_dir(), os.path.basename(vocab_file))]
+        return [os.path.join(os.path.expanduser(os.fspath(vocab_dir)), vocab_file)]
     places = []
     env_dir = os.environ.get(ENV_VOCAB_DIR)
     if env_dir:
         places.append(os.path.join(os.path.expanduser(env_dir), vocab_file))
-    places.append(os.path.join(vocab_cache_dir(), vocab_file))
+    places.append(gs_cache_path(remote))
     return places
 
 
+def _advice(vocab_file, vocab_dir, places):
+    name = os.path.basename(os.fspath(vocab_file))
+    lines = ["To provide it, do one of:"]
+    lines.append("  - pass vocab_dir='/folder/containing/%s'" % name)
+    explicit = vocab_dir is not None and not _is_remote(vocab_dir)
+    lines.append("  - %sset the environment variable %s to that folder"
+                 % ("leave vocab_dir unset and " if explicit else "",
+                    ENV_VOCAB_DIR))
+    cache_place = places[-1] if not explicit else os.path.join(
+            vocab_cache_dir(), name)
+    lines.append("  - copy the file to %s (the cache folder; set %s to move "
+                 "the cache)" % (cache_place, ENV_CACHE_DIR))
+    return lines
+
+
 def resolve_vocab_path(vocab_file, vocab_dir=None):
-    """Returns the path of an existing vocabulary file.
+    """Returns the path of an existing local vocabulary file (no download).
 
     Raises:
         FileNotFoundError: naming every place looked in and how to provide
@@ -69,25 +117,48 @@ def resolve_vocab_path(vocab_file, vocab_dir=None):
     for place in places:
         if os.path.isfile(place):
             return place
-    name = os.path.basename(os.fspath(vocab_file))
     lines = ["Vocabulary file %r not found. Looked in:" % os.fspath(vocab_file)]
     lines += ["  - %s" % p for p in places]
-    remote = vocab_dir if vocab_dir is not None and _is_remote(vocab_dir) else None
-    if remote is None and _is_remote(vocab_file):
-        remote = vocab_file
+    remote = remote_path(vocab_file, vocab_dir)
     if remote is not None:
-        lines.append("%r is a Google Cloud Storage location; trax_compat does "
-                     "not download vocabularies yet, so it only looks for a "
-                     "local copy in the cache folder." % remote)
-    lines.append("To provide it, do one of:")
-    lines.append("  - pass vocab_dir='/folder/containing/%s'" % name)
-    explicit = vocab_dir is not None and not _is_remote(vocab_dir)
-    lines.append("  - %sset the environment variable %s to that folder"
-                 % ("leave vocab_dir unset and " if explicit else "",
-                    ENV_VOCAB_DIR))
-    lines.append("  - copy the file into %s (the cache folder; set %s to move "
-                 "the cache)" % (vocab_cache_dir(), ENV_CACHE_DIR))
+        lines.append("(It can be downloaded from %s into the cache; "
+                     "resolve_vocab_path does not download, tokenize does.)"
+                     % remote)
+    lines += _advice(vocab_file, vocab_dir, places)
     raise FileNotFoundError("\n".join(lines))
+
+
+def fetch_vocab_path(vocab_file, vocab_dir=None, validate=None, progress=None):
+    """Like :func:`resolve_vocab_path`, but downloads a missing gs:// file.
+
+    Args:
+        vocab_file, vocab_dir: as in Trax's ``tokenize``.
+        validate: optional ``f(path)`` that must accept a download before it
+            is moved into the cache (e.g. the vocabulary loader).
+        progress: show download progress (None = only on a terminal).
+
+    Raises:
+        FileNotFoundError: the file is not local and cannot be downloaded
+            (:class:`~trax_compat.data.download.DownloadError` then); the
+            message names the URL and the cache path to place the file at.
+    """
+    try:
+        return resolve_vocab_path(vocab_file, vocab_dir)
+    except FileNotFoundError:
+        remote = remote_path(vocab_file, vocab_dir)
+        if remote is None:
+            raise
+    places = candidate_paths(vocab_file, vocab_dir)
+    dest = gs_cache_path(remote)
+    url = _download.gcs_url(remote)
+    looked = ", ".join(p for p in places if p != dest)
+    hint = ("Download it yourself (e.g. `gsutil cp %s %s`) and place it at "
+            "%s (the cache folder; %s moves it), or put it in a folder and "
+            "pass vocab_dir='/that/folder' or set %s to it%s."
+            % (remote, dest, dest, ENV_CACHE_DIR, ENV_VOCAB_DIR,
+               "; also looked in " + looked if looked else ""))
+    return _download.download(url, dest, validate=validate, progress=progress,
+                              hint=hint)
 
 
 # Loaded vocabularies, keyed by (kind, absolute path, mtime, size) so an edited
