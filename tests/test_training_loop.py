@@ -412,3 +412,46 @@ def test_train_step_donates_and_is_compiled_once_per_shape():
     _quiet_run(loop, 1)
     leaf = jax.tree_util.tree_leaves(old_params)[0]
     assert leaf.is_deleted()
+
+
+def test_prefetch_never_reads_past_the_next_eval():
+    """Eval batches must be drawn when exactly the batches up to the eval
+    step have been drawn (Trax's Shuffle shares NumPy's global RNG)."""
+    train = Recorder(_float_batches())
+    seen_at_eval = []
+
+    def eval_batches():
+        clean = _float_batches(seed=1)
+        while True:
+            seen_at_eval.append(len(train.pulled))
+            yield next(clean)
+
+    task = training.TrainTask(train, tl.WeightedCategoryCrossEntropy(),
+                              trax.optimizers.Adam(0.01),
+                              n_steps_per_checkpoint=7)
+    eval_task = training.EvalTask(eval_batches(),
+                                  [tl.WeightedCategoryAccuracy()],
+                                  n_eval_batches=2)
+    with contextlib.redirect_stdout(io.StringIO()):
+        loop = training.Loop(tl.Serial(tl.Dense(2), tl.LogSoftmax()), task,
+                             eval_tasks=[eval_task], random_seed=0,
+                             prefetch_batches=4)
+        seen_at_eval.clear()  # The EvalTask's sample batch.
+        loop.run(15)
+    # Sample batch + one batch per step: 1 + step pulled at each eval.
+    assert seen_at_eval == [2, 2, 8, 8, 15, 15]
+    assert len(train.pulled) == 16
+    assert loop.data_wait_seconds >= 0.0
+
+
+@pytest.mark.parametrize("prefetch_batches", [0, 64])
+def test_prefetch_does_not_change_training(prefetch_batches):
+    loop = _small_loop(steps_per_checkpoint=5)
+    loop._prefetch_batches = prefetch_batches  # pylint: disable=protected-access
+    _quiet_run(loop, 12)
+    reference = _small_loop(steps_per_checkpoint=5)
+    reference._prefetch_batches = 0  # pylint: disable=protected-access
+    _quiet_run(reference, 12)
+    for a, b in zip(jax.tree_util.tree_leaves(loop.train_state.params),
+                    jax.tree_util.tree_leaves(reference.train_state.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

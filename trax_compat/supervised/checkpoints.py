@@ -31,7 +31,8 @@ def _ocp():
 class CheckpointWriter:
     """Saves and restores ``{'params', 'opt_state', 'step'}`` pytrees."""
 
-    def __init__(self, output_dir, max_to_keep=MAX_TO_KEEP):
+    def __init__(self, output_dir, max_to_keep=MAX_TO_KEEP,
+                 asynchronous=True):
         ocp = _ocp()
         self._directory = os.path.abspath(checkpoint_dir(output_dir))
         try:
@@ -40,9 +41,13 @@ class CheckpointWriter:
             raise CheckpointError(
                 f"Cannot create the checkpoint directory {self._directory}: "
                 f"{e}. Give the Loop an output_dir you can write to.") from e
+        # Asynchronous: save() returns once the arrays are copied off the
+        # train state (which the next step donates); files are written in
+        # the background, still into a temporary directory renamed at the end.
+        self._asynchronous = asynchronous
         options = ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep, create=True,
-            enable_async_checkpointing=False)
+            enable_async_checkpointing=asynchronous)
         self._manager = ocp.CheckpointManager(self._directory, options=options)
 
     @property
@@ -60,16 +65,28 @@ class CheckpointWriter:
         try:
             self._manager.save(int(step), args=ocp.args.StandardSave(tree),
                                force=True)
-            self._manager.wait_until_finished()
+            if not self._asynchronous:
+                self._manager.wait_until_finished()
         except Exception as e:  # pylint: disable=broad-except
             raise CheckpointError(
                 f"Saving the checkpoint of step {step} into {self._directory} "
                 f"failed: {e}. Earlier checkpoints in that directory are "
                 f"untouched; check free disk space and permissions.") from e
 
+    def wait(self):
+        """Blocks until pending asynchronous saves are on disk."""
+        try:
+            self._manager.wait_until_finished()
+        except Exception as e:  # pylint: disable=broad-except
+            raise CheckpointError(
+                f"Writing a checkpoint into {self._directory} failed: {e}. "
+                f"Earlier checkpoints in that directory are untouched; check "
+                f"free disk space and permissions.") from e
+
     def restore(self, target, step=None):
         """Restores ``step`` (default: the latest) shaped like ``target``."""
         ocp = _ocp()
+        self.wait()
         step = self.latest_step() if step is None else step
         if step is None:
             return None
@@ -90,6 +107,7 @@ class CheckpointWriter:
                 f"model and optimizer, or it is damaged. {hint}.") from e
 
     def close(self):
+        self.wait()
         self._manager.close()
 
 

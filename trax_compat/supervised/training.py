@@ -35,6 +35,7 @@ from trax_compat.layers import flax_adapter
 from trax_compat.optimizers import base as optimizers_base
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import history as history_lib
+from trax_compat.supervised import prefetch
 from trax_compat.supervised import step_log
 
 
@@ -291,13 +292,16 @@ class Loop:
     to TensorBoard and ``history``, never to stdout) over every step. That
     costs two passes over all weights per step, so by default they are
     measured at the logged steps only; pass True for Trax's averages.
+    ``prefetch_batches``: how many training batches a background thread may
+    produce ahead (within one eval window, see ``prefetch``); 0 pulls each
+    batch in the training thread.
     """
 
     def __init__(self, model, tasks, eval_model=None, eval_tasks=None,
                  output_dir=None, checkpoint_at=None, eval_at=None,
                  which_task=None, n_devices=None, random_seed=None,
                  callbacks=None, optimizer_metrics_every_step=False,
-                 **unsupported):
+                 prefetch_batches=64, **unsupported):
         if unsupported:
             raise TypeError(
                 f"Loop does not support the argument(s) "
@@ -307,6 +311,8 @@ class Loop:
             raise NotImplementedError("Loop callbacks are not supported yet.")
         self._rng = _init_random_number_generators(random_seed)
         self._optimizer_metrics_every_step = optimizer_metrics_every_step
+        self._prefetch_batches = prefetch_batches
+        self._data_wait_seconds = 0.0
 
         if not isinstance(tasks, (list, tuple)):
             tasks = [tasks]
@@ -510,20 +516,42 @@ class Loop:
 
     # -- running ---------------------------------------------------------------
 
+    def _window(self, first, last):
+        """Steps ``first..w``: up to the next eval step (inclusive) or
+        ``last``. Batches of one window may be produced ahead of time."""
+        step = first
+        while step < last and not self._eval_at(step):
+            step += 1
+        return range(first, step + 1)
+
+    def _batches(self, steps):
+        if self._prefetch_batches:
+            return prefetch.WindowPrefetcher(self._task.next_batch, steps,
+                                             depth=self._prefetch_batches)
+        return prefetch.InlineBatches(self._task.next_batch, steps)
+
     def run(self, n_steps=1):
         """Runs ``n_steps`` more training steps (from the current step)."""
         train_writer, eval_writers = self._open_summary_writers()
         totals = _Totals.zeros()
         start_time = time.time()
+        last = self._step + n_steps
+        batches, window_end = None, None
         try:
-            for _ in range(n_steps):
+            while self._step < last:
+                if batches is None:
+                    window = self._window(self._step + 1, last)
+                    batches, window_end = self._batches(window), window[-1]
                 self._step += 1
                 try:
-                    batch = self._task.next_batch(step=self._step)
+                    batch = batches.get()
                 except StreamExhaustedError:
                     self._step -= 1
                     raise
-                batch = tuple(batch)
+                if self._step == window_end:
+                    self._data_wait_seconds += batches.wait_seconds
+                    batches.close()
+                    batches = None
                 save = self._checkpoint_at(self._step)
                 evaluate = self._eval_at(self._step)
                 with_norms = bool(self._optimizer_metrics_every_step or save
@@ -546,10 +574,20 @@ class Loop:
                     totals = _Totals.zeros()
                     start_time = time.time()
         finally:
+            if batches is not None:
+                self._data_wait_seconds += batches.wait_seconds
+                batches.close()
+            if self._checkpointer is not None:
+                self._checkpointer.wait()
             self._sync_model_weights()
             for writer in [train_writer] + list(eval_writers):
                 if writer is not None:
                     writer.close()
+
+    @property
+    def data_wait_seconds(self):
+        """Total time training waited for the next batch (all runs)."""
+        return self._data_wait_seconds
 
     def _non_finite_message(self, report):
         n = int(report.n_steps)
