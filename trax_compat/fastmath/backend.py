@@ -7,8 +7,25 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.special
 
-numpy = jnp
+class _NumpyProxy:
+    """``fastmath.numpy``: forwards every attribute to ``jax.numpy`` (Trax's
+    is a proxy to the active backend's NumPy; JAX is our one backend)."""
+
+    def __getattr__(self, name):
+        return getattr(jnp, name)
+
+    def __dir__(self):
+        return dir(jnp)
+
+    def __repr__(self):
+        return "<trax_compat.fastmath.numpy proxy to jax.numpy>"
+
+
+numpy = _NumpyProxy()
 grad = jax.grad
+jit = jax.jit
+vjp = jax.vjp
+stop_gradient = jax.lax.stop_gradient
 logsumexp = jax.scipy.special.logsumexp
 
 

@@ -1,24 +1,38 @@
-"""Core layers: Dense, Embedding, Mean, LogSoftmax — each a Flax module."""
+"""Core layers (Dense, Embedding, Dropout, Mean, ...), each a Flax module."""
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from trax_compat.layers import base
 from trax_compat.layers import initializers as init
+from trax_compat.layers.functional import Fn
 
 
 def log_softmax(x, axis=-1):
-    """``x - logsumexp(x)``: Trax's log-softmax (no max subtraction beyond
-    what logsumexp does internally)."""
+    """``x - logsumexp(x)``, as Trax computes log-softmax."""
     return x - jax.scipy.special.logsumexp(x, axis=axis, keepdims=True)
+
+
+def one_hot(x, n_categories, dtype=jnp.float32):
+    """One-hot vectors along a new last axis."""
+    return jnp.asarray(x[..., jnp.newaxis] == jnp.arange(n_categories), dtype)
+
+
+def _existing_or_new_param(module, name, init_fn, shape):
+    # Reading an existing param directly skips Flax's shape check, so a
+    # wrong input width fails in jnp.dot with the same error as in Trax.
+    if module.has_variable("params", name):
+        return module.get_variable("params", name)
+    return module.param(name, init_fn, shape)
 
 
 # -- Dense ---------------------------------------------------------------------
 
-class DenseModule(nn.Module):
+class DenseModule(base.TraxModule):
     """``x @ kernel + bias`` with Trax's default initializers."""
     n_units: int
     use_bias: bool = True
@@ -26,20 +40,23 @@ class DenseModule(nn.Module):
     bias_init: Callable = init.as_flax_init(init.RandomNormalInitializer(1e-6))
 
     @nn.compact
-    def __call__(self, x):
-        kernel = self.param("kernel", self.kernel_init,
-                            (x.shape[-1], self.n_units))
+    def __call__(self, x, rng=None):
+        del rng
+        kernel = _existing_or_new_param(self, "kernel", self.kernel_init,
+                                        (x.shape[-1], self.n_units))
         y = jnp.dot(x, kernel)
         if self.use_bias:
-            y = y + self.param("bias", self.bias_init, (self.n_units,))
+            y = y + _existing_or_new_param(self, "bias", self.bias_init,
+                                           (self.n_units,))
         return y
 
 
 class Dense(base.Layer):
-    """A fully connected layer: ``y = x @ w + b``."""
+    """A fully connected layer: ``y = x @ w + b``; weights ``(w, b)`` (or
+    ``w`` alone with ``use_bias=False``)."""
 
     def __init__(self, n_units, kernel_initializer=None, bias_initializer=None,
-                 use_bias=True):
+                 use_bias=True, use_bfloat16=False):
         super().__init__(name=f"Dense_{n_units}")
         self._n_units = n_units
         self._kernel_initializer = (kernel_initializer
@@ -47,6 +64,7 @@ class Dense(base.Layer):
         self._bias_initializer = (bias_initializer
                                   or init.RandomNormalInitializer(1e-6))
         self._use_bias = use_bias
+        self._use_bfloat16 = use_bfloat16
 
     def make_module(self):
         return DenseModule(
@@ -56,22 +74,24 @@ class Dense(base.Layer):
 
     def init_weights_and_state(self, input_signature):
         shape_w = (input_signature.shape[-1], self._n_units)
+        rng_w, rng_b = jax.random.split(self.rng, 2)
+        w = self._kernel_initializer(shape_w, rng_w)
+        if self._use_bfloat16:
+            w = w.astype(jnp.bfloat16)
         if self._use_bias:
-            rng_w, rng_b = jax.random.split(self.rng, 2)
-            w = self._kernel_initializer(shape_w, rng_w)
             b = self._bias_initializer((self._n_units,), rng_b)
+            if self._use_bfloat16:
+                b = b.astype(jnp.bfloat16)
             self._weights = (w, b)
         else:
-            self._weights = self._kernel_initializer(shape_w, self.rng)
+            self._weights = w
 
     def params_from_weights(self, weights):
+        if isinstance(weights, tuple) and not weights:
+            return {}
         if self._use_bias:
-            if not weights:
-                return {}
             w, b = weights
             return {"kernel": w, "bias": b}
-        if weights is None or (isinstance(weights, tuple) and not weights):
-            return {}
         return {"kernel": weights}
 
     def weights_from_params(self, params):
@@ -84,28 +104,34 @@ class Dense(base.Layer):
 
 # -- Embedding -----------------------------------------------------------------
 
-class EmbedModule(nn.Module):
-    """Looks up rows of an embedding table; ids are clipped into range as
-    Trax does (``jnp.take(..., mode='clip')``)."""
+class EmbedModule(base.TraxModule):
+    """Rows of an embedding table; ids are clipped into range as in Trax."""
     vocab_size: int
     d_feature: int
     embedding_init: Callable = init.as_flax_init(
         init.ScaledInitializer(-1, -2, 1.0, "fan_out", "uniform"))
 
     @nn.compact
-    def __call__(self, x):
-        table = self.param("embedding", self.embedding_init,
-                           (self.vocab_size, self.d_feature))
-        return jnp.take(table, x, axis=0, mode="clip")
+    def __call__(self, x, rng=None):
+        del rng
+        table = _existing_or_new_param(self, "embedding", self.embedding_init,
+                                       (self.vocab_size, self.d_feature))
+        embedded = jnp.take(table, x, axis=0, mode="clip")
+        if table.dtype == jnp.bfloat16:  # float32 activations, as in Trax.
+            embedded = embedded.astype(jnp.float32)
+        return embedded
 
 
 class Embedding(base.Layer):
-    """Trainable embeddings: int ids -> vectors of size ``d_feature``."""
+    """Trainable embeddings: int ids -> vectors of size ``d_feature``; ids
+    outside ``[0, vocab_size)`` are clipped."""
 
-    def __init__(self, vocab_size, d_feature, kernel_initializer=None):
+    def __init__(self, vocab_size, d_feature, use_bfloat16=False,
+                 kernel_initializer=None):
         super().__init__(name=f"Embedding_{vocab_size}_{d_feature}")
         self._vocab_size = vocab_size
         self._d_feature = d_feature
+        self._use_bfloat16 = use_bfloat16
         self._kernel_initializer = kernel_initializer or init.ScaledInitializer(
             out_dim=-1, in_dim=-2, scale=1.0, mode="fan_out",
             distribution="uniform")
@@ -117,8 +143,11 @@ class Embedding(base.Layer):
 
     def init_weights_and_state(self, input_signature):
         del input_signature
-        self._weights = self._kernel_initializer(
-            (self._vocab_size, self._d_feature), self.rng)
+        w = self._kernel_initializer((self._vocab_size, self._d_feature),
+                                     self.rng)
+        if self._use_bfloat16:
+            w = w.astype(jnp.bfloat16)
+        self._weights = w
 
     def params_from_weights(self, weights):
         if isinstance(weights, tuple) and not weights:
@@ -129,46 +158,97 @@ class Embedding(base.Layer):
         return params["embedding"] if params else base.EMPTY_WEIGHTS
 
 
-# -- stateless functions -------------------------------------------------------
+# -- Dropout -------------------------------------------------------------------
 
-class MeanModule(nn.Module):
-    axis: int = -1
-    keepdims: bool = False
+class DropoutModule(base.TraxModule):
+    """Trax's dropout: keep with probability ``1 - rate``, scale survivors by
+    ``1 / (1 - rate)``; a no-op unless ``mode == 'train'``."""
+    rate: float = 0.0
+    shared_axes: Sequence[int] = ()
+    mode: str = "train"
 
-    def __call__(self, x):
-        return jnp.mean(x, axis=self.axis, keepdims=self.keepdims)
+    def __call__(self, x, rng=None):
+        if self.mode != "train" or self.rate == 0.0:
+            return x  # x * 1 in Trax; the same values.
+        if rng is None:
+            rng = self.make_rng("dropout")
+        mask_shape = list(x.shape)
+        for axis in self.shared_axes:
+            mask_shape[axis] = 1
+        keep_prob = 1.0 - self.rate
+        keep = jax.random.bernoulli(rng, keep_prob, tuple(mask_shape))
+        return x * (keep.astype(x.dtype) / keep_prob)
 
 
-class Mean(base.Layer):
+class Dropout(base.Layer):
+    """Randomly zeroes a fraction ``rate`` of the inputs in train mode; its
+    state is the rate, as in Trax."""
+
+    def __init__(self, rate=0.0, shared_axes=None, mode="train"):
+        super().__init__()
+        self._initial_rate = rate
+        self._shared_axes = tuple(shared_axes or ())
+        self._mode = mode
+
+    def make_module(self):
+        return DropoutModule(rate=float(self._initial_rate),
+                             shared_axes=self._shared_axes, mode=self._mode)
+
+    def init_weights_and_state(self, input_signature):
+        del input_signature
+        self._state = jnp.array(self._initial_rate)
+
+
+# -- weightless functions --------------------------------------------------------
+
+def Mean(axis=-1, keepdims=False):  # pylint: disable=invalid-name
     """Mean along ``axis`` (padding positions included, as in Trax)."""
-
-    def __init__(self, axis=-1, keepdims=False):
-        super().__init__(name="Mean")
-        self._axis = axis
-        self._keepdims = keepdims
-
-    def make_module(self):
-        return MeanModule(axis=self._axis, keepdims=self._keepdims)
+    return Fn("Mean", lambda x: jnp.mean(x, axis=axis, keepdims=keepdims))
 
 
-class LogSoftmaxModule(nn.Module):
-    axis: int = -1
-
-    def __call__(self, x):
-        return log_softmax(x, axis=self.axis)
+def Sum(axis=None, keepdims=False):  # pylint: disable=invalid-name
+    return Fn("Sum", lambda x: jnp.sum(x, axis=axis, keepdims=keepdims))
 
 
-class LogSoftmax(base.Layer):
-    """Log of the softmax along ``axis``."""
-
-    def __init__(self, axis=-1):
-        super().__init__(name="LogSoftmax")
-        self._axis = axis
-
-    def make_module(self):
-        return LogSoftmaxModule(axis=self._axis)
+def Min(axis=-1, keepdims=False):  # pylint: disable=invalid-name
+    return Fn("Min", lambda x: jnp.min(x, axis, keepdims=keepdims))
 
 
-def one_hot(x, n_categories, dtype=jnp.float32):
-    """One-hot vectors along a new last axis."""
-    return jnp.asarray(x[..., jnp.newaxis] == jnp.arange(n_categories), dtype)
+def Max(axis=-1, keepdims=False):  # pylint: disable=invalid-name
+    return Fn("Max", lambda x: jnp.max(x, axis, keepdims=keepdims))
+
+
+def LogSoftmax(axis=-1):  # pylint: disable=invalid-name
+    """Log of the softmax along ``axis`` (``x - logsumexp(x)``)."""
+    return Fn("LogSoftmax", lambda x: log_softmax(x, axis=axis))
+
+
+def Softmax(axis=-1):  # pylint: disable=invalid-name
+    return Fn("Softmax", lambda x: jnp.exp(log_softmax(x, axis=axis)))
+
+
+def LogSumExp(axis=-1):  # pylint: disable=invalid-name
+    return Fn("LogSumExp", lambda x: jax.scipy.special.logsumexp(
+        x, axis=axis, keepdims=True))
+
+
+def ToFloat():  # pylint: disable=invalid-name
+    """Casts to float32."""
+    return Fn("ToFloat", lambda x: x.astype(np.float32))
+
+
+def Flatten(n_axes_to_keep=1):  # pylint: disable=invalid-name
+    """Collapses all axes after the first ``n_axes_to_keep`` into one."""
+    def f(x):
+        rank = len(x.shape)
+        if rank <= n_axes_to_keep:
+            raise ValueError(
+                f"Input rank ({rank}) must exceed the number of axes to keep "
+                f"({n_axes_to_keep}) after flattening.")
+        return jnp.reshape(x, tuple(x.shape[:n_axes_to_keep]) + (-1,))
+    return Fn(f"Flatten_keep{n_axes_to_keep}", f)
+
+
+def ArgMax(axis=-1):  # pylint: disable=invalid-name
+    """Index of the largest value along ``axis`` (ties: first index)."""
+    return Fn("ArgMax", lambda x: jnp.argmax(x, axis=axis))

@@ -1,48 +1,56 @@
-"""``Fn``: a layer from a plain function of arrays (Trax's ``tl.Fn``)."""
+"""Weightless layers from plain functions: ``PureLayer`` and ``Fn``."""
 
 import inspect
 from typing import Callable
 
-import flax.linen as nn
-
 from trax_compat.layers import base
 
 
-class FnModule(nn.Module):
-    """Applies a weightless function to the module inputs."""
-    fn: Callable
-    n_out: int = 1
+class PureModule(base.TraxModule):
+    """Applies a weightless function to the inputs packaged as Trax packages
+    them (one input bare, several as a tuple)."""
+    forward_fn: Callable
+    n_in: int = 1
 
-    def __call__(self, *xs):
-        return self.fn(*xs)
-
-
-def _n_positional_args(name, f):
-    sig = inspect.signature(f)
-    n = 0
-    for param in sig.parameters.values():
-        if param.default is not inspect.Parameter.empty:
-            raise ValueError("Function has default arguments (not allowed).")
-        if param.kind in (inspect.Parameter.VAR_POSITIONAL,
-                          inspect.Parameter.VAR_KEYWORD):
-            raise ValueError(
-                f"Function {name!r} has *args/**kwargs; Fn needs a fixed "
-                f"number of positional arguments.")
-        if param.kind == inspect.Parameter.KEYWORD_ONLY:
-            raise ValueError(
-                f"Function {name!r} has keyword-only arguments (not allowed).")
-        n += 1
-    return n
+    def __call__(self, *xs, rng=None):
+        del rng  # Pure functions use no randomness.
+        packed = xs[0] if self.n_in == 1 else tuple(xs)
+        out = self.forward_fn(packed)
+        if out is None:
+            raise ValueError('Argument "container" is None.')
+        if isinstance(out, (list, tuple)) and not out:
+            return ()
+        return out
 
 
-class Fn(base.Layer):
-    """A layer with no weights computing ``f(*inputs)``; ``n_in`` is the
-    number of arguments of ``f``."""
+class PureLayer(base.Layer):
+    """A layer with no weights and no randomness: ``forward_fn(inputs)``,
+    inputs packaged as Trax packages them."""
 
-    def __init__(self, name, f, n_out=1):
-        n_in = _n_positional_args(name, f)
+    def __init__(self, forward_fn, n_in=1, n_out=1, name="PureLayer"):
         super().__init__(n_in=n_in, n_out=n_out, name=name)
-        self._fn = f
+        self._forward_fn = forward_fn
 
     def make_module(self):
-        return FnModule(fn=self._fn, n_out=self._n_out)
+        return PureModule(forward_fn=self._forward_fn, n_in=self._n_in)
+
+
+def Fn(name, f, n_out=1):  # pylint: disable=invalid-name
+    """A weightless layer computing ``f(*inputs)``; ``n_in`` is the number of
+    positional arguments of ``f``, which may have no defaults, ``*args`` or
+    ``**kwargs`` (Trax's rules and messages)."""
+    spec = inspect.getfullargspec(f)
+    if spec.defaults is not None:
+        raise ValueError("Function has default arguments (not allowed).")
+    if spec.varkw is not None:
+        raise ValueError("Function has keyword arguments (not allowed).")
+    if spec.varargs is not None:
+        raise ValueError("Function has variable args (not allowed).")
+
+    def forward(xs):
+        if not isinstance(xs, (tuple, list)):
+            xs = (xs,)
+        return f(*xs)
+
+    return PureLayer(forward, n_in=len(spec.args), n_out=n_out,
+                     name=name or "Fn")

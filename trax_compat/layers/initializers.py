@@ -5,7 +5,6 @@ derivation) and as a Flax ``self.param`` initializer (``key, shape``), so a
 Flax module created from a layer initializes from the same distributions.
 """
 
-import numpy as np
 import jax
 import jax.numpy as jnp
 
@@ -13,15 +12,17 @@ from trax_compat.fastmath import random as trax_random
 
 
 def _fans(shape, out_dim=-1, in_dim=-2):
-    """Fan-in/fan-out like Trax: receptive field = product of the other dims."""
-    if len(shape) < 1:
-        raise ValueError(f"Cannot compute fans of a scalar shape {shape}.")
+    """Fan-in/fan-out as Trax computes them: the sizes of the in/out axes.
+
+    Trax's quirk, kept for identical numbers: the receptive field (the other
+    axes, e.g. a conv kernel's spatial size) is not multiplied in for rank
+    >= 2; rank 1 uses the single axis for both.
+    """
+    if len(shape) >= 2:
+        return shape[in_dim], shape[out_dim]
     if len(shape) == 1:
         return shape[0], shape[0]
-    receptive = int(np.prod([d for i, d in enumerate(shape)
-                             if i not in (out_dim % len(shape),
-                                          in_dim % len(shape))]))
-    return shape[in_dim] * receptive, shape[out_dim] * receptive
+    return 1.0, 1.0
 
 
 def ScaledInitializer(out_dim, in_dim, scale, mode, distribution):
@@ -47,12 +48,29 @@ def ScaledInitializer(out_dim, in_dim, scale, mode, distribution):
             if distribution == "normal":
                 return (jax.random.normal(rng, shape) * jnp.sqrt(variance)
                         ).astype(jnp.float32)
+            if distribution == "truncated_normal":
+                # Divides by the std of a unit normal truncated to [-2, 2].
+                stddev = jnp.sqrt(variance) / .87962566103423978
+                return (jax.random.truncated_normal(rng, -2, 2, shape)
+                        * stddev).astype(jnp.float32)
         raise ValueError(f"Invalid distribution {distribution!r}")
     return init
 
 
 def GlorotUniformInitializer(out_dim=-1, in_dim=-2, scale=1.0):
     return ScaledInitializer(out_dim, in_dim, scale, "fan_avg", "uniform")
+
+
+def GlorotNormalInitializer(out_dim=-1, in_dim=-2, scale=1.0):
+    return ScaledInitializer(out_dim, in_dim, scale, "fan_avg", "normal")
+
+
+def LeCunUniformInitializer(out_dim=-1, in_dim=-2, scale=1.0):
+    return ScaledInitializer(out_dim, in_dim, scale, "fan_in", "uniform")
+
+
+def LeCunNormalInitializer(out_dim=-1, in_dim=-2, scale=1.0):
+    return ScaledInitializer(out_dim, in_dim, scale, "fan_in", "normal")
 
 
 def RandomNormalInitializer(stddev=1e-2):

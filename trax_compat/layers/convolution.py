@@ -1,0 +1,136 @@
+"""Conv and pooling with Trax's layout (NHWC inputs, HWIO kernel) and initializers."""
+
+import itertools
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from trax_compat.layers import base
+from trax_compat.layers import initializers as init
+from trax_compat.layers.functional import Fn
+
+
+class ConvModule(base.TraxModule):
+    """``conv(x, kernel) + bias`` via ``lax.conv_general_dilated``."""
+    filters: int
+    kernel_size: Sequence[int]
+    strides: Sequence[int]
+    padding: str
+    dimension_numbers: Sequence[str]
+    kernel_shape_fn: Callable
+    bias_shape: Sequence[int]
+    use_bias: bool = True
+    kernel_init: Callable = None
+    bias_init: Callable = None
+
+    def _get(self, name, init_fn, shape):
+        if self.has_variable("params", name):
+            return self.get_variable("params", name)
+        return self.param(name, init_fn, tuple(shape))
+
+    @nn.compact
+    def __call__(self, x, rng=None):
+        del rng
+        kernel = self._get("kernel", self.kernel_init,
+                           self.kernel_shape_fn(x.shape))
+        y = jax.lax.conv_general_dilated(
+            x, kernel, tuple(self.strides), self.padding,
+            rhs_dilation=(1,) * len(self.kernel_size),
+            dimension_numbers=tuple(self.dimension_numbers))
+        if self.use_bias:
+            y = y + self._get("bias", self.bias_init, self.bias_shape)
+        return y
+
+
+class Conv(base.Layer):
+    """2-D (or n-D) convolution; weights ``(kernel, bias)``."""
+
+    def __init__(self, filters, kernel_size, strides=None, padding="VALID",
+                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                 kernel_initializer=None,
+                 bias_initializer=None, use_bias=True):
+        super().__init__()
+        self._filters = filters
+        self._kernel_size = tuple(kernel_size)
+        self._strides = tuple(strides or (1,) * len(self._kernel_size))
+        self._padding = padding
+        self._dimension_numbers = tuple(dimension_numbers)
+        self._lhs_spec, self._rhs_spec, self._out_spec = dimension_numbers
+        self._use_bias = use_bias
+        self._bias_initializer = (bias_initializer
+                                  or init.RandomNormalInitializer(1e-6))
+        self._kernel_initializer = (
+            kernel_initializer or init.GlorotNormalInitializer(
+                self._rhs_spec.index("O"), self._rhs_spec.index("I")))
+
+    def _kernel_shape(self, input_shape):
+        sizes = iter(self._kernel_size)
+        return tuple(
+            self._filters if c == "O"
+            else input_shape[self._lhs_spec.index("C")] if c == "I"
+            else next(sizes) for c in self._rhs_spec)
+
+    def _bias_shape(self):
+        shape = [self._filters if c == "C" else 1 for c in self._out_spec]
+        return tuple(itertools.dropwhile(lambda d: d == 1, shape))
+
+    def make_module(self):
+        return ConvModule(
+            filters=self._filters, kernel_size=self._kernel_size,
+            strides=self._strides, padding=self._padding,
+            dimension_numbers=self._dimension_numbers,
+            kernel_shape_fn=self._kernel_shape, bias_shape=self._bias_shape(),
+            use_bias=self._use_bias,
+            kernel_init=init.as_flax_init(self._kernel_initializer),
+            bias_init=init.as_flax_init(self._bias_initializer))
+
+    def init_weights_and_state(self, input_signature):
+        rng_w, rng_b = jax.random.split(self.rng, 2)
+        w = self._kernel_initializer(self._kernel_shape(input_signature.shape),
+                                     rng_w)
+        if self._use_bias:
+            self._weights = (w, self._bias_initializer(self._bias_shape(),
+                                                       rng_b))
+        else:
+            self._weights = w
+
+    def params_from_weights(self, weights):
+        if isinstance(weights, tuple) and not weights:
+            return {}
+        if self._use_bias:
+            return {"kernel": weights[0], "bias": weights[1]}
+        return {"kernel": weights}
+
+    def weights_from_params(self, params):
+        if not params:
+            return base.EMPTY_WEIGHTS
+        if self._use_bias:
+            return (params["kernel"], params["bias"])
+        return params["kernel"]
+
+
+def _pool(x, reducer, init_value, pool_size, strides, padding):
+    strides = strides or (1,) * len(pool_size)
+    dims = (1,) + tuple(pool_size) + (1,)
+    window_strides = (1,) + tuple(strides) + (1,)
+    return jax.lax.reduce_window(x, init_value, reducer, dims, window_strides,
+                                 padding)
+
+
+def MaxPool(pool_size=(2, 2), strides=None, padding="VALID"):  # pylint: disable=invalid-name
+    """Max over windows of ``pool_size``; Trax's default stride is 1."""
+    name = f"MaxPool{pool_size}".replace(" ", "")
+    return Fn(name, lambda x: _pool(x, jax.lax.max, -jnp.inf, pool_size,
+                                    strides, padding))
+
+
+def AvgPool(pool_size=(2, 2), strides=None, padding="VALID"):  # pylint: disable=invalid-name
+    """Mean over windows of ``pool_size`` (VALID windows)."""
+    name = f"AvgPool{pool_size}".replace(" ", "")
+    size = 1
+    for d in pool_size:
+        size *= d
+    return Fn(name, lambda x: _pool(x, jax.lax.add, 0.0, pool_size, strides,
+                                    padding) / size)

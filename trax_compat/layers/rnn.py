@@ -1,0 +1,207 @@
+"""Recurrent layers (LSTM, GRU, SRU) built as Trax builds them: a Serial of
+a zero state, a Scan over a cell, and a Select dropping the final state."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from trax_compat.layers import activation_fns
+from trax_compat.layers import base
+from trax_compat.layers import combinators as cb
+from trax_compat.layers import core
+from trax_compat.layers import initializers as init
+from trax_compat.layers.functional import Fn
+
+
+def _param(module, name, shape):
+    # Cells are created by Scan with weights from Trax-style init; a plain
+    # Flax init draws from a standard initializer instead.
+    if module.has_variable("params", name):
+        return module.get_variable("params", name)
+    return module.param(name, jax.nn.initializers.lecun_normal()
+                        if len(shape) > 1 else jax.nn.initializers.zeros,
+                        shape)
+
+
+class LSTMCellModule(base.TraxModule):
+    """One LSTM step on ``(x, concat(c, h))`` with Trax's gate order
+    (i, j, f, o) and sigmoid/tanh arithmetic."""
+    n_units: int
+
+    @nn.compact
+    def __call__(self, x, lstm_state, rng=None):
+        del rng
+        c, h = jnp.split(lstm_state, 2, axis=-1)
+        d_in = x.shape[-1] + self.n_units
+        w = _param(self, "kernel", (d_in, 4 * self.n_units))
+        b = _param(self, "bias", (4 * self.n_units,))
+        y = jnp.dot(jnp.concatenate([x, h], axis=-1), w) + b
+        i, j, f, o = jnp.split(y, 4, axis=-1)
+        new_c = (c * jax.nn.sigmoid(f)
+                 + jax.nn.sigmoid(i) * jnp.tanh(j))
+        new_h = jnp.tanh(new_c) * jax.nn.sigmoid(o)
+        return new_h, jnp.concatenate([new_c, new_h], axis=-1)
+
+
+class LSTMCell(base.Layer):
+    """LSTM cell; weights ``(w, b)``. As in Trax, ``forget_bias`` is added
+    to the whole bias vector at init."""
+
+    def __init__(self, n_units, forget_bias=1.0, kernel_initializer=None,
+                 bias_initializer=None):
+        super().__init__(n_in=2, n_out=2)
+        self._n_units = n_units
+        self._forget_bias = forget_bias
+        self._kernel_initializer = (kernel_initializer
+                                    or init.GlorotUniformInitializer())
+        self._bias_initializer = (bias_initializer
+                                  or init.RandomNormalInitializer(1e-6))
+
+    def make_module(self):
+        return LSTMCellModule(n_units=self._n_units)
+
+    def init_weights_and_state(self, input_signature):
+        if input_signature[1].shape[-1] != 2 * self._n_units:
+            raise ValueError(
+                f"Last dimension of state (shape: "
+                f"{input_signature[1].shape}) must be equal to 2*n_units "
+                f"({2 * self._n_units})")
+        d_in = input_signature[0].shape[-1] + self._n_units
+        rng1, rng2 = jax.random.split(self.rng, 2)
+        w = self._kernel_initializer((d_in, 4 * self._n_units), rng1)
+        b = (self._bias_initializer((4 * self._n_units,), rng2)
+             + self._forget_bias)
+        self._weights = (w, b)
+
+    def params_from_weights(self, weights):
+        if isinstance(weights, tuple) and not weights:
+            return {}
+        return {"kernel": weights[0], "bias": weights[1]}
+
+    def weights_from_params(self, params):
+        if not params:
+            return base.EMPTY_WEIGHTS
+        return (params["kernel"], params["bias"])
+
+
+class GRUCellModule(base.TraxModule):
+    """One GRU step on ``(x, h)`` with Trax's gates (update, reset)."""
+    n_units: int
+
+    @nn.compact
+    def __call__(self, x, gru_state, rng=None):
+        del rng
+        d_in = x.shape[-1] + self.n_units
+        w1 = _param(self, "kernel_gates", (d_in, 2 * self.n_units))
+        b1 = _param(self, "bias_gates", (2 * self.n_units,))
+        w2 = _param(self, "kernel_candidate", (d_in, self.n_units))
+        b2 = _param(self, "bias_candidate", (self.n_units,))
+        y = jnp.dot(jnp.concatenate([x, gru_state], axis=-1), w1) + b1
+        u, r = jnp.split(jax.nn.sigmoid(y), 2, axis=-1)
+        c = jnp.dot(jnp.concatenate([x, r * gru_state], axis=-1), w2) + b2
+        new_state = u * gru_state + (1 - u) * jnp.tanh(c)
+        return new_state, new_state
+
+
+_GRU_NAMES = ("kernel_gates", "bias_gates", "kernel_candidate",
+              "bias_candidate")
+
+
+class GRUCell(base.Layer):
+    """GRU cell; weights ``(w_gates, b_gates, w_candidate, b_candidate)``."""
+
+    def __init__(self, n_units, forget_bias=0.0, kernel_initializer=None,
+                 bias_initializer=None):
+        super().__init__(n_in=2, n_out=2)
+        self._n_units = n_units
+        self._forget_bias = forget_bias
+        self._kernel_initializer = (kernel_initializer
+                                    or init.RandomUniformInitializer(0.01))
+        self._bias_initializer = (bias_initializer
+                                  or init.RandomNormalInitializer(1e-6))
+
+    def make_module(self):
+        return GRUCellModule(n_units=self._n_units)
+
+    def init_weights_and_state(self, input_signature):
+        if input_signature[1].shape[-1] != self._n_units:
+            raise ValueError(
+                f"Second argument in input signature should have a final "
+                f"dimension of {self._n_units}; instead got "
+                f"{input_signature[1].shape[-1]}.")
+        d_in = input_signature[0].shape[-1] + self._n_units
+        n = self._n_units
+        rng1, rng2, rng3, rng4 = jax.random.split(self.rng, 4)
+        self._weights = (
+            self._kernel_initializer((d_in, 2 * n), rng1),
+            self._bias_initializer((2 * n,), rng2) + self._forget_bias,
+            self._kernel_initializer((d_in, n), rng3),
+            self._bias_initializer((n,), rng4))
+
+    def params_from_weights(self, weights):
+        if isinstance(weights, tuple) and not weights:
+            return {}
+        return dict(zip(_GRU_NAMES, weights))
+
+    def weights_from_params(self, params):
+        if not params:
+            return base.EMPTY_WEIGHTS
+        return tuple(params[k] for k in _GRU_NAMES)
+
+
+def MakeZeroState(depth_multiplier=1):  # pylint: disable=invalid-name
+    """Zeros of shape ``(batch, depth_multiplier * depth)`` for a rank-3
+    input."""
+    def f(x):
+        if len(x.shape) != 3:
+            raise ValueError(
+                f"Layer input should be a rank 3 tensor representing "
+                f"(batch_size, sequence_length, feature_depth); instead got "
+                f"shape {x.shape}.")
+        return jnp.zeros((x.shape[0], depth_multiplier * x.shape[-1]),
+                         dtype=jnp.float32)
+    return Fn("MakeZeroState", f)
+
+
+def LSTM(n_units, mode="train", return_state=False, initial_state=False):  # pylint: disable=invalid-name
+    """LSTM over axis 1 of ``(batch, length, depth)`` inputs."""
+    layers = []
+    if not initial_state:
+        layers.append(cb.Branch([], MakeZeroState(depth_multiplier=2)))
+    layers.append(cb.Scan(LSTMCell(n_units=n_units), axis=1, mode=mode))
+    if not return_state:
+        layers.append(cb.Select([0], n_in=2))
+    return cb.Serial(*layers, name=f"LSTM_{n_units}", sublayers_to_print=[])
+
+
+def GRU(n_units, mode="train"):  # pylint: disable=invalid-name
+    """GRU over axis 1 of ``(batch, length, depth)`` inputs."""
+    return cb.Serial(
+        cb.Branch([], MakeZeroState()),
+        cb.Scan(GRUCell(n_units=n_units), axis=1, mode=mode),
+        cb.Select([0], n_in=2),
+        name=f"GRU_{n_units}", sublayers_to_print=[])
+
+
+def InnerSRUCell():  # pylint: disable=invalid-name
+    def f(cur_x_times_one_minus_f, cur_f, cur_state):
+        res = cur_f * cur_state + cur_x_times_one_minus_f
+        return res, res
+    return Fn("InnerSRUCell", f, n_out=2)
+
+
+def SRU(n_units, activation=None, mode="train"):  # pylint: disable=invalid-name
+    """Simple Recurrent Unit (arXiv:1709.02755) over axis 1, composed as in
+    Trax (one Dense for r, f, y; a Scan for the recurrence)."""
+    sigmoid = activation_fns.Sigmoid()
+    return cb.Serial(
+        cb.Branch(core.Dense(3 * n_units), []),
+        cb.Split(n_items=3),
+        cb.Parallel(sigmoid, sigmoid),
+        Fn("", lambda r, f, y: (y * (1.0 - f), f, r), n_out=3),
+        cb.Parallel([], [], cb.Branch(MakeZeroState(), [])),
+        cb.Scan(InnerSRUCell(), axis=1, mode=mode),
+        cb.Select([0], n_in=2),
+        activation if activation is not None else [],
+        Fn("FinalSRUGate", lambda c, r, x: c * r + x * (1 - r) * (3**0.5)),
+        name=f"SRU_{n_units}", sublayers_to_print=[])
