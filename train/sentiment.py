@@ -56,6 +56,10 @@ def parse_args(argv=None):
                         f"{TUTORIAL_VOCAB}")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed for shuffling and initialization")
+    parser.add_argument("--compare-with", metavar="TRAX_LOG",
+                        help="after training, print this run's step log "
+                        "next to TRAX_LOG (a Trax stdout capture or "
+                        "output_dir; see trax-compat compare-logs)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -123,6 +127,12 @@ def find_or_build_vocab(args, train_examples):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.compare_with:  # fail before training, not after
+        from trax_compat import logs  # pylint: disable=g-import-not-at-top
+        try:
+            logs.load_log(args.compare_with)
+        except logs.LogError as e:
+            raise SystemExit(f"--compare-with: {e}") from None
     train_examples, eval_examples, source = load_examples(args)
     print(f"Training data: {source}")
     vocab_file, vocab_dir = find_or_build_vocab(args, train_examples)
@@ -174,7 +184,9 @@ def main(argv=None):
     if training_loop.step:
         print(f"Resuming from the checkpoint of step {training_loop.step} in "
               f"{training_loop.output_dir}")
-    training_loop.run(args.steps)
+    from trax_compat.logs import capture  # pylint: disable=g-import-not-at-top
+    with capture.tee_stdout(enabled=bool(args.compare_with)) as our_log:
+        training_loop.run(args.steps)
 
     eval_batches_stream = streamed_eval_batches
     example_input = next(eval_batches_stream)[0][0]
@@ -184,6 +196,10 @@ def main(argv=None):
     sentiment_log_probs = model(example_input[None, :])
     print(f'Model returned sentiment probabilities: '
           f'{np.exp(sentiment_log_probs)}')
+    if args.compare_with:
+        from trax_compat.logs import compare_command  # pylint: disable=g-import-not-at-top
+        compare_command.compare_with_step_log(args.compare_with,
+                                              our_log.getvalue())
     return training_loop
 
 
