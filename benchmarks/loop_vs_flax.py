@@ -36,13 +36,14 @@ import contextlib
 import io
 import itertools
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+from benchmarks import common
 
 
 # -- data ------------------------------------------------------------------------
@@ -293,33 +294,7 @@ def check_loop_syncs(loop_contender, batches):
 # -- report ----------------------------------------------------------------------
 
 def machine_info():
-    import flax  # pylint: disable=g-import-not-at-top
-    import jax  # pylint: disable=g-import-not-at-top
-    import jaxlib  # pylint: disable=g-import-not-at-top
-    import optax  # pylint: disable=g-import-not-at-top
-    cpu_model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return [
-        f"machine   : {platform.machine()} {platform.system()} "
-        f"{platform.release()}, {cpu_model}",
-        f"CPUs      : os.cpu_count()={os.cpu_count()}, usable={usable}",
-        f"python    : {platform.python_version()}",
-        f"versions  : jax {jax.__version__}, jaxlib {jaxlib.__version__}, "
-        f"flax {flax.__version__}, optax {optax.__version__}, "
-        f"numpy {np.__version__}",
-        f"backend   : {jax.default_backend()}, devices {jax.devices()}",
-    ]
+    return common.machine_info()
 
 
 def print_table(contenders, rates, cpu_ms, steps_per_round):
@@ -391,28 +366,30 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    for line in machine_info():
-        print(line)
-
+def measure(args, log=print):
+    """Runs the benchmark described by ``args`` (see ``parse_args``), printing
+    its report through ``log``; returns a dict of the results:
+    ``names`` (contender names, A first), ``medians`` (steps/s by name),
+    ``rates`` (per-round steps/s by name), ``ratio`` and ``paired``
+    (A / Bx by the short name, e.g. ``'B1'``: ratio of medians and median
+    of per-round ratios), ``compiles_during_timing`` and ``syncs``."""
     t0 = time.perf_counter()
     warmup, timed, vocab_desc = make_batches(args)
     shapes = sorted({_shape_key(b) for b in warmup + timed})
-    print(f"vocabulary: {vocab_desc}")
-    print(f"batches   : {len(timed)} timed + {len(warmup)} warm-up, "
-          f"{len(shapes)} distinct shapes, pre-generated in "
-          f"{time.perf_counter() - t0:.1f}s")
-    print(f"            inputs shapes: "
-          f"{sorted({s[0][0] for s in shapes})}")
+    log(f"vocabulary: {vocab_desc}")
+    log(f"batches   : {len(timed)} timed + {len(warmup)} warm-up, "
+        f"{len(shapes)} distinct shapes, pre-generated in "
+        f"{time.perf_counter() - t0:.1f}s")
+    log(f"            inputs shapes: "
+        f"{sorted({s[0][0] for s in shapes})}")
 
     compiles = CompileCounter()
     contenders = make_contenders(args, warmup[0])
     for c in contenders:
         n0 = compiles.count
         t, _ = timed_run(c, warmup)
-        print(f"warm-up   : {c.name}: {len(warmup)} steps in {t:.2f}s "
-              f"({compiles.count - n0} XLA compilations)")
+        log(f"warm-up   : {c.name}: {len(warmup)} steps in {t:.2f}s "
+            f"({compiles.count - n0} XLA compilations)")
 
     per_round = args.steps // args.rounds
     rates = {c.name: [] for c in contenders}
@@ -428,12 +405,34 @@ def main(argv=None):
             rates[c.name].append(len(chunk) / wall)
             cpu_ms[c.name].append(1000 * cpu / len(chunk))
 
-    print_table(contenders, rates, cpu_ms, per_round)
-    print()
-    print(f"XLA compilations during timing: {compiles.count - n0}")
-    print("Loop host syncs per step  : "
-          + check_loop_syncs(contenders[0], timed[:min(50, len(timed))]))
-    print(f"total wall time: {time.perf_counter() - t0:.1f}s")
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        medians = print_table(contenders, rates, cpu_ms, per_round)
+    for line in table.getvalue().splitlines():
+        log(line)
+    n_compiles = compiles.count - n0
+    syncs = check_loop_syncs(contenders[0], timed[:min(50, len(timed))])
+    log("")
+    log(f"XLA compilations during timing: {n_compiles}")
+    log("Loop host syncs per step  : " + syncs)
+    log(f"total wall time: {time.perf_counter() - t0:.1f}s")
+    a = contenders[0].name
+    result = {"names": [c.name for c in contenders], "medians": medians,
+              "rates": rates, "ratio": {}, "paired": {},
+              "compiles_during_timing": n_compiles, "syncs": syncs}
+    for c in contenders[1:]:
+        short = c.name.split()[0]
+        result["ratio"][short] = medians[a] / medians[c.name]
+        result["paired"][short] = statistics.median(
+            x / y for x, y in zip(rates[a], rates[c.name]))
+    return result
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for line in machine_info():
+        print(line)
+    measure(args)
 
 
 if __name__ == "__main__":
