@@ -455,3 +455,18 @@ def test_prefetch_does_not_change_training(prefetch_batches):
     for a, b in zip(jax.tree_util.tree_leaves(loop.train_state.params),
                     jax.tree_util.tree_leaves(reference.train_state.params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_step_log_is_also_written_to_output_dir(oracle_run):
+    log_txt = (oracle_run["output_dir"] / training.LOG_FILE_NAME).read_text()
+    assert trax_step_lines(log_txt) == trax_step_lines(oracle_run["stdout"])
+    assert len(trax_step_lines(log_txt)) == 21
+
+
+def test_log_file_appends_across_runs(tmp_path):
+    loop = _small_loop(output_dir=str(tmp_path))
+    first = _quiet_run(loop, 2)
+    second = _quiet_run(loop, 2)
+    text = (tmp_path / training.LOG_FILE_NAME).read_text()
+    assert text == first + second
+    assert "Step      2:" in text and "Step      4:" in text

@@ -38,6 +38,19 @@ def _clu_metric_writer_interface():
 interface = _clu_metric_writer_interface()
 
 
+class _Stdout:
+    """``sys.stdout`` looked up at each write (``redirect_stdout`` works)."""
+
+    def write(self, text):
+        sys.stdout.write(text)
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+STDOUT = _Stdout()
+
+
 class TraxStepLogWriter(interface.MetricWriter):
     """Writes Trax-format step log lines to text streams (stdout by default).
 
@@ -52,6 +65,14 @@ class TraxStepLogWriter(interface.MetricWriter):
         self._name_width = name_width
         self._streams = streams
         self._last_step = None
+
+    @property
+    def streams(self):
+        return self._streams
+
+    @streams.setter
+    def streams(self, streams):
+        self._streams = streams
 
     @property
     def name_width(self):

@@ -37,6 +37,10 @@ from trax_compat.supervised import checkpoints
 from trax_compat.supervised import history as history_lib
 from trax_compat.supervised import prefetch
 from trax_compat.supervised import step_log
+from trax_compat.supervised import summaries
+
+
+LOG_FILE_NAME = "log.txt"
 
 
 class StreamExhaustedError(RuntimeError):
@@ -533,6 +537,7 @@ class Loop:
     def run(self, n_steps=1):
         """Runs ``n_steps`` more training steps (from the current step)."""
         train_writer, eval_writers = self._open_summary_writers()
+        log_file = self._open_log_file()
         totals = _Totals.zeros()
         start_time = time.time()
         last = self._step + n_steps
@@ -580,7 +585,10 @@ class Loop:
             if self._checkpointer is not None:
                 self._checkpointer.wait()
             self._sync_model_weights()
-            for writer in [train_writer] + list(eval_writers):
+            if log_file is not None:
+                self._log_writer.streams = None
+                log_file.close()
+            for writer in [train_writer] + list(dict.fromkeys(eval_writers)):
                 if writer is not None:
                     writer.close()
 
@@ -656,14 +664,23 @@ class Loop:
                     self._step, {f"metrics/{k}": v for k, v in values.items()})
                 writer.flush()
 
+    def _open_log_file(self):
+        """Appends the step log to ``output_dir/log.txt`` as well as stdout
+        (``trax-compat compare-logs`` reads it)."""
+        if self._output_dir is None:
+            return None
+        log_file = open(os.path.join(self._output_dir, LOG_FILE_NAME), "a",
+                        encoding="utf-8")
+        self._log_writer.streams = [step_log.STDOUT, log_file]
+        return log_file
+
     def _open_summary_writers(self):
         if self._output_dir is None:
             return None, [None] * len(self._eval_tasks)
-        # Imported here: CLU's writers pull in TensorFlow and TensorBoard.
-        from clu import metric_writers  # pylint: disable=g-import-not-at-top
-        train = metric_writers.SummaryWriter(
+        # CLU's writers import TensorFlow: done in a background thread.
+        train = summaries.BackgroundSummaryWriter(
             os.path.join(self._output_dir, "train"))
-        evals = [metric_writers.SummaryWriter(
+        evals = [summaries.BackgroundSummaryWriter(
             os.path.join(self._output_dir, "eval"))
                  for _ in self._eval_tasks[:1]]
         evals += evals * (len(self._eval_tasks) - 1)
