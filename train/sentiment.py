@@ -203,8 +203,19 @@ def main(argv=None):
     return training_loop
 
 
+def _enable_compilation_cache():
+    """Keeps compiled XLA programs across runs of this program (the first
+    run compiles one train step per bucket shape, later runs load them)."""
+    import jax  # pylint: disable=g-import-not-at-top
+    from trax_compat.data import vocab_files  # pylint: disable=g-import-not-at-top
+    cache = os.path.join(vocab_files.cache_dir(), "jax")
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
 def _cli():
     from train.data_files import DataFileError  # pylint: disable=g-import-not-at-top
+    _enable_compilation_cache()
     try:
         main()
     except (DataFileError, FileNotFoundError) as e:
