@@ -24,7 +24,7 @@ What is measured (see benchmarks/README.md for more):
 * B2: as B1 but with trax_compat's Adam, applied the way the Loop applies
   it (``trax_compat.optimizers.apply_gradients``), so B2/B1 is the cost of
   Trax's Adam and A/B2 what the Loop adds on top (its per-step metric sums
-  and its Python); ``--diagnose`` splits that further (B3-B5).
+  and its Python); ``--diagnose`` splits that further (B3-B4).
 * Every contender first runs one batch of every shape that occurs (so all
   bucket shapes are compiled) plus some extra steps; then the contenders
   alternate, ``--rounds`` rounds of ``--steps / --rounds`` steps each, and the
@@ -253,8 +253,6 @@ def make_contenders(args, sample_batch):
                       optimizers.Adam(lr), sample_batch, direct=True),
     ]
     if args.diagnose:
-        fma = optimizers.Adam(lr)
-        fma.fused_multiply_add = True
         contenders += [
             FlaxContender("B3 = B2 + Loop's per-step loss/norm sums",
                           optimizers.Adam(lr), sample_batch, direct=True,
@@ -262,8 +260,6 @@ def make_contenders(args, sample_batch):
             FlaxContender("B4 = B2 via optax API (TrainState.apply_gradients)",
                           optimizers.Adam(lr).gradient_transformation,
                           sample_batch),
-            FlaxContender("B5 = B2 with fused_multiply_add=True",
-                          fma, sample_batch, direct=True),
         ]
     return contenders
 
@@ -345,7 +341,7 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="smoke run: defaults --steps 200 --rounds 2 --warmup 10")
     p.add_argument("--diagnose", action="store_true",
-                   help="also time variants B3-B5 that locate where A/B "
+                   help="also time variants B3-B4 that locate where A/B "
                         "differences come from")
     p.add_argument("--vocab-file", default=None,
                    help="subword vocabulary file to tokenize with (default: "

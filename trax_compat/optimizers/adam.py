@@ -30,32 +30,19 @@ class Adam(base.Optimizer):
     def init_slot(self, weight):
         return jnp.zeros_like(weight), jnp.zeros_like(weight)
 
-    def update_leaf(self, step, grads, weights, slots, opt_params,
-                    fused=False):
+    def update_leaf(self, step, grads, weights, slots, opt_params):
         m, v = slots
         lr = opt_params['learning_rate']
         wd = opt_params['weight_decay_rate']
         b1 = opt_params['b1']
         b2 = opt_params['b2']
         eps = opt_params['eps']
-        if fused:
-            # Trax's jitted step: XLA fused the leading product into the add.
-            m = base.fma(1 - b1, grads, b1 * m)
-            v = base.fma(1 - b2, grads ** 2, b2 * v)
-            bias1 = 1 - base.int_pow(b1, step + 1)
-            bias2 = 1 - base.int_pow(b2, step + 1)
-        else:
-            m = (1 - b1) * grads + b1 * m
-            v = (1 - b2) * (grads ** 2) + b2 * v
-            bias1 = 1 - b1 ** (step + 1)
-            bias2 = 1 - b2 ** (step + 1)
-        mhat = base.div_by_scalar(m, bias1)
-        vhat = base.div_by_scalar(v, bias2)
+        m = (1 - b1) * grads + b1 * m
+        v = (1 - b2) * (grads ** 2) + b2 * v
+        mhat = base.div_by_scalar(m, 1 - b1 ** (step + 1))
+        vhat = base.div_by_scalar(v, 1 - b2 ** (step + 1))
         delta = (lr * mhat / (jnp.sqrt(vhat) + eps)).astype(weights.dtype)
-        if fused:
-            new_weights = base.fma(1 - wd, weights, -delta)
-        else:
-            new_weights = (1 - wd) * weights - delta
+        new_weights = (1 - wd) * weights - delta
         return new_weights.astype(weights.dtype), (m, v)
 
     def _make_state(self, count, slot_leaves, treedef):

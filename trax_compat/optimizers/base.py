@@ -13,17 +13,14 @@ From that one description this class provides
   to ``TrainState.create(tx=...)`` or ``optax.chain``;
 * ``apply(grads, state, params)``, which returns Trax's new weights directly.
 
-Numerics: real Trax runs its update inside ``jax.jit`` on jax 0.4.34, whose
-XLA CPU backend contracted ``a * b - c`` into a fused multiply-add. Inside
-``jax.jit`` current XLA on CPU contracts the same expression itself, so the
-plain formula (``fused_multiply_add = False``, the default, and the fast
-path) reproduces the oracle's first Loop step bitwise. Outside jit, or on a
-backend that does not contract, set ``fused_multiply_add = True`` to use an
-exactly rounded FMA emulated in float32 (slower: several extra passes over
-every weight). Two more XLA behaviours are worked around with
-``lax.optimization_barrier``: current XLA rewrites ``x / broadcast(s)`` as
-``x * (1 / s)`` (Trax's XLA divided), and it contracts products into adds,
-which would break the exact FMA emulation.
+Numerics: the update rules are Trax's formulas, written plainly in float32.
+Evaluated eagerly (``tree_update`` outside jit) they match Trax's
+standalone, eager optimizer calls bitwise. Inside ``jax.jit`` XLA on CPU
+contracts ``a * b - c`` into a fused multiply-add, as the XLA of Trax's
+jitted Loop step did, so the jitted update (``apply``, the Loop) matches
+that step bitwise (checked for Adam); eager and jitted results may differ
+by an ulp. One XLA rewrite is undone: ``x / scalar`` becoming
+``x * (1 / scalar)`` (see ``div_by_scalar``).
 
 ``params + updates`` (what optax and ``TrainState.apply_gradients`` do)
 cannot always hit Trax's new weight: where a weight shrinks past zero, no
@@ -44,119 +41,16 @@ FIRST_STEP = 1
 
 
 # ---------------------------------------------------------------------------
-# Exactly rounded arithmetic helpers (error-free transformations).
+# Arithmetic helpers.
 # ---------------------------------------------------------------------------
-
-def _two_sum(a, b):
-    """Returns (s, e) with s = fl(a + b) and s + e == a + b exactly."""
-    s = a + b
-    bb = s - a
-    e = (a - (s - bb)) + (b - bb)
-    return s, e
-
-
-# Bit-level splits: a multiply-based (Veltkamp) split breaks when XLA
-# contracts ``c - (c - x)`` into an FMA, masking the significand cannot.
-# Formats with an even significand width only, so both halves multiply
-# exactly: float32 (24 = 12 + 12 bits) and bfloat16 (8 = 4 + 4 bits).
-_SPLIT_MASKS = {
-        jnp.dtype(jnp.float32): (jnp.uint32, 0xFFFFF000),
-        jnp.dtype(jnp.bfloat16): (jnp.uint16, 0xFFF0),
-}
-
-
-def _split(x):
-    """x == hi + lo exactly, each half with at most half the bits."""
-    uint, mask = _SPLIT_MASKS[x.dtype]
-    bits = lax.bitcast_convert_type(x, uint)
-    hi = lax.bitcast_convert_type(bits & uint(mask), x.dtype)
-    return hi, x - hi
-
-
-def _two_prod(a, b):
-    """Returns (p, e) with p = fl(a * b) and p + e == a * b exactly."""
-    # The barrier keeps XLA from contracting this product into a later add
-    # (it does so on CPU and GPU), which would break the exact error terms.
-    p = lax.optimization_barrier(a * b)
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, e
-
-
-_UINT_OF_WIDTH = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}
-
-
-def _add_round_to_odd(a, b):
-    # Round-to-odd sum: keeps the sticky information the final rounding needs.
-    s, e = _two_sum(a, b)
-    bits = lax.bitcast_convert_type(s, _UINT_OF_WIDTH[s.dtype.itemsize])
-    even = (bits & 1) == 0
-    toward = jnp.where(e > 0, jnp.inf, -jnp.inf).astype(s.dtype)
-    return jnp.where((e != 0) & even, jnp.nextafter(s, toward), s)
-
-
-def fma(a, b, c):
-    """Correctly rounded ``a * b + c`` (one rounding), computed without FMA.
-
-    Boldo & Melquiond's emulation: exact product, exact sum, round-to-odd of
-    the low parts, then one round-to-nearest. Falls back to the plain
-    expression where it is not finite (the emulation would give NaN there).
-    """
-    a, b, c = jnp.broadcast_arrays(*_promote(a, b, c))
-    if a.dtype not in _SPLIT_MASKS:
-        return a * b + c
-    # c may itself be a product; materialise it so it is not fused either.
-    a, b, c = lax.optimization_barrier((a, b, c))
-    ph, pl = _two_prod(a, b)
-    th, tl = _two_sum(c, ph)
-    fused = th + _add_round_to_odd(tl, pl)
-    plain = a * b + c
-    return jnp.where(jnp.isfinite(plain), fused, plain)
-
-
-def _promote(*xs):
-    dtype = jnp.result_type(*xs)
-    return [jnp.asarray(x, dtype) for x in xs]
-
-
-def _dw_mul(ah, al, bh, bl):
-    # Double-word product, renormalised so that hi == fl(hi + lo).
-    p, e = _two_prod(ah, bh)
-    e = e + (ah * bl + al * bh)
-    hi = p + e
-    return hi, e - (hi - p)
-
-
-def int_pow(base, n):
-    """``base ** n`` for an integer ``n >= 0`` (may be traced), rounded once.
-
-    XLA's ``pow`` is not correctly rounded on every backend; Trax's jitted
-    step went through libm ``powf``, which is. Double-word binary
-    exponentiation gives the correctly rounded float32 result.
-    """
-    base = jnp.asarray(base)
-    n = jnp.asarray(n, jnp.int32)
-    one = jnp.ones_like(base)
-    zero = jnp.zeros_like(base)
-
-    def body(i, carry):
-        rh, rl, xh, xl = carry
-        take = ((n >> i) & 1) == 1
-        ph, pl = _dw_mul(rh, rl, xh, xl)
-        rh, rl = jnp.where(take, ph, rh), jnp.where(take, pl, rl)
-        xh, xl = _dw_mul(xh, xl, xh, xl)
-        return rh, rl, xh, xl
-
-    rh, rl, _, _ = lax.fori_loop(0, 31, body, (one, zero, base, zero))
-    return rh + rl
-
 
 def div_by_scalar(x, s):
     """IEEE ``x / s`` for a scalar ``s``.
 
-    Current XLA rewrites ``x / broadcast(s)`` into ``x * (1 / s)``, which is
-    not correctly rounded (Trax's XLA divided); an opaque full-size divisor
+    XLA may rewrite ``x / broadcast(s)`` into ``x * (1 / s)``, which is not
+    correctly rounded (Trax divided). Current XLA does so under jit, jax
+    0.4.34's when ``s`` is a compile-time constant; with plain ``/`` Adam's
+    jitted step misses Trax's Loop by an ulp. An opaque full-size divisor
     keeps the real division.
     """
     x = jnp.asarray(x)
@@ -218,10 +112,6 @@ class Optimizer:
       **init_opt_params: further hyperparameters (stored as float32 arrays).
     """
 
-    # See the module docstring: True emulates the FMA contraction of Trax's
-    # jit exactly; False relies on XLA's own contraction under jit (fast).
-    fused_multiply_add = False
-
     def __init__(self, learning_rate=0.01, clip_grad_norm=None,
                  **init_opt_params):
         self._schedule = learning_rate if callable(learning_rate) else None
@@ -241,8 +131,7 @@ class Optimizer:
         """Slots for one weight array (Trax's ``Optimizer.init``)."""
         raise NotImplementedError
 
-    def update_leaf(self, step, grads, weights, slots, opt_params,
-                    fused=False):
+    def update_leaf(self, step, grads, weights, slots, opt_params):
         """New (weights, slots) for one leaf (Trax's ``Optimizer.update``)."""
         raise NotImplementedError
 
@@ -287,20 +176,15 @@ class Optimizer:
         return self._slots, self._init_opt_params
 
     def tree_update(self, step, grad_tree, weight_tree, slots, opt_params,
-                    store_slots=True, fused=None):
-        """Trax's full-tree update: returns ``(weights, slots, metrics)``.
-
-        ``fused`` defaults to False here: Trax's standalone (eager) calls did
-        not fuse; pass True to get the numerics of Trax's jitted Loop.
-        """
-        fused = False if fused is None else fused
+                    store_slots=True):
+        """Trax's full-tree update: returns ``(weights, slots, metrics)``."""
         grads_flat, _ = jax.tree_util.tree_flatten(grad_tree)
         grads_norm = l2_norm(grads_flat)
         if self._clip_grad_norm is not None:
             grads_flat = self._clip(grads_flat, grads_norm)
         weights_flat, treedef = jax.tree_util.tree_flatten(weight_tree)
         weights_norm = l2_norm(weights_flat)
-        pairs = [self.update_leaf(step, g, w, s, opt_params, fused=fused)
+        pairs = [self.update_leaf(step, g, w, s, opt_params)
                  for g, w, s in zip(grads_flat, weights_flat, slots)]
         new_flat = [p[0] for p in pairs]
         new_slots = tuple(p[1] for p in pairs)
@@ -369,8 +253,7 @@ class Optimizer:
             grads_flat = self._clip(grads_flat, l2_norm(grads_flat))
         weights_flat, treedef = jax.tree_util.tree_flatten(params)
         slot_leaves = self._slot_leaves(state, treedef)
-        pairs = [self.update_leaf(step, g, w, s, opt_params,
-                                  fused=self.fused_multiply_add)
+        pairs = [self.update_leaf(step, g, w, s, opt_params)
                  for g, w, s in zip(grads_flat, weights_flat, slot_leaves)]
         new_params = jax.tree_util.tree_unflatten(
                 treedef, [p[0] for p in pairs])

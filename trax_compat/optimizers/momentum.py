@@ -34,22 +34,14 @@ class Momentum(base.Optimizer):
     def init_slot(self, weight):
         return jnp.zeros_like(weight)
 
-    def update_leaf(self, step, grads, weights, slots, opt_params,
-                    fused=False):
+    def update_leaf(self, step, grads, weights, slots, opt_params):
         del step
         mu = opt_params['mass']
         decay = opt_params['weight_decay_rate']
         lr = opt_params['learning_rate']
-        # fused: where XLA's contraction would put an FMA (not oracle-checked;
-        # the Loop oracle only covers Adam).
-        if fused:
-            new_v = base.fma(mu, slots, grads)
-            step_dir = base.fma(mu, new_v, grads) if self._nesterov else new_v
-            new_weights = base.fma(1 - decay, weights, -(lr * step_dir))
-        else:
-            new_v = mu * slots + grads
-            step_dir = mu * new_v + grads if self._nesterov else new_v
-            new_weights = (1 - decay) * weights - lr * step_dir
+        new_v = mu * slots + grads
+        step_dir = mu * new_v + grads if self._nesterov else new_v
+        new_weights = (1 - decay) * weights - lr * step_dir
         return new_weights.astype(weights.dtype), new_v
 
     def _make_state(self, count, slot_leaves, treedef):

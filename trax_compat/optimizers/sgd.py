@@ -18,15 +18,10 @@ class SGD(base.Optimizer):
     def init_slot(self, weight):
         return None
 
-    def update_leaf(self, step, grads, weights, slots, opt_params,
-                    fused=False):
+    def update_leaf(self, step, grads, weights, slots, opt_params):
         del step, slots
         lr = opt_params['learning_rate']
-        if fused:
-            # XLA contracted w - lr * g into one FMA in Trax's jitted step.
-            new_weights = base.fma(-lr, grads.astype(weights.dtype), weights)
-        else:
-            new_weights = weights - (lr * grads).astype(weights.dtype)
+        new_weights = weights - (lr * grads).astype(weights.dtype)
         return new_weights.astype(weights.dtype), None
 
     def _make_state(self, count, slot_leaves, treedef):
