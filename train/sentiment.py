@@ -203,7 +203,7 @@ def main(argv=None):
     return training_loop
 
 
-def _enable_compilation_cache():
+def enable_compilation_cache():
     """Keeps compiled XLA programs across runs of this program (the first
     run compiles one train step per bucket shape, later runs load them)."""
     import jax  # pylint: disable=g-import-not-at-top
@@ -215,7 +215,7 @@ def _enable_compilation_cache():
 
 def _cli():
     from train.data_files import DataFileError  # pylint: disable=g-import-not-at-top
-    _enable_compilation_cache()
+    enable_compilation_cache()
     try:
         main()
     except (DataFileError, FileNotFoundError) as e:
