@@ -423,3 +423,23 @@ def count_weights(weights):
     """Total number of scalars in a nested weights structure."""
     return int(sum(np.prod(np.shape(w))
                    for w in jax.tree_util.tree_leaves(weights)))
+
+
+class KernelBiasWeights:
+    """Mixin for layers whose Trax weights are ``(kernel, bias)``, or a bare
+    ``kernel`` when ``self._use_bias`` is False (Dense, Conv): the Flax
+    params are ``{'kernel', 'bias'}``."""
+
+    def params_from_weights(self, weights):
+        if isinstance(weights, tuple) and not weights:
+            return {}
+        if self._use_bias:
+            return {"kernel": weights[0], "bias": weights[1]}
+        return {"kernel": weights}
+
+    def weights_from_params(self, params):
+        if not params:
+            return EMPTY_WEIGHTS
+        if self._use_bias:
+            return (params["kernel"], params["bias"])
+        return params["kernel"]

@@ -44,7 +44,7 @@ class ConvModule(base.TraxModule):
         return y
 
 
-class Conv(base.Layer):
+class Conv(base.KernelBiasWeights, base.Layer):
     """2-D (or n-D) convolution; weights ``(kernel, bias)``."""
 
     def __init__(self, filters, kernel_size, strides=None, padding="VALID",
@@ -95,20 +95,6 @@ class Conv(base.Layer):
                                                        rng_b))
         else:
             self._weights = w
-
-    def params_from_weights(self, weights):
-        if isinstance(weights, tuple) and not weights:
-            return {}
-        if self._use_bias:
-            return {"kernel": weights[0], "bias": weights[1]}
-        return {"kernel": weights}
-
-    def weights_from_params(self, params):
-        if not params:
-            return base.EMPTY_WEIGHTS
-        if self._use_bias:
-            return (params["kernel"], params["bias"])
-        return params["kernel"]
 
 
 def _pool(x, reducer, init_value, pool_size, strides, padding):

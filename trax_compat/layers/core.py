@@ -51,7 +51,7 @@ class DenseModule(base.TraxModule):
         return y
 
 
-class Dense(base.Layer):
+class Dense(base.KernelBiasWeights, base.Layer):
     """A fully connected layer: ``y = x @ w + b``; weights ``(w, b)`` (or
     ``w`` alone with ``use_bias=False``)."""
 
@@ -86,20 +86,6 @@ class Dense(base.Layer):
         else:
             self._weights = w
 
-    def params_from_weights(self, weights):
-        if isinstance(weights, tuple) and not weights:
-            return {}
-        if self._use_bias:
-            w, b = weights
-            return {"kernel": w, "bias": b}
-        return {"kernel": weights}
-
-    def weights_from_params(self, params):
-        if not params:
-            return base.EMPTY_WEIGHTS
-        if self._use_bias:
-            return (params["kernel"], params["bias"])
-        return params["kernel"]
 
 
 # -- Embedding -----------------------------------------------------------------
