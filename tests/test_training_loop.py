@@ -470,3 +470,21 @@ def test_log_file_appends_across_runs(tmp_path):
     text = (tmp_path / training.LOG_FILE_NAME).read_text()
     assert text == first + second
     assert "Step      2:" in text and "Step      4:" in text
+
+
+def test_init_from_file_loads_the_loops_checkpoint(tmp_path):
+    loop = _small_loop(output_dir=str(tmp_path))
+    _quiet_run(loop, 4)
+    x = np.random.RandomState(3).randn(5, 3).astype(np.float32)
+    fresh = tl.Serial(tl.Dense(2), tl.LogSoftmax())
+    fresh.init_from_file(str(tmp_path), weights_only=True,
+                         input_signature=trax.shapes.signature(x))
+    np.testing.assert_array_equal(fresh(x), loop.model(x))
+    # One step's directory works too; a path without checkpoints does not.
+    other = tl.Serial(tl.Dense(2), tl.LogSoftmax())
+    other.init_from_file(str(tmp_path / "checkpoints" / "4"),
+                         input_signature=trax.shapes.signature(x))
+    np.testing.assert_array_equal(other(x), loop.model(x))
+    with pytest.raises(FileNotFoundError) as err:
+        other.init_from_file(str(tmp_path / "nothing_here"))
+    assert "No checkpoint found" in str(err.value)
