@@ -360,11 +360,10 @@ class Loop:
             self._eval_model.rng = self.new_rng()
             self._eval_model.init(
                 self._model_input_signature(self._batch_signature))
-        self._check_end_layers(self._task.loss_layer,
-                               [self._task.loss_layer],
+        self._check_end_layers([self._task.loss_layer],
                                self._batch_signature, "loss")
         for eval_task in self._eval_tasks:
-            self._check_end_layers(None, eval_task.metrics,
+            self._check_end_layers(eval_task.metrics,
                                    shapes.signature(eval_task.sample_batch),
                                    "metric")
 
@@ -446,7 +445,7 @@ class Loop:
             return batch_signature[0]
         return tuple(batch_signature[:n_in])
 
-    def _check_end_layers(self, _, end_layers, batch_signature, kind):
+    def _check_end_layers(self, end_layers, batch_signature, kind):
         """Fails early, with both layers and the shapes, when the model's
         output cannot feed a loss/metric layer."""
         model_in = self._model_input_signature(batch_signature)
