@@ -342,6 +342,13 @@ def test_fn_with_default_argument_raises(layers_oracle):
     assert str(info.value) == expected["error_message"]
 
 
+
+def _assert_same_underlying_error(info, expected):
+    """The LayerError's last line is Trax's underlying error line."""
+    assert str(info.value).splitlines()[-1] == (
+        f"{expected['underlying_error_type']}: "
+        f"{expected['underlying_error_message']}")
+
 def test_dense_init_rank0_raises_layer_error(layers_oracle):
     expected = layers_oracle["errors"][2]
     with pytest.raises(tl.LayerError) as info:
@@ -352,9 +359,7 @@ def test_dense_init_rank0_raises_layer_error(layers_oracle):
     assert lines[1].startswith(
         f"  layer created in file {_trax_short_path(__file__)}, line ")
     assert lines[2] == expected["message_header"][2]
-    assert str(info.value).splitlines()[-1] == (
-        f"{expected['underlying_error_type']}: "
-        f"{expected['underlying_error_message']}")
+    _assert_same_underlying_error(info, expected)
 
 
 def test_dense_wrong_width_raises_layer_error(layers_oracle):
@@ -372,9 +377,7 @@ def test_dense_wrong_width_raises_layer_error(layers_oracle):
     assert "(2, 5)" in lines[2]
     # The message ends with the same underlying error as Trax's (jnp.dot's
     # TypeError), not a JAX note.
-    assert str(info.value).splitlines()[-1] == (
-        f"{expected['underlying_error_type']}: "
-        f"{expected['underlying_error_message']}")
+    _assert_same_underlying_error(info, expected)
     assert "For simplicity" not in str(info.value)
 
 
@@ -387,9 +390,7 @@ def test_serial_with_too_few_inputs_raises(layers_oracle):
     lines = _header(str(info.value))
     assert lines[0] == expected["message_header"][0]
     assert lines[2] == expected["message_header"][2]
-    assert str(info.value).splitlines()[-1] == (
-        f"{expected['underlying_error_type']}: "
-        f"{expected['underlying_error_message']}")
+    _assert_same_underlying_error(info, expected)
 
 
 def test_label_smoothing_out_of_range_raises(layers_oracle):
@@ -401,9 +402,7 @@ def test_label_smoothing_out_of_range_raises(layers_oracle):
     lines = _header(str(info.value))
     assert lines[0] == expected["message_header"][0]
     assert lines[2] == expected["message_header"][2]
-    assert str(info.value).splitlines()[-1] == (
-        f"{expected['underlying_error_type']}: "
-        f"{expected['underlying_error_message']}")
+    _assert_same_underlying_error(info, expected)
 
 
 # -- the Flax side ---------------------------------------------------------------

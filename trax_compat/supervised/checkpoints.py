@@ -68,20 +68,20 @@ class CheckpointWriter:
             if not self._asynchronous:
                 self._manager.wait_until_finished()
         except Exception as e:  # pylint: disable=broad-except
-            raise CheckpointError(
-                f"Saving the checkpoint of step {step} into {self._directory} "
-                f"failed: {e}. Earlier checkpoints in that directory are "
-                f"untouched; check free disk space and permissions.") from e
+            raise self._write_error(f"the checkpoint of step {step}", e) from e
 
     def wait(self):
         """Blocks until pending asynchronous saves are on disk."""
         try:
             self._manager.wait_until_finished()
         except Exception as e:  # pylint: disable=broad-except
-            raise CheckpointError(
-                f"Writing a checkpoint into {self._directory} failed: {e}. "
-                f"Earlier checkpoints in that directory are untouched; check "
-                f"free disk space and permissions.") from e
+            raise self._write_error("a checkpoint", e) from e
+
+    def _write_error(self, what, error):
+        return CheckpointError(
+            f"Writing {what} into {self._directory} failed: {error}. Earlier "
+            f"checkpoints in that directory are untouched; check free disk "
+            f"space and permissions.")
 
     def restore(self, target, step=None):
         """Restores ``step`` (default: the latest) shaped like ``target``."""
