@@ -1,22 +1,49 @@
-"""Training checkpoints on Orbax.
+"""Training checkpoints on Orbax, verified when read back.
 
-A Loop's checkpoints live in ``<output_dir>/checkpoints/<step>/``. Orbax
-writes each one into a temporary directory and renames it into place only
-once complete, and deletes older checkpoints only after a newer one is
-committed, so an interrupted save never destroys the last good checkpoint.
+A Loop's checkpoints live in ``<output_dir>/checkpoints/<step>/``, each an
+Orbax composite of two items:
+
+* ``state``: the pytree (params, optimizer state, step, ...);
+* ``meta``: JSON with the SHA-256 of every array of ``state`` and whatever
+  the Loop needs to resume exactly (stream positions, history, ...).
+
+Orbax writes a checkpoint into a temporary directory and renames it into
+place once complete, so an interrupted save never destroys an earlier one.
+Reading one back recomputes every array's checksum: a checkpoint with flipped
+bytes, a truncated file or unreadable metadata is *damaged*, and restoring
+falls back to the newest intact checkpoint, saying so. Nothing is deleted: a
+Loop that resumes past a damaged checkpoint moves it aside to
+``<step>.damaged`` so training can write that step again.
+
+Saving at a step that already has a checkpoint replaces it the way Trax
+overwrites ``model.pkl.gz``: the new one is written completely next to the
+old one, then swapped in with two renames; a crash between them leaves
+``<step>.replaced``, which the next writer puts back.
 """
 
+import dataclasses
+import hashlib
+import json
 import os
+import shutil
 
 import jax
 import numpy as np
 
 CHECKPOINT_SUBDIR = "checkpoints"
 MAX_TO_KEEP = 3
+FORMAT_VERSION = 2
+DAMAGED_SUFFIX = ".damaged"
+_NEW_SUFFIX = ".new"
+_REPLACED_SUFFIX = ".replaced"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be written or read back."""
+
+
+class DamagedCheckpointError(CheckpointError):
+    """Every checkpoint in a directory is damaged."""
 
 
 def checkpoint_dir(output_dir):
@@ -28,8 +55,156 @@ def _ocp():
     return ocp
 
 
+# -- checksums -------------------------------------------------------------------
+
+def _array_digest(value):
+    array = np.ascontiguousarray(np.asarray(value))
+    digest = hashlib.sha256()
+    digest.update(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _path_name(path):
+    # One spelling for a field whether it comes back as an attribute (a
+    # NamedTuple restored onto its target) or a dict key (restored bare).
+    parts = []
+    for key in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(key, attr):
+                parts.append(str(getattr(key, attr)))
+                break
+        else:
+            parts.append(str(key))
+    return "/".join(parts)
+
+
+def checksums(tree):
+    """``{"a/b/c": sha256}`` over every leaf of ``tree`` (host copies)."""
+    host = jax.device_get(tree)
+    flat = jax.tree_util.tree_flatten_with_path(host)[0]
+    return {_path_name(path): _array_digest(leaf) for path, leaf in flat}
+
+
+def _mismatches(tree, expected):
+    actual = checksums(tree)
+    return sorted(k for k in set(actual) | set(expected)
+                  if actual.get(k) != expected.get(k))
+
+
+# -- finding checkpoints ---------------------------------------------------------
+
+def committed_steps(directory):
+    """Steps with a committed checkpoint in ``directory``, oldest first."""
+    if not os.path.isdir(directory):
+        return []
+    return sorted(int(name) for name in os.listdir(directory)
+                  if name.isdigit()
+                  and os.path.isdir(os.path.join(directory, name)))
+
+
+@dataclasses.dataclass
+class Restored:
+    """A verified checkpoint: its step, ``state`` pytree and ``meta`` dict,
+    and the damaged newer checkpoints skipped to reach it."""
+    step: int
+    state: object
+    meta: dict
+    skipped: list  # [(step, reason)]
+    path: str
+
+    def fallback_message(self):
+        if not self.skipped:
+            return None
+        skipped = "; ".join(f"step {s}: {reason}" for s, reason in self.skipped)
+        return (f"Skipped damaged checkpoint(s) ({skipped}); resumed from the "
+                f"newest intact one, step {self.step}, in "
+                f"{os.path.dirname(self.path)}.")
+
+
+def _abstract(target):
+    ocp = _ocp()
+    return jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
+
+
+def _read_step(step_dir, target):
+    """Restores and verifies one step directory; raises on any damage."""
+    ocp = _ocp()
+    checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    try:
+        items = set(os.listdir(step_dir))
+        if "state" not in items and "default" in items:
+            # Written by trax_compat 0.1 (no checksums, nothing to verify).
+            tree = checkpointer.restore(step_dir, args=ocp.args.Composite(
+                default=ocp.args.StandardRestore(
+                    None if target is None else _abstract(target))))
+            return tree["default"], {"format": 1}
+        restored = checkpointer.restore(step_dir, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(
+                None if target is None else _abstract(target)),
+            meta=ocp.args.JsonRestore()))
+    except Exception as e:  # pylint: disable=broad-except
+        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CheckpointError(
+            f"unreadable ({type(e).__name__}: {message[:200]})") from e
+    finally:
+        checkpointer.close()
+    state, meta = restored["state"], restored["meta"]
+    if not isinstance(meta, dict) or "checksums" not in meta:
+        raise CheckpointError("its metadata has no checksums")
+    bad = _mismatches(state, meta["checksums"])
+    if bad:
+        raise CheckpointError(
+            f"checksum mismatch in {', '.join(bad[:3])}"
+            + (f" and {len(bad) - 3} more" if len(bad) > 3 else ""))
+    return state, meta
+
+
+def restore_latest_intact(directory, target, move_damaged=False):
+    """Returns the newest checkpoint in ``directory`` that verifies, as a
+    :class:`Restored`, or None when there is none at all.
+
+    Damaged newer checkpoints are skipped (and, with ``move_damaged``,
+    renamed to ``<step>.damaged``; nothing is deleted).
+
+    Raises:
+      DamagedCheckpointError: there are checkpoints but none is intact.
+    """
+    skipped = []
+    for step in reversed(committed_steps(directory)):
+        step_dir = os.path.join(directory, str(step))
+        try:
+            state, meta = _read_step(step_dir, target)
+        except CheckpointError as e:
+            skipped.append((step, str(e)))
+            continue
+        if move_damaged:
+            for bad_step, _ in skipped:
+                _move_aside(os.path.join(directory, str(bad_step)))
+        return Restored(step, state, meta, skipped, step_dir)
+    if skipped:
+        listed = "; ".join(f"step {s}: {reason}" for s, reason in skipped)
+        raise DamagedCheckpointError(
+            f"No intact checkpoint in {directory} ({listed}). They do not "
+            f"match this model and optimizer, or they are damaged. Move them "
+            f"away (or use a fresh output_dir) to start over.")
+    return None
+
+
+def _move_aside(step_dir):
+    dest = step_dir + DAMAGED_SUFFIX
+    n = 1
+    while os.path.exists(dest):
+        n += 1
+        dest = f"{step_dir}{DAMAGED_SUFFIX}{n}"
+    os.rename(step_dir, dest)
+
+
+# -- writing -------------------------------------------------------------------
+
 class CheckpointWriter:
-    """Saves and restores ``{'params', 'opt_state', 'step'}`` pytrees."""
+    """Saves ``(state pytree, meta dict)`` checkpoints into
+    ``<output_dir>/checkpoints``, keeping the newest ``max_to_keep``."""
 
     def __init__(self, output_dir, max_to_keep=MAX_TO_KEEP,
                  asynchronous=True):
@@ -41,6 +216,7 @@ class CheckpointWriter:
             raise CheckpointError(
                 f"Cannot create the checkpoint directory {self._directory}: "
                 f"{e}. Give the Loop an output_dir you can write to.") from e
+        self._recover_interrupted_replacements()
         # Asynchronous: save() returns once the arrays are copied off the
         # train state (which the next step donates); files are written in
         # the background, still into a temporary directory renamed at the end.
@@ -55,20 +231,60 @@ class CheckpointWriter:
         return self._directory
 
     def latest_step(self):
-        return self._manager.latest_step()
+        steps = committed_steps(self._directory)
+        return steps[-1] if steps else None
 
     def all_steps(self):
-        return list(self._manager.all_steps())
+        return committed_steps(self._directory)
 
-    def save(self, step, tree):
+    def _recover_interrupted_replacements(self):
+        """Finishes or undoes a replacement a crash interrupted."""
+        for name in os.listdir(self._directory):
+            path = os.path.join(self._directory, name)
+            if name.endswith(_REPLACED_SUFFIX):
+                step_dir = path[:-len(_REPLACED_SUFFIX)]
+                if os.path.isdir(step_dir):  # The new one made it in.
+                    shutil.rmtree(path)
+                else:
+                    os.rename(path, step_dir)
+
+    def save(self, step, state, meta=None, wait=False):
+        """Writes the checkpoint of ``step``; replaces one already there.
+
+        Returns once the arrays are copied; with ``wait`` (or for a
+        replacement), once the checkpoint is committed on disk.
+        """
         ocp = _ocp()
+        step = int(step)
+        meta = dict(meta or {}, format=FORMAT_VERSION, step=step,
+                    checksums=checksums(state))
+        args = ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                  meta=ocp.args.JsonSave(meta))
         try:
-            self._manager.save(int(step), args=ocp.args.StandardSave(tree),
-                               force=True)
-            if not self._asynchronous:
+            self.wait()
+            if os.path.isdir(os.path.join(self._directory, str(step))):
+                self._replace(step, args)
+                return
+            self._manager.save(step, args=args, force=True)
+            if wait or not self._asynchronous:
                 self._manager.wait_until_finished()
+        except CheckpointError:
+            raise
         except Exception as e:  # pylint: disable=broad-except
             raise self._write_error(f"the checkpoint of step {step}", e) from e
+
+    def _replace(self, step, args):
+        ocp = _ocp()
+        step_dir = os.path.join(self._directory, str(step))
+        new_dir = step_dir + _NEW_SUFFIX
+        if os.path.exists(new_dir):  # Left by a crash before the swap.
+            shutil.rmtree(new_dir)
+        with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as writer:
+            writer.save(new_dir, args=args)
+        os.rename(step_dir, step_dir + _REPLACED_SUFFIX)
+        os.rename(new_dir, step_dir)
+        shutil.rmtree(step_dir + _REPLACED_SUFFIX)
+        self._manager.reload()
 
     def wait(self):
         """Blocks until pending asynchronous saves are on disk."""
@@ -79,60 +295,53 @@ class CheckpointWriter:
 
     def _write_error(self, what, error):
         return CheckpointError(
-            f"Writing {what} into {self._directory} failed: {error}. Earlier "
-            f"checkpoints in that directory are untouched; check free disk "
-            f"space and permissions.")
+            f"Writing {what} into {self._directory} failed: "
+            f"{type(error).__name__}: {error}. Earlier checkpoints in that "
+            f"directory are untouched; check free disk space and "
+            f"permissions.")
 
-    def restore(self, target, step=None):
-        """Restores ``step`` (default: the latest) shaped like ``target``."""
-        ocp = _ocp()
+    def restore_latest(self, target):
+        """The newest intact checkpoint (damaged newer ones moved aside)."""
         self.wait()
-        step = self.latest_step() if step is None else step
-        if step is None:
-            return None
-        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct,
-                                          target)
-        try:
-            return self._manager.restore(
-                step, args=ocp.args.StandardRestore(abstract))
-        except Exception as e:  # pylint: disable=broad-except
-            others = [s for s in self.all_steps() if s != step]
-            hint = (f"Move {os.path.join(self._directory, str(step))} away to "
-                    f"resume from the previous checkpoint (step "
-                    f"{max(others)})" if others else
-                    "Move it away or use a fresh output_dir to start over")
-            raise CheckpointError(
-                f"The checkpoint of step {step} in {self._directory} cannot "
-                f"be read ({type(e).__name__}: {e}). It does not match this "
-                f"model and optimizer, or it is damaged. {hint}.") from e
+        restored = restore_latest_intact(self._directory, target,
+                                         move_damaged=True)
+        if restored is not None and restored.skipped:
+            self._manager.reload()
+        return restored
 
     def close(self):
-        self.wait()
-        self._manager.close()
+        if self._manager is None:
+            return
+        try:
+            self.wait()
+        finally:
+            self._manager.close()
+            self._manager = None
 
 
 def load_model_params(path):
     """Returns ``(params, state)`` from a Loop output dir, its checkpoints
-    dir, or one step's checkpoint dir (no target structure needed)."""
-    ocp = _ocp()
+    dir, or one step's checkpoint dir (no target structure needed). Reads
+    only; damaged checkpoints are skipped."""
     path = os.path.abspath(os.path.expanduser(path))
-    candidates = [path, checkpoint_dir(path)]
-    for directory in candidates:
-        if not os.path.isdir(directory):
-            continue
-        steps = sorted(int(d) for d in os.listdir(directory) if d.isdigit())
-        if steps:
-            step_dir = os.path.join(directory, str(steps[-1]))
-            break
-        if os.path.isdir(os.path.join(directory, "default")):
-            step_dir = directory
-            break
+    if os.path.isdir(os.path.join(path, "state")) or os.path.isdir(
+            os.path.join(path, "default")):
+        state, _ = _read_step(path, None)
     else:
-        raise FileNotFoundError(
-            f"No checkpoint found at {path}: expected a Loop output_dir "
-            f"holding '{CHECKPOINT_SUBDIR}/<step>/' or a step directory.")
-    with ocp.CheckpointManager(os.path.dirname(step_dir)) as manager:
-        tree = manager.restore(int(os.path.basename(step_dir)),
-                               args=ocp.args.StandardRestore())
-    params = jax.tree_util.tree_map(np.asarray, tree["params"])
-    return params, tree.get("state")
+        for directory in (checkpoint_dir(path), path):
+            if committed_steps(directory):
+                restored = restore_latest_intact(directory, None)
+                state = restored.state
+                break
+        else:
+            raise FileNotFoundError(
+                f"No checkpoint found at {path}: expected a Loop output_dir "
+                f"holding '{CHECKPOINT_SUBDIR}/<step>/' or a step directory.")
+    params = jax.tree_util.tree_map(np.asarray, state["params"])
+    return params, state.get("state")
+
+
+def read_meta(step_dir):
+    """The JSON metadata of one step's checkpoint (no arrays read)."""
+    with open(os.path.join(step_dir, "meta", "metadata"), encoding="utf-8") as f:
+        return json.load(f)

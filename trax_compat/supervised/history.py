@@ -29,5 +29,15 @@ class History:
                 for mode, metrics in sorted(self._values.items())
                 for metric, pairs in sorted(metrics.items())}
 
+    @classmethod
+    def from_dict(cls, values):
+        """The inverse of :meth:`to_dict` (how checkpoints keep history)."""
+        history = cls()
+        for key, pairs in values.items():
+            mode, _, metric = key.partition("/")
+            for step, value in pairs:
+                history.append(mode, metric, int(step), value)
+        return history
+
     def __repr__(self):
         return f"History({self.to_dict()!r})"

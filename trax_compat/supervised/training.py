@@ -16,10 +16,12 @@ stream that runs out, a model whose output does not fit the loss, and a
 loss that turns NaN.
 """
 
-import functools
+import contextlib
 import os
 import random
+import tempfile
 import time
+import weakref
 
 import flax.struct
 from flax.training import train_state as flax_train_state
@@ -35,6 +37,8 @@ from trax_compat.layers import flax_adapter
 from trax_compat.optimizers import base as optimizers_base
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import history as history_lib
+from trax_compat.supervised import interrupts
+from trax_compat.supervised import output_lock
 from trax_compat.supervised import prefetch
 from trax_compat.supervised import step_log
 from trax_compat.supervised import summaries
@@ -53,6 +57,13 @@ class ModelLossMismatchError(ValueError):
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
+
+
+class OutputDirError(OSError):
+    """The output_dir cannot be created or written."""
+
+
+RESUME_STREAMS = ("restart", "replay")
 
 
 def _stream_next(stream, what, step, n_taken):
@@ -242,20 +253,45 @@ def _writable_dir(path):
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
-        raise OSError(
-            f"Cannot create output_dir {path}: {e}. Pass an output_dir in a "
-            f"location you can write to (or output_dir=None to skip "
-            f"checkpoints and TensorBoard files).") from e
+        raise OutputDirError(
+            f"Cannot create output_dir {path}: {e.strerror or e}. Pass an "
+            f"output_dir in a location you can write to (or output_dir=None "
+            f"to skip checkpoints and TensorBoard files).") from e
     if not os.path.isdir(path):
-        raise NotADirectoryError(
+        raise OutputDirError(
             f"output_dir {path} exists and is not a directory. Trax's "
             f"output_dir is a directory (even when named like "
             f"'output_file.txt'); choose another path.")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"output_dir {path} is not writable. Pass an output_dir you can "
-            f"write to, or output_dir=None.")
+    try:  # Permissions alone do not tell (root, read-only mounts).
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise OutputDirError(
+            f"output_dir {path} is not writable ({e.strerror or e}). Pass an "
+            f"output_dir you can write to, or output_dir=None.") from e
     return path
+
+
+class _PullLog:
+    """The order in which the Loop consumed batches, run-length encoded:
+    ``[["train/0", 100], ["eval/0", 20], ...]``. Replaying it on fresh
+    streams reproduces their state, including draws that Trax-style
+    pipelines make from NumPy's global generator."""
+
+    def __init__(self, runs=()):
+        self._runs = [[str(name), int(n)] for name, n in runs]
+
+    def add(self, name, n=1):
+        if self._runs and self._runs[-1][0] == name:
+            self._runs[-1][1] += n
+        else:
+            self._runs.append([name, n])
+
+    def to_list(self):
+        return [list(run) for run in self._runs]
+
+    def total(self):
+        return sum(n for _, n in self._runs)
 
 
 def _init_random_number_generators(seed):
@@ -286,6 +322,34 @@ def _short_name(layer):
     return repr(layer).split("\n")[0].rstrip("[")
 
 
+class _BatchWindows:
+    """The training batches of ``loop.run``, one eval window at a time
+    (a prefetcher never reads past the next eval)."""
+
+    def __init__(self, loop, last):
+        self._loop = loop
+        self._last = last
+        self._batches = None
+        self.window_end = None
+
+    def next(self):
+        loop = self._loop
+        if self._batches is None:
+            window = loop._window(loop._step + 1, self._last)  # pylint: disable=protected-access
+            self._batches = loop._batches(window)  # pylint: disable=protected-access
+            self.window_end = window[-1]
+        batch = self._batches.get()
+        if loop._step + 1 == self.window_end:  # pylint: disable=protected-access
+            self.close()
+        return batch
+
+    def close(self):
+        if self._batches is not None:
+            self._loop._data_wait_seconds += self._batches.wait_seconds  # pylint: disable=protected-access
+            self._batches.close()
+            self._batches = None
+
+
 # -- the loop ------------------------------------------------------------------
 
 class Loop:
@@ -302,13 +366,32 @@ class Loop:
     asynchronously, so the pipeline already runs while the device computes,
     and on CPU a producer thread measured no faster. A thread helps streams
     that wait on I/O.
+
+    ``resume_streams``: what a Loop that resumes from a checkpoint in
+    ``output_dir`` does with its (freshly built) streams. ``"restart"``
+    (Trax's behaviour) trains on from their first batch. ``"replay"`` first
+    pulls and drops, in their original order, exactly the batches that were
+    consumed before the checkpoint, so training continues as if never
+    stopped: bitwise the same values, at the cost of running the pipeline
+    over the skipped batches once.
+
+    ``progress``: an object with ``update(step, next_eval, last)``,
+    ``start(step)`` and ``clear()`` (see ``progress.TerminalProgress``)
+    that shows live progress between log blocks.
+
+    With an ``output_dir`` the Loop holds that directory's lock (see
+    ``output_lock``) until :meth:`close`, the end of a ``with`` block, or
+    the end of the process. Ctrl-C takes effect between steps: the train
+    state stays whole and ``run`` can be called again; a second Ctrl-C
+    stops a step that hangs in its input pipeline at once.
     """
 
     def __init__(self, model, tasks, eval_model=None, eval_tasks=None,
                  output_dir=None, checkpoint_at=None, eval_at=None,
                  which_task=None, n_devices=None, random_seed=None,
                  callbacks=None, optimizer_metrics_every_step=False,
-                 prefetch_batches=0, **unsupported):
+                 prefetch_batches=0, resume_streams="restart", progress=None,
+                 **unsupported):
         if unsupported:
             raise TypeError(
                 f"Loop does not support the argument(s) "
@@ -316,10 +399,19 @@ class Loop:
         del n_devices  # One device; JAX places arrays.
         if callbacks:
             raise NotImplementedError("Loop callbacks are not supported yet.")
+        if resume_streams not in RESUME_STREAMS:
+            raise ValueError(f"resume_streams must be one of "
+                             f"{RESUME_STREAMS}, got {resume_streams!r}.")
         self._rng = _init_random_number_generators(random_seed)
         self._optimizer_metrics_every_step = optimizer_metrics_every_step
         self._prefetch_batches = prefetch_batches
+        self._resume_streams = resume_streams
+        self._progress = progress
         self._data_wait_seconds = 0.0
+        self._replay_seconds = 0.0
+        self._pulls = _PullLog()
+        self._resumed_totals = None
+        self._saved_step = None  # Step of the newest checkpoint we wrote.
 
         if not isinstance(tasks, (list, tuple)):
             tasks = [tasks]
@@ -343,6 +435,12 @@ class Loop:
                             if eval_model is not None else self._model)
         self._output_dir = (_writable_dir(output_dir)
                             if output_dir is not None else None)
+        self._lock = None
+        if self._output_dir is not None:
+            # Before anything is written there: a second job stops here.
+            self._lock = output_lock.OutputDirLock(self._output_dir,
+                                                   say=_log)
+            weakref.finalize(self, self._lock.release)
 
         default_at = _at_step_1_and_every_nth_step(
             self._task.n_steps_per_checkpoint)
@@ -382,7 +480,8 @@ class Loop:
         self._checkpointer = None
         if self._output_dir is not None:
             self._checkpointer = checkpoints.CheckpointWriter(self._output_dir)
-            self.load_checkpoint()
+            weakref.finalize(self, self._checkpointer.close)
+            self._resume_from_output_dir()
 
         loss_names = [task.loss_name for task in self._tasks]
         metric_names = [name for t in self._eval_tasks
@@ -538,61 +637,67 @@ class Loop:
 
     def run(self, n_steps=1):
         """Runs ``n_steps`` more training steps (from the current step)."""
-        train_writer, eval_writers = self._open_summary_writers()
-        log_file = self._open_log_file()
-        totals = _Totals.zeros()
-        start_time = time.time()
         last = self._step + n_steps
-        batches, window_end = None, None
-        try:
-            while self._step < last:
-                if batches is None:
-                    window = self._window(self._step + 1, last)
-                    batches, window_end = self._batches(window), window[-1]
-                self._step += 1
-                try:
-                    batch = batches.get()
-                except StreamExhaustedError:
-                    self._step -= 1
-                    raise
-                if self._step == window_end:
-                    self._data_wait_seconds += batches.wait_seconds
-                    batches.close()
-                    batches = None
-                save = self._checkpoint_at(self._step)
-                evaluate = self._eval_at(self._step)
-                with_norms = bool(self._optimizer_metrics_every_step or save
-                                  or evaluate)
-                self._state, totals = self._train_step(self._state, totals,
-                                                       batch, with_norms)
-                if not (save or evaluate):
-                    continue
-                report = jax.device_get(totals)
-                if not np.isfinite(report.loss):
-                    self._log_training_progress(report, time.time() - start_time,
-                                                train_writer)
-                    raise NonFiniteLossError(self._non_finite_message(report))
-                if save:
-                    self.save_checkpoint()
-                if evaluate:
-                    self._log_training_progress(
-                        report, time.time() - start_time, train_writer)
-                    self.run_evals(eval_writers)
-                    totals = _Totals.zeros()
-                    start_time = time.time()
-        finally:
-            if batches is not None:
-                self._data_wait_seconds += batches.wait_seconds
-                batches.close()
+        with contextlib.ExitStack() as stack:
+            # Callbacks run last-registered first: the weights are synced
+            # and files closed even when a step fails, and the first error
+            # is the one raised.
+            train_writer, eval_writers = self._open_summary_writers(stack)
+            self._open_log_file(stack)
+            stack.callback(self._sync_model_weights)
             if self._checkpointer is not None:
-                self._checkpointer.wait()
-            self._sync_model_weights()
-            if log_file is not None:
-                self._log_writer.streams = None
-                log_file.close()
-            for writer in [train_writer] + list(dict.fromkeys(eval_writers)):
-                if writer is not None:
-                    writer.close()
+                stack.callback(self._checkpointer.wait)
+            if self._progress is not None:
+                stack.callback(self._progress.clear)
+                self._progress.start(self._step)
+            guard = stack.enter_context(interrupts.DeferredInterrupts())
+            batches = _BatchWindows(self, last)
+            stack.callback(batches.close)
+            totals = self._resumed_totals or _Totals.zeros()
+            self._resumed_totals = None
+            start_time = time.time()
+            while self._step < last:
+                # A whole step is atomic for Ctrl-C (it takes effect when
+                # the step is done), its train-state swap strictly so.
+                with guard.atomic():
+                    batch = batches.next()
+                    step = self._step + 1
+                    save = self._checkpoint_at(step)
+                    evaluate = self._eval_at(step)
+                    with_norms = bool(self._optimizer_metrics_every_step
+                                      or save or evaluate)
+                    with guard.atomic(strict=True):
+                        self._state, totals = self._train_step(
+                            self._state, totals, batch, with_norms)
+                        self._step = step
+                        self._pulls.add("train/0")
+                    if not (save or evaluate):
+                        if self._progress is not None:
+                            self._progress.update(step, batches.window_end,
+                                                  last)
+                        continue
+                    if self._progress is not None:
+                        self._progress.clear()
+                    report = jax.device_get(totals)
+                    if not np.isfinite(report.loss):
+                        self._log_training_progress(
+                            report, time.time() - start_time, train_writer)
+                        raise NonFiniteLossError(
+                            self._non_finite_message(report))
+                    if save and self._checkpointer is None:
+                        self.save_checkpoint()  # Trax's message, here.
+                    if evaluate:
+                        self._log_training_progress(
+                            report, time.time() - start_time, train_writer)
+                        self.run_evals(eval_writers)
+                        totals = _Totals.zeros()
+                        start_time = time.time()
+                    if save and self._checkpointer is not None:
+                        # After the step's evals: the checkpoint then holds
+                        # everything up to the end of this step.
+                        self._save(totals, wait=False)
+                    if self._progress is not None:
+                        self._progress.start(step)
 
     @property
     def data_wait_seconds(self):
@@ -649,11 +754,12 @@ class Loop:
         if summary_writers is None:
             summary_writers = [None] * len(self._eval_tasks)
         params = self._state.params
-        for eval_task, eval_fn, writer in zip(
-                self._eval_tasks, self._eval_fns, summary_writers):
+        for index, (eval_task, eval_fn, writer) in enumerate(zip(
+                self._eval_tasks, self._eval_fns, summary_writers)):
             sums = np.zeros((len(eval_task.metrics),))
             for i in range(eval_task.n_eval_batches):
                 batch = tuple(eval_task.next_batch(step=self._step))
+                self._pulls.add(f"eval/{index}")
                 sums += np.asarray(eval_fn(params, batch, i))
             averages = sums / eval_task.n_eval_batches
             values = dict(zip(eval_task.metric_names, map(float, averages)))
@@ -666,25 +772,30 @@ class Loop:
                     self._step, {f"metrics/{k}": v for k, v in values.items()})
                 writer.flush()
 
-    def _open_log_file(self):
+    def _open_log_file(self, stack):
         """Appends the step log to ``output_dir/log.txt`` as well as stdout
-        (``trax-compat compare-logs`` reads it)."""
+        (``trax-compat compare-logs`` reads it) until ``stack`` closes."""
         if self._output_dir is None:
-            return None
-        log_file = open(os.path.join(self._output_dir, LOG_FILE_NAME), "a",
-                        encoding="utf-8")
+            return
+        log_file = stack.enter_context(open(self._log_path(), "a",
+                                            encoding="utf-8"))
         self._log_writer.streams = [step_log.STDOUT, log_file]
-        return log_file
+        stack.callback(setattr, self._log_writer, "streams", None)
 
-    def _open_summary_writers(self):
+    def _log_path(self):
+        return os.path.join(self._output_dir, LOG_FILE_NAME)
+
+    def _open_summary_writers(self, stack):
         if self._output_dir is None:
             return None, [None] * len(self._eval_tasks)
-        # CLU's writers import TensorFlow: done in a background thread.
         train = summaries.BackgroundSummaryWriter(
             os.path.join(self._output_dir, "train"))
+        stack.callback(train.close)
         evals = [summaries.BackgroundSummaryWriter(
             os.path.join(self._output_dir, "eval"))
                  for _ in self._eval_tasks[:1]]
+        for writer in evals:
+            stack.callback(writer.close)
         evals += evals * (len(self._eval_tasks) - 1)
         return train, evals
 
@@ -699,31 +810,149 @@ class Loop:
 
     # -- checkpoints -----------------------------------------------------------
 
-    def _checkpoint_tree(self):
+    def _checkpoint_tree(self, totals=None):
+        totals = totals if totals is not None else _Totals.zeros()
         return {"params": self._state.params,
                 "opt_state": self._state.opt_state,
-                "step": np.asarray(self._step, np.int64)}
+                "step": np.asarray(self._step, np.int64),
+                # Sums since the last report: a Loop resumed between two
+                # reports still reports what an uninterrupted one does.
+                "totals": {f: getattr(totals, f)
+                           for f in _Totals.__dataclass_fields__}}
 
-    def save_checkpoint(self, basename=None):
-        """Writes an Orbax checkpoint of the current step (atomically)."""
+    def _checkpoint_meta(self):
+        log_offset = None
+        if self._output_dir is not None and os.path.exists(self._log_path()):
+            for stream in self._log_writer.streams or []:
+                stream.flush()
+            log_offset = os.path.getsize(self._log_path())
+        return {"pulls": self._pulls.to_list(), "log_offset": log_offset,
+                "history": self._history.to_dict()}
+
+    def _save(self, totals, wait):
+        self._checkpointer.save(self._step, self._checkpoint_tree(totals),
+                                self._checkpoint_meta(), wait=wait)
+        self._saved_step = self._step
+
+    def save_checkpoint(self, basename=None, wait=True):
+        """Writes a checkpoint of the current step into ``output_dir``.
+
+        A checkpoint already there for this step is replaced atomically (as
+        Trax overwrites its file). Returns once the checkpoint is committed
+        on disk; ``wait=False`` returns as soon as the arrays are copied
+        (the Loop's own periodic saves do that).
+        """
         del basename
         if self._checkpointer is None:
             _log("Did not save checkpoint as output_dir is None")
             return
-        self._checkpointer.save(self._step, self._checkpoint_tree())
+        self._save(None, wait=wait)
+
+    @property
+    def last_checkpoint_step(self):
+        """The newest committed checkpoint's step in ``output_dir``."""
+        if self._checkpointer is None:
+            return None
+        self._checkpointer.wait()
+        return self._checkpointer.latest_step()
+
+    def _resume_from_output_dir(self):
+        restored = self._checkpointer.restore_latest(self._checkpoint_tree())
+        if restored is None:
+            return
+        if restored.skipped:
+            _log(restored.fallback_message())
+        self._apply_checkpoint(restored)
+        meta = restored.meta
+        self._truncate_log(meta.get("log_offset"), restored.step)
+        if self._resume_streams == "replay":
+            self._replay(meta.get("pulls", []), restored.step)
+
+    def _apply_checkpoint(self, restored):
+        tree = restored.state
+        self._state = self._state.replace(
+            params=tree["params"], opt_state=tree["opt_state"],
+            step=jnp.asarray(int(tree["step"]), jnp.int32))
+        self._step = int(tree["step"])
+        self._saved_step = self._step
+        if "totals" in tree:
+            self._resumed_totals = _Totals(**{
+                k: jnp.asarray(v) for k, v in tree["totals"].items()})
+        if "history" in restored.meta:
+            self._history = history_lib.History.from_dict(
+                restored.meta["history"])
+        self._sync_model_weights()
+
+    def _truncate_log(self, offset, step):
+        """Drops log lines written after the checkpoint: the resumed Loop
+        redoes those steps and logs them again."""
+        if offset is None or not os.path.exists(self._log_path()):
+            return
+        if os.path.getsize(self._log_path()) > offset:
+            with open(self._log_path(), "r+b") as f:
+                f.truncate(offset)
+            _log(f"{self._log_path()}: dropped the lines logged after the "
+                 f"checkpoint of step {step}; they are logged again as "
+                 f"training redoes those steps.")
+
+    def _replay(self, pulls, step):
+        streams = {"train/0": self._task}
+        streams.update({f"eval/{i}": t for i, t in
+                        enumerate(self._eval_tasks)})
+        start = time.perf_counter()
+        for name, count in pulls:
+            task = streams.get(name)
+            if task is None:
+                raise checkpoints.CheckpointError(
+                    f"The checkpoint of step {step} in "
+                    f"{self._checkpointer.directory} was written by a Loop "
+                    f"with a stream {name!r} that this Loop does not have; "
+                    f"resume it with the same tasks, or with "
+                    f"resume_streams='restart'.")
+            for _ in range(count):
+                task.next_batch(step=f"resume (replaying the batches "
+                                     f"consumed up to step {step})")
+        self._pulls = _PullLog(pulls)
+        self._replay_seconds = time.perf_counter() - start
+
+    @property
+    def replay_seconds(self):
+        """Time spent replaying streams when resuming (``"replay"``)."""
+        return self._replay_seconds
 
     def load_checkpoint(self, directory=None, filename=None):
-        """Resumes from the latest checkpoint in ``output_dir`` if any."""
+        """Loads the newest intact checkpoint of ``directory`` (a Loop
+        output_dir or its ``checkpoints`` folder; default: this Loop's).
+        Reads only: nothing is created or moved in ``directory``."""
         del filename
-        checkpointer = self._checkpointer
-        if directory is not None:
-            checkpointer = checkpoints.CheckpointWriter(
-                _writable_dir(directory))
-        if checkpointer is None or checkpointer.latest_step() is None:
+        if directory is None:
+            if self._checkpointer is None:
+                return
+            directory = self._checkpointer.directory
+        directory = os.path.abspath(os.path.expanduser(directory))
+        if not checkpoints.committed_steps(directory):
+            directory = checkpoints.checkpoint_dir(directory)
+        restored = checkpoints.restore_latest_intact(
+            directory, self._checkpoint_tree())
+        if restored is None:
             return
-        restored = checkpointer.restore(self._checkpoint_tree())
-        self._state = self._state.replace(
-            params=restored["params"], opt_state=restored["opt_state"],
-            step=jnp.asarray(int(restored["step"]), jnp.int32))
-        self._step = int(restored["step"])
-        self._sync_model_weights()
+        if restored.skipped:
+            _log(restored.fallback_message())
+        self._apply_checkpoint(restored)
+
+    # -- lifetime --------------------------------------------------------------
+
+    def close(self):
+        """Waits for pending checkpoint writes and releases ``output_dir``."""
+        try:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
