@@ -1,5 +1,13 @@
-"""Shared test helpers: where the Trax oracle fixtures live."""
+"""Shared test helpers: where the real-Trax oracle data lives.
 
+The data is part of the repository, under ``tests/testdata/`` (compacted; see
+its README.md). Trax's ``en_8k.subword`` ships with the package itself, in
+``trax_compat/data/vocabs/``.
+"""
+
+import functools
+import gzip
+import hashlib
 import json
 import os
 import pathlib
@@ -7,20 +15,31 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "fixtures"
-ORACLE = SHARED / "trax_oracle"
-VOCAB_DIR = SHARED / "vocab"
-CORPUS_DIR = SHARED / "corpus"
+TESTDATA = REPO / "tests" / "testdata"
+ORACLE = TESTDATA / "trax_oracle"
+CORPUS_DIR = TESTDATA / "corpus"
+# A folder holding en_8k.subword: the copy bundled with the package.
+VOCAB_DIR = REPO / "trax_compat" / "data" / "vocabs"
+SENTENCEPIECE_GZ = TESTDATA / "vocab" / "sentencepiece.model.gz"
 
-_SKIP_REASON = (
-        "developer fixtures (../shared/fixtures next to the repository) are not "
-        "present; they hold real-Trax oracle data and exist only in the "
-        "development and CI checkouts")
+EN_8K_SHA256 = (
+    "6fafd9de1732a000540337bd0b7ce3fbea811b81d1b042906a2101801c12e095")
+SENTENCEPIECE_SHA256 = (
+    "9e925505c08efc3173ed8aa1d7e7e396fa47f6e4aa7aee5a5f56093ca6722a93")
 
 
 def require_shared():
-    if not ORACLE.is_dir():
-        pytest.skip(_SKIP_REASON)
+    """Asserts that the oracle test data is there; never skips.
+
+    The data is committed with the tests, so a missing folder is a broken
+    checkout, not an optional feature. (The name is historical.)
+    """
+    missing = [str(p.relative_to(REPO)) for p in
+               (ORACLE, CORPUS_DIR, SENTENCEPIECE_GZ,
+                VOCAB_DIR / "en_8k.subword") if not p.exists()]
+    assert not missing, (
+        f"test data missing from the checkout: {', '.join(missing)} "
+        f"(tests/testdata is part of the repository; see its README.md)")
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +49,19 @@ def oracle_dir():
 
 
 @pytest.fixture(scope="session")
-def vocab_dir():
+def vocab_dir(tmp_path_factory):
+    """A folder with both Trax test vocabularies: en_8k.subword (from the
+    package) and sentencepiece.model (unzipped from tests/testdata)."""
     require_shared()
-    return VOCAB_DIR
+    folder = tmp_path_factory.mktemp("vocab")
+    en_8k = (VOCAB_DIR / "en_8k.subword").read_bytes()
+    assert hashlib.sha256(en_8k).hexdigest() == EN_8K_SHA256
+    (folder / "en_8k.subword").write_bytes(en_8k)
+    with gzip.open(SENTENCEPIECE_GZ) as f:
+        model = f.read()
+    assert hashlib.sha256(model).hexdigest() == SENTENCEPIECE_SHA256
+    (folder / "sentencepiece.model").write_bytes(model)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +70,88 @@ def corpus_dir():
     return CORPUS_DIR
 
 
+def _oracle_path(name):
+    """``ORACLE / name``, or its ``.gz`` twin when only that is stored."""
+    path = ORACLE / name
+    if path.exists() or path.suffix == ".gz":
+        return path
+    return path.with_name(path.name + ".gz")
+
+
 def load_oracle_json(name):
+    """Loads ``name`` (relative to the oracle folder); a ``.json.gz`` file is
+    read transparently, whether ``name`` ends in ``.json`` or ``.json.gz``."""
     require_shared()
-    with open(ORACLE / name, encoding="utf-8") as f:
+    path = _oracle_path(name)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
         return json.load(f)
+
+
+# -- arrays stored as a SHA-256 ------------------------------------------------
+
+def _regenerate_init_embedding(shape):
+    """Trax's initial embedding of the tutorial model under
+    ``Loop(random_seed=0)``, from the key derivation in the oracle's
+    ``init_and_step.json`` (``init_regeneration``): plain JAX, independent of
+    trax_compat."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    # Trax ran jax 0.4.34, whose default PRNG was not partitionable.
+    with jax.threefry_partitionable(False):
+        _, model_key = jax.random.split(jax.random.PRNGKey(0))
+        sub = jax.random.split(model_key, 4)
+        lim = jnp.sqrt(3. * (1. / shape[1]))
+        return np.asarray(jax.random.uniform(sub[0], shape, jnp.float32,
+                                             -lim, lim))
+
+
+_REGENERATE = {
+    ("init_and_step.npz", "init.embedding"): _regenerate_init_embedding,
+}
+
+
+def array_sha256(array):
+    """SHA-256 of an array's bytes in C order (how the oracle hashes)."""
+    import numpy as np
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _load_npz(name):
+    import numpy as np
+    with np.load(ORACLE / name, allow_pickle=False) as z:
+        stored = {k: z[k] for k in z.files}
+    arrays = {}
+    for key, value in stored.items():
+        if not key.endswith(".sha256"):
+            continue
+        base = key[:-len(".sha256")]
+        shape = tuple(int(n) for n in stored[base + ".shape"])
+        full = _REGENERATE[(name, base)](shape)
+        row_ids = stored[base + ".row_ids"]
+        # The stored rows first (a readable failure), then every bit.
+        np.testing.assert_array_equal(full[row_ids], stored[base + ".rows"],
+                                      err_msg=f"regenerated {base}",
+                                      strict=True)
+        assert array_sha256(full) == str(value), (
+            f"regenerated {base} differs from Trax's (SHA-256)")
+        arrays[base] = full
+    helpers = {b + s for b in arrays
+               for s in (".sha256", ".shape", ".row_ids", ".rows")}
+    arrays.update((k, v) for k, v in stored.items() if k not in helpers)
+    for value in arrays.values():
+        value.flags.writeable = False
+    return arrays
+
+
+def oracle_npz(name):
+    """The arrays of an oracle ``.npz`` file as a dict, with every array that
+    is stored as a SHA-256 regenerated and checked against it bit for bit
+    (see tests/testdata/README.md). The arrays are read-only."""
+    require_shared()
+    return dict(_load_npz(name))
 
 
 def oracle_array(entry):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, ORACLE, require_shared
+from tests.conftest import REPO, ORACLE
 from trax_compat import cli
 from trax_compat import logs
 from trax_compat.logs import compare
@@ -34,7 +34,6 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def oracle_text():
-    require_shared()
     return STDOUT.read_text(encoding="utf-8")
 
 
@@ -326,7 +325,6 @@ def test_text_vs_event_files_notes_the_precision(oracle_text):
 # -- the command ---------------------------------------------------------------
 
 def test_command_oracle_against_itself(capsys):
-    require_shared()
     status, out, err = _cli([STDOUT, STDOUT, "--atol", "0", "--rtol", "0"],
                             capsys)
     assert status == 0, err

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ORACLE, require_shared
+from tests.conftest import ORACLE
 from train import corpus
 from train import sentiment
 from trax_compat.logs import capture
@@ -30,7 +30,6 @@ def test_tee_stdout_keeps_printing_and_copies():
 
 
 def test_compare_with_step_log_function():
-    require_shared()
     ours = ("noise\nStep      1: Ran 1 train steps in 0.29 secs\n"
             "Step      1: train WeightedCategoryCrossEntropy |  0.72056681\n"
             "Step      1: eval      WeightedCategoryAccuracy |  0.50000000\n")
@@ -52,7 +51,6 @@ def test_compare_with_step_log_function():
 
 
 def test_main_job_prints_the_comparison(tmp_path, monkeypatch):
-    require_shared()
     monkeypatch.setenv("TRAX_COMPAT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("TRAX_COMPAT_VOCAB_DIR", raising=False)
     data = tmp_path / "tweets.txt"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import ORACLE, require_shared
+from tests.conftest import ORACLE
 from trax_compat import cli
 from trax_compat import logs
 from trax_compat.logs import compare
@@ -18,7 +18,6 @@ def _colour_pixels(image, hex_colour, tol=0.08):
 
 
 def test_plot_of_two_runs(tmp_path, capsys):
-    require_shared()
     text = STDOUT.read_text(encoding="utf-8")
     perturbed = tmp_path / "ours.txt"
     perturbed.write_text(text.replace("|  0.85500000", "|  0.80500000"),

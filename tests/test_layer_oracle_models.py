@@ -24,10 +24,26 @@ BITWISE_OUTPUTS = {"c_branch_relu_times100", "d_dense_dup_parallel",
                    "i_fn_sum_and_max"}
 
 
-def _models():
-    data = load_oracle_json("layers.json")
-    return [pytest.param(name, m, id=name)
-            for name, m in data["models"].items()]
+# The models of layers.json, in its order (test_model_list_is_the_oracles
+# checks this list), so that collecting the tests reads no file.
+MODELS = ("a_seed_model_v50_d4", "b_relu_layernorm", "c_branch_relu_times100",
+          "d_dense_dup_parallel", "e_residual_dense3", "f_select_0_1_1",
+          "g_concatenate_3_axis0", "h_nested_serial", "i_fn_sum_and_max",
+          "j_embedding_dropout_mean_train", "k_fashion_mnist_cnn",
+          "l_gru_lm", "l_lstm_lm")
+# Those with a recorded output (the others record its shape and dtype).
+WITH_OUTPUT = MODELS[:10]
+
+
+@pytest.fixture(scope="module")
+def oracle_models():
+    return load_oracle_json("layers.json")["models"]
+
+
+def test_model_list_is_the_oracles(oracle_models):
+    assert tuple(oracle_models) == MODELS
+    assert tuple(n for n, m in oracle_models.items() if "output" in m) == (
+        WITH_OUTPUT)
 
 
 def _typed(tree):
@@ -78,8 +94,9 @@ def _build_and_init(model):
     return layer, x
 
 
-@pytest.mark.parametrize("name,model", _models())
-def test_structure_matches_trax(name, model):
+@pytest.mark.parametrize("name", MODELS)
+def test_structure_matches_trax(name, oracle_models):
+    model = oracle_models[name]
     layer = eval(model["constructor"])  # pylint: disable=eval-used
     assert str(layer) == model["repr"]
     assert (layer.n_in, layer.n_out, layer.name) == (
@@ -118,16 +135,15 @@ def _assert_output(name, actual, expected):
         np.testing.assert_allclose(a, expected, rtol=0, atol=2e-7)
 
 
-@pytest.mark.parametrize("name,model", [
-    p for p in _models() if "output" in p.values[1]])
-def test_output_matches_trax(name, model):
+@pytest.mark.parametrize("name", WITH_OUTPUT)
+def test_output_matches_trax(name, oracle_models):
+    model = oracle_models[name]
     layer, x = _build_and_init(model)
     _assert_output(name, layer(x), _oracle_value(model["output"]))
 
 
-def test_dropout_masks_follow_trax_rngs():
-    model = load_oracle_json("layers.json")["models"][
-        "j_embedding_dropout_mean_train"]
+def test_dropout_masks_follow_trax_rngs(oracle_models):
+    model = oracle_models["j_embedding_dropout_mean_train"]
     layer, x = _build_and_init(model)
     for call in model["explicit_rng_calls"]:
         seed = int(call["rng"].split("(")[1].rstrip(")"))
@@ -154,10 +170,9 @@ def test_dropout_masks_follow_trax_rngs():
     assert float(eval_layer.state[1]) == 0.5
 
 
-def test_dropout_through_flax_rngs_stream():
+def test_dropout_through_flax_rngs_stream(oracle_models):
     # The Loop's convention: no Trax key, rngs={'dropout': key}.
-    model = load_oracle_json("layers.json")["models"][
-        "j_embedding_dropout_mean_train"]
+    model = oracle_models["j_embedding_dropout_mean_train"]
     layer, x = _build_and_init(model)
     module, variables = layer.to_flax()
     key = jax.random.PRNGKey(3)
@@ -180,8 +195,8 @@ def test_dropout_through_flax_rngs_stream():
         layer(x, rng=trax_key)))
 
 
-def test_seed_model_ids_clipped():
-    model = load_oracle_json("layers.json")["models"]["a_seed_model_v50_d4"]
+def test_seed_model_ids_clipped(oracle_models):
+    model = oracle_models["a_seed_model_v50_d4"]
     layer, _ = _build_and_init(model)
     extra = model["extra_call_out_of_range_ids"]
     np.testing.assert_allclose(

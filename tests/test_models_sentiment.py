@@ -13,7 +13,7 @@ from models import (
     trax_initial_weights,
     trax_weights_from_params,
 )
-from tests.conftest import load_oracle_json, oracle_array, require_shared, ORACLE
+from tests.conftest import load_oracle_json, oracle_array, oracle_npz
 
 
 def _init(model, key=0, shape=(2, 5)):
@@ -195,8 +195,8 @@ def test_trax_initial_weights_shapes_and_ranges():
 # --- Against real-Trax oracle data (developer checkouts only) -------------
 
 def test_trax_initial_weights_bit_exact_with_trax_loop_init():
-    require_shared()
-    oracle = np.load(ORACLE / "init_and_step.npz")
+    # init.embedding is stored as a hash: regenerated and checked bitwise.
+    oracle = oracle_npz("init_and_step.npz")
     # Trax ran with jax 0.4.34, whose default was a non-partitionable PRNG.
     with jax.threefry_partitionable(False):
         _, model_key = jax.random.split(jax.random.PRNGKey(0))

@@ -9,7 +9,7 @@ import optax
 import pytest
 from flax.training import train_state
 
-from conftest import ORACLE, load_oracle_json, require_shared
+from conftest import load_oracle_json, oracle_npz
 from trax_compat import optimizers
 
 # Standalone runs were eager float32 calls in Trax; we match them bitwise.
@@ -62,10 +62,9 @@ def oracle():
 
 @pytest.fixture(scope='module')
 def npz():
-    require_shared()
-    with np.load(ORACLE / 'init_and_step.npz') as z:
-        return {k: z[k] for k in z.files if not k.startswith(
-                ('train_sample', 'eval_sample', 'step1_batch'))}
+    z = oracle_npz('init_and_step.npz')
+    return {k: v for k, v in z.items() if not k.startswith(
+            ('train_sample', 'eval_sample', 'step1_batch'))}
 
 
 # -- class defaults ----------------------------------------------------------

@@ -18,7 +18,6 @@ from trax_compat.supervised import step_log
 from trax_compat.supervised import training
 
 from conftest import ORACLE
-from conftest import require_shared
 
 TIMING = re.compile(r"Ran (\d+) train steps in \d+\.\d\d secs")
 SCALAR = re.compile(
@@ -32,7 +31,6 @@ def _mask_timing(text):
 
 def _oracle_runs():
     """{1: stdout of RUN 1, 2: stdout of RUN 2} from log_format.txt."""
-    require_shared()
     text = (ORACLE / "log_format.txt").read_text(encoding="utf-8")
     runs = {}
     for n in (1, 2):
@@ -242,7 +240,6 @@ def test_oracle_seed_run_step_lines_parse_and_reformat():
     """Every ``Step`` line Trax printed in the seed run is reproduced by our
     writer's format from its parsed parts (the values themselves are
     compared by the end-to-end test)."""
-    require_shared()
     text = (ORACLE / "trax_run_dev" / "stdout.txt").read_text(
         encoding="utf-8")
     step_lines = [l for l in text.split("\n") if l.startswith("Step ")]

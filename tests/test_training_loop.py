@@ -2,10 +2,8 @@
 Loop's contracts (resume, checkpoints, errors, TensorBoard output)."""
 
 import contextlib
-import gzip
 import io
 import itertools
-import json
 import os
 import re
 
@@ -20,7 +18,7 @@ from trax_compat.supervised import checkpoints
 from trax_compat.supervised import training
 
 from tests.conftest import ORACLE, VOCAB_DIR, CORPUS_DIR, read_tweets
-from tests.conftest import oracle_array, require_shared
+from tests.conftest import load_oracle_json, oracle_array
 
 STEP_LINE = re.compile(r"^Step +(\d+): (.*)$")
 TIMING = re.compile(r"Ran (\d+) train steps in [0-9.]+ secs")
@@ -82,7 +80,6 @@ def parse_values(lines):
 @pytest.fixture(scope="module")
 def oracle_run(tmp_path_factory):
     """The oracle's 300-step tutorial run, rebuilt on trax_compat."""
-    require_shared()
     train_list = read_tweets(CORPUS_DIR / "dev_tweets.txt")
     eval_list = read_tweets(CORPUS_DIR / "dev_tweets_eval.txt")
     np.random.seed(0)
@@ -128,8 +125,7 @@ def test_tutorial_log_matches_trax_layout_and_values(oracle_run):
 
 
 def test_tutorial_consumes_the_same_batches_as_trax(oracle_run):
-    with gzip.open(ORACLE / "trax_run_dev" / "consumed_batches.json.gz") as f:
-        expected = json.load(f)
+    expected = load_oracle_json("trax_run_dev/consumed_batches.json.gz")
     # train[0] is the TrainTask sample batch; eval[81] the example batch.
     assert len(oracle_run["train"]) == len(expected["train"]) == 301
     assert len(oracle_run["eval"]) == len(expected["eval"]) == 82
@@ -143,8 +139,7 @@ def test_tutorial_consumes_the_same_batches_as_trax(oracle_run):
 
 
 def test_tutorial_history_and_prediction_match_trax(oracle_run):
-    with open(ORACLE / "trax_run_dev" / "predictions.json") as f:
-        expected = json.load(f)
+    expected = load_oracle_json("trax_run_dev/predictions.json")
     history = oracle_run["loop"].history.to_dict()
     for key, pairs in expected["loop_history"].items():
         if key.endswith("weights_l2"):
@@ -177,13 +172,12 @@ def test_tutorial_history_and_prediction_match_trax(oracle_run):
 
 
 def test_optimizer_metrics_every_step_gives_trax_averages():
-    require_shared()
-    expected = json.loads((ORACLE / "trax_run_dev" / "predictions.json")
-                          .read_text())["loop_history"]
+    expected = load_oracle_json("trax_run_dev/predictions.json")[
+        "loop_history"]
     # The oracle's eval stream drew from the same global RNG; an eval-free
     # run would shuffle differently, so replay the oracle's batches instead.
-    with gzip.open(ORACLE / "trax_run_dev" / "consumed_batches.json.gz") as f:
-        consumed = json.load(f)["train"]
+    consumed = load_oracle_json("trax_run_dev/consumed_batches.json.gz")[
+        "train"]
     batches = [(np.array(b["inputs"]), np.array(b["labels"]),
                 np.ones(len(b["labels"]), np.float32)) for b in consumed]
     task = training.TrainTask(iter(batches[1:]),
