@@ -40,12 +40,14 @@ _MAX_SHOWN = 80
 
 
 class DataFileError(ValueError):
-    """A ``text,label`` data file could not be read.
+    """A ``text,label`` data file could not be read (exit code 2).
 
     Attributes: ``path``, ``lineno`` (1-based, or ``None`` for whole-file
     problems) and ``line`` (the offending line without its line break, or
     ``None``).
     """
+
+    exit_code = 2  # Bad input: see trax_compat.command_errors.
 
     def __init__(self, path, lineno, line, reason):
         self.path = os.fspath(path)
@@ -72,11 +74,13 @@ def _decode(path, data):
             f"{e.start})") from e
 
 
-def read_labeled_lines(path):
+def read_labeled_lines(path, n_classes=None):
     """Reads ``text,label`` lines into a list of ``(str, np.int64)`` pairs.
 
     Same result as the Trax tutorial's reader for valid files; malformed
-    files raise :class:`DataFileError` (see the module docstring).
+    files raise :class:`DataFileError` (see the module docstring), and so
+    does a label outside ``0..n_classes-1`` when ``n_classes`` is given
+    (Trax would train on it silently: a loss of 0 and nothing learned).
     """
     with open(path, "rb") as f:
         text = _decode(path, f.read())
@@ -103,5 +107,10 @@ def read_labeled_lines(path):
             raise DataFileError(
                 path, lineno, shown,
                 f"label {fields[1].strip()!r} is not an integer") from None
+        if n_classes is not None and not 0 <= label < n_classes:
+            raise DataFileError(
+                path, lineno, shown,
+                f"label {int(label)} is outside 0..{n_classes - 1}: the model "
+                f"has {n_classes} classes (see --n-classes)")
         examples.append((str(fields[0]), label))
     return examples

@@ -254,9 +254,15 @@ class SubwordVocabulary:
         return cls(read_subword_file(path), path=path)
 
     def save(self, path):
-        """Writes the vocabulary as a quoted ``.subword`` file."""
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        """Writes the vocabulary as a quoted ``.subword`` file, atomically
+        (a crash never leaves a truncated file under ``path``)."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(format_subword_lines(self._subtokens))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
     @property
     def vocab_size(self):

@@ -105,7 +105,8 @@ def _info(args):
 
 def _download(args):
     from trax_compat.data import vocab_files  # pylint: disable=g-import-not-at-top
-    path = vocab_files.fetch_vocab_path(args.vocab_file, args.vocab_dir)
+    path = vocab_files.fetch_vocab_path(args.vocab_file, args.vocab_dir,
+                                        bundled=False)
     print(path)
     return 0
 

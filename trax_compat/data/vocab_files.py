@@ -6,11 +6,13 @@ given. Here a vocabulary file is found as follows:
 * ``vocab_dir`` given and local: only that folder (``~`` expanded);
 * ``vocab_dir`` not given: ``$TRAX_COMPAT_VOCAB_DIR`` when set and holding the
   file, then the cache folder (``$TRAX_COMPAT_CACHE_DIR/vocabs``, default
-  ``~/.cache/trax_compat/vocabs``), then a download of
-  ``gs://trax-ml/vocabs/<file>`` into the cache folder;
-* ``vocab_dir='gs://bucket/path/'``: the cache copy, else a download into the
-  cache (Trax's own bucket maps onto the cache folder itself, other buckets
-  onto ``<cache>/vocabs/gs/<bucket>/<path>/``).
+  ``~/.cache/trax_compat/vocabs``), then the files bundled with the package
+  (Trax's ``en_8k.subword``, in ``trax_compat/data/vocabs/``), then a download
+  of ``gs://trax-ml/vocabs/<file>`` into the cache folder;
+* ``vocab_dir='gs://bucket/path/'``: the cache copy, else (for Trax's own
+  bucket) the bundled file, else a download into the cache (Trax's bucket
+  maps onto the cache folder itself, other buckets onto
+  ``<cache>/vocabs/gs/<bucket>/<path>/``).
 
 :func:`resolve_vocab_path` never downloads; :func:`fetch_vocab_path` (used by
 ``tokenize`` and friends) does. Downloads go through
@@ -26,6 +28,13 @@ ENV_VOCAB_DIR = "TRAX_COMPAT_VOCAB_DIR"
 ENV_CACHE_DIR = "TRAX_COMPAT_CACHE_DIR"
 _DEFAULT_CACHE = os.path.join("~", ".cache", "trax_compat")
 TRAX_VOCAB_BUCKET = "gs://trax-ml/vocabs/"
+BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vocabs")
+
+
+def bundled_path(vocab_file):
+    """The packaged copy of a vocabulary of Trax's bucket, or None."""
+    path = os.path.join(BUNDLED_DIR, os.path.basename(os.fspath(vocab_file)))
+    return path if os.path.isfile(path) else None
 
 
 def cache_dir():
@@ -68,15 +77,16 @@ def remote_path(vocab_file, vocab_dir=None):
     return vocab_dir.rstrip("/") + "/" + vocab_file.replace(os.sep, "/")
 
 
-def candidate_paths(vocab_file, vocab_dir=None):
-    """The local places :func:`resolve_vocab_path` looks, in order."""
+def candidate_paths(vocab_file, vocab_dir=None, bundled=True):
+    """The local places :func:`resolve_vocab_path` looks, in order
+    (``bundled=False`` leaves out the packaged files)."""
     if not vocab_file:
         raise ValueError("vocab_file must name a vocabulary file (e.g. "
                          "'en_8k.subword'), got %r" % (vocab_file,))
     vocab_file = os.fspath(vocab_file)
     remote = remote_path(vocab_file, vocab_dir)
     if _is_remote(vocab_file) or (vocab_dir is not None and remote):
-        return [gs_cache_path(remote)]
+        return [gs_cache_path(remote)] + _bundled_for(remote, bundled)
     vocab_file = os.path.expanduser(vocab_file)
     if os.path.isabs(vocab_file):
         # As in Trax (os.path.join), an absolute file name ignores vocab_dir.
@@ -88,7 +98,17 @@ def candidate_paths(vocab_file, vocab_dir=None):
     if env_dir:
         places.append(os.path.join(os.path.expanduser(env_dir), vocab_file))
     places.append(gs_cache_path(remote))
-    return places
+    return places + _bundled_for(remote, bundled)
+
+
+def _bundled_for(remote, bundled=True):
+    # Only files of Trax's own bucket have a packaged copy.
+    if not bundled or remote is None or not remote.startswith(
+            TRAX_VOCAB_BUCKET):
+        return []
+    rest = remote[len(TRAX_VOCAB_BUCKET):]
+    bundled = bundled_path(rest) if "/" not in rest else None
+    return [bundled] if bundled else []
 
 
 def _advice(vocab_file, vocab_dir, places):
@@ -99,21 +119,22 @@ def _advice(vocab_file, vocab_dir, places):
     lines.append("  - %sset the environment variable %s to that folder"
                  % ("leave vocab_dir unset and " if explicit else "",
                     ENV_VOCAB_DIR))
-    cache_place = places[-1] if not explicit else os.path.join(
-            vocab_cache_dir(), name)
+    remote = remote_path(vocab_file, vocab_dir)
+    cache_place = (gs_cache_path(remote) if remote and not explicit
+                   else os.path.join(vocab_cache_dir(), name))
     lines.append("  - copy the file to %s (the cache folder; set %s to move "
                  "the cache)" % (cache_place, ENV_CACHE_DIR))
     return lines
 
 
-def resolve_vocab_path(vocab_file, vocab_dir=None):
+def resolve_vocab_path(vocab_file, vocab_dir=None, bundled=True):
     """Returns the path of an existing local vocabulary file (no download).
 
     Raises:
         FileNotFoundError: naming every place looked in and how to provide
             the file.
     """
-    places = candidate_paths(vocab_file, vocab_dir)
+    places = candidate_paths(vocab_file, vocab_dir, bundled)
     for place in places:
         if os.path.isfile(place):
             return place
@@ -128,7 +149,8 @@ def resolve_vocab_path(vocab_file, vocab_dir=None):
     raise FileNotFoundError("\n".join(lines))
 
 
-def fetch_vocab_path(vocab_file, vocab_dir=None, validate=None, progress=None):
+def fetch_vocab_path(vocab_file, vocab_dir=None, validate=None, progress=None,
+                     bundled=True):
     """Like :func:`resolve_vocab_path`, but downloads a missing gs:// file.
 
     Args:
@@ -136,6 +158,8 @@ def fetch_vocab_path(vocab_file, vocab_dir=None, validate=None, progress=None):
         validate: optional ``f(path)`` that must accept a download before it
             is moved into the cache (e.g. the vocabulary loader).
         progress: show download progress (None = only on a terminal).
+        bundled: whether a packaged copy counts as found (``trax-compat
+            vocab download`` says False: it fills the cache).
 
     Raises:
         FileNotFoundError: the file is not local and cannot be downloaded
@@ -143,12 +167,12 @@ def fetch_vocab_path(vocab_file, vocab_dir=None, validate=None, progress=None):
             message names the URL and the cache path to place the file at.
     """
     try:
-        return resolve_vocab_path(vocab_file, vocab_dir)
+        return resolve_vocab_path(vocab_file, vocab_dir, bundled)
     except FileNotFoundError:
         remote = remote_path(vocab_file, vocab_dir)
         if remote is None:
             raise
-    places = candidate_paths(vocab_file, vocab_dir)
+    places = candidate_paths(vocab_file, vocab_dir, bundled)
     dest = gs_cache_path(remote)
     url = _download.gcs_url(remote)
     looked = ", ".join(p for p in places if p != dest)

@@ -248,7 +248,8 @@ def _as_gradient_transformation(optimizer):
         f"optax GradientTransformation.")
 
 
-def _writable_dir(path):
+def writable_output_dir(path):
+    """Creates ``path`` if needed and checks a file can be written there."""
     path = os.path.abspath(os.path.expanduser(path))
     try:
         os.makedirs(path, exist_ok=True)
@@ -433,7 +434,7 @@ class Loop:
         self._model = flax_adapter.as_layer(model)
         self._eval_model = (flax_adapter.as_layer(eval_model)
                             if eval_model is not None else self._model)
-        self._output_dir = (_writable_dir(output_dir)
+        self._output_dir = (writable_output_dir(output_dir)
                             if output_dir is not None else None)
         self._lock = None
         if self._output_dir is not None:
