@@ -1,16 +1,25 @@
-"""The main job (``python -m train.sentiment``) on small local data."""
+"""The main job (``python -m train.sentiment``) on small local data: its
+vocabulary, its resumes, and one-line errors for each kind of bad input."""
 
 import contextlib
 import io
+import json
+import os
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from train import corpus
 from train import sentiment
-from tests.conftest import REPO, require_shared, VOCAB_DIR
+from trax_compat import command_errors
+from trax_compat.data import vocab_files
+from trax_compat.supervised import checkpoints
+from tests.conftest import REPO
+
+BUNDLED = vocab_files.BUNDLED_DIR
 
 
 def _write(path, examples):
@@ -26,6 +35,12 @@ def small_data(tmp_path_factory):
     return train, evals
 
 
+@pytest.fixture(autouse=True)
+def _private_vocab_places(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAX_COMPAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRAX_COMPAT_VOCAB_DIR", raising=False)
+
+
 def _run_main(argv):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -33,21 +48,45 @@ def _run_main(argv):
     return loop, out.getvalue()
 
 
-def test_main_job_builds_a_vocabulary_trains_and_predicts(small_data,
-                                                          tmp_path,
-                                                          monkeypatch):
-    monkeypatch.setenv("TRAX_COMPAT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("TRAX_COMPAT_VOCAB_DIR", raising=False)
+def _job(argv, capsys):
+    """Runs the job as its command line does: (exit code, stdout, stderr)."""
+    code = command_errors.run("train.sentiment", lambda: sentiment.main(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _args(small_data, out, *extra):
     train, evals = small_data
-    out_dir = tmp_path / "out"
-    loop, text = _run_main(["--data", train, "--eval-data", evals,
-                            "--steps", "40", "--steps-per-checkpoint", "20",
-                            "--output-dir", str(out_dir)])
-    assert "en_8k.subword not found" in text and "built_8k.subword" in text
-    assert (out_dir / "vocab" / "built_8k.subword").read_text().startswith(
-        "'<pad>")
+    return ["--data", train, "--eval-data", evals, "--output-dir", str(out),
+            *extra]
+
+
+def test_uses_the_bundled_tutorial_vocabulary_by_default(small_data,
+                                                         tmp_path):
+    loop, text = _run_main(_args(small_data, tmp_path / "out", "--steps", "2"))
+    assert f"Using vocabulary {os.path.join(BUNDLED, 'en_8k.subword')}\n" in text
+    assert "differs from Trax's" not in text
+    assert not (tmp_path / "out" / "vocab").exists()
     assert re.search(r"^Step      1: Total number of trainable weights: "
                      r"2097666$", text, re.M)
+    record = json.loads((tmp_path / "out" / "job.json").read_text())
+    assert record["settings"]["vocab"] == {
+        "file": "en_8k.subword", "sha256": sentiment.TUTORIAL_VOCAB_SHA256}
+    # The Loop tokenizes with Trax's ids: "of" is id 5 in en_8k.subword.
+    from trax_compat import data  # pylint: disable=g-import-not-at-top
+    (ids,) = data.tokenize(iter(["of"]), vocab_file="en_8k.subword")
+    assert ids.tolist() == [5]
+    assert loop.step == 2
+
+
+def test_build_vocab_builds_once_and_reuses(small_data, tmp_path):
+    out = tmp_path / "out"
+    loop, text = _run_main(_args(small_data, out, "--build-vocab",
+                                 "--steps", "40",
+                                 "--steps-per-checkpoint", "20"))
+    built = out / "vocab" / "built_8k.subword"
+    assert f"Built a subword vocabulary of" in text and str(built) in text
+    assert built.read_text().startswith("'<pad>")
     assert re.search(r"^Step     40: eval      WeightedCategoryAccuracy \|",
                      text, re.M)
     assert re.search(r"^example input_str: \S", text, re.M)
@@ -56,25 +95,45 @@ def test_main_job_builds_a_vocabulary_trains_and_predicts(small_data,
     assert probs and abs(float(probs.group(1)) + float(probs.group(2))
                          - 1) < 1e-5
     assert loop.step == 40
-
-    # A second run resumes from the checkpoint and reuses the vocabulary.
-    loop2, text2 = _run_main(["--data", train, "--eval-data", evals,
-                              "--steps", "20", "--steps-per-checkpoint", "20",
-                              "--output-dir", str(out_dir)])
+    # --steps is the job's total: a larger one extends it, reusing the
+    # vocabulary; the same one again finds the job complete.
+    loop2, text2 = _run_main(_args(small_data, out, "--build-vocab",
+                                   "--steps", "60",
+                                   "--steps-per-checkpoint", "20"))
     assert "Resuming from the checkpoint of step 40" in text2
-    assert "reusing the vocabulary built earlier" in text2
+    assert "Reusing the vocabulary built earlier" in text2
     assert loop2.step == 60 and "Step     60:" in text2
+    _, text3 = _run_main(_args(small_data, out, "--build-vocab",
+                               "--steps", "60",
+                               "--steps-per-checkpoint", "20"))
+    assert "is complete: it reached step 60 of 60" in text3
+    assert "Step " not in text3
 
 
-def test_main_job_uses_the_tutorial_vocabulary_when_given(small_data,
-                                                          tmp_path):
-    require_shared()
-    train, evals = small_data
-    _, text = _run_main(["--data", train, "--eval-data", evals, "--steps",
-                         "2", "--vocab-dir", str(VOCAB_DIR), "--output-dir",
-                         str(tmp_path / "o")])
-    assert f"Using vocabulary {VOCAB_DIR / 'en_8k.subword'}" in text
-    assert "built" not in text
+def test_last_step_is_always_checkpointed(small_data, tmp_path):
+    out = tmp_path / "out"
+    _run_main(_args(small_data, out, "--steps", "25",
+                    "--steps-per-checkpoint", "10"))
+    assert checkpoints.committed_steps(str(out / "checkpoints")) == [10, 20, 25]
+
+
+def test_resume_with_other_settings_is_refused(small_data, tmp_path, capsys):
+    out = tmp_path / "out"
+    _run_main(_args(small_data, out, "--steps", "2"))
+    code, _, err = _job(_args(small_data, out, "--steps", "4", "--seed", "3"),
+                        capsys)
+    assert code == 2
+    assert "--seed differ" in err and "pass a new --output-dir" in err
+    assert checkpoints.committed_steps(str(out / "checkpoints")) == [1, 2]
+
+
+# -- one line, the right exit code, for each kind of bad input ---------------
+
+def _one_error_line(err):
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
 
 
 def test_malformed_data_line_is_reported_with_file_and_line(tmp_path):
@@ -89,11 +148,106 @@ def test_malformed_data_line_is_reported_with_file_and_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_missing_vocab_dir_file_is_an_error_naming_where_it_looked(
-        small_data, tmp_path):
-    train, evals = small_data
-    with pytest.raises(SystemExit) as err:
-        _run_main(["--data", train, "--eval-data", evals, "--steps", "1",
-                   "--vocab-dir", str(tmp_path / "empty"),
-                   "--output-dir", str(tmp_path / "o")])
-    assert str(tmp_path / "empty" / "en_8k.subword") in str(err.value)
+def test_labels_outside_the_models_classes_are_an_error(tmp_path, capsys):
+    data = tmp_path / "labels.txt"
+    data.write_text("great,1\nawful,0\nmeh,2\nfine,1\n")
+    code, _, err = _job(["--data", str(data), "--output-dir",
+                         str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert f"{data}:3" in err and "label 2 is outside 0..1" in err
+    assert "--n-classes" in err
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"", "is empty"),
+    (b"'<pad>'\n'<EOS>'\n'ab", "truncated"),
+    (b"\xff\xfe\x00 binary", "not UTF-8"),
+])
+def test_broken_vocabulary_in_vocab_dir(small_data, tmp_path, capsys,
+                                        content, what):
+    vocab_dir = tmp_path / "v"
+    vocab_dir.mkdir()
+    (vocab_dir / "en_8k.subword").write_bytes(content)
+    code, _, err = _job(_args(small_data, tmp_path / "o", "--vocab-dir",
+                              str(vocab_dir)), capsys)
+    line = _one_error_line(err)
+    assert code == 2
+    assert str(vocab_dir / "en_8k.subword") in line and what in line
+    assert "leave out --vocab-dir" in line
+
+
+def test_missing_vocabulary_in_vocab_dir(small_data, tmp_path, capsys):
+    code, _, err = _job(_args(small_data, tmp_path / "o", "--vocab-dir",
+                              str(tmp_path / "empty")), capsys)
+    line = _one_error_line(err)
+    assert code == 2 and str(tmp_path / "empty") in line
+    assert "en_8k.subword" in line
+
+
+def test_truncated_built_vocabulary(small_data, tmp_path, capsys):
+    out = tmp_path / "o"
+    built = out / "vocab" / "built_8k.subword"
+    built.parent.mkdir(parents=True)
+    built.write_text("'<pad>'\n'<EOS>'\n'the_'\n'unfinish")
+    code, _, err = _job(_args(small_data, out, "--build-vocab"), capsys)
+    line = _one_error_line(err)
+    assert code == 2 and str(built) in line
+    assert f"Delete {built} to build it again" in line
+
+
+def test_output_dir_that_is_a_file_or_cannot_be_created(small_data, tmp_path,
+                                                         capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "sub"):
+        code, _, err = _job(_args(small_data, out), capsys)
+        line = _one_error_line(err)
+        assert code == 2 and str(out) in line and "output_dir" in line
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-1"], "--seed must be between 0 and"),
+    (["--steps-per-checkpoint", "0"], "--steps-per-checkpoint must be at"),
+    (["--steps-per-checkpoint", "-3"], "--steps-per-checkpoint must be at"),
+    (["--steps", "0"], "--steps must be at least 1"),
+    (["--n-classes", "1"], "--n-classes must be at least 2"),
+])
+def test_bad_arguments_exit_2_naming_the_flag(tmp_path, capsys, argv,
+                                              message):
+    with pytest.raises(SystemExit) as exit_info:
+        sentiment.main(argv + ["--output-dir", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_eval_data_file_names_the_flag(small_data, tmp_path, capsys):
+    train, _ = small_data
+    missing = tmp_path / "nope.txt"
+    code, _, err = _job(["--data", train, "--eval-data", str(missing),
+                         "--output-dir", str(tmp_path / "o")], capsys)
+    line = _one_error_line(err)
+    assert code == 2 and f"--eval-data {missing} does not exist" in line
+
+
+def test_all_checkpoints_damaged_is_a_runtime_error(small_data, tmp_path,
+                                                    capsys):
+    out = tmp_path / "o"
+    _run_main(_args(small_data, out, "--steps", "2"))
+    for path in (out / "checkpoints").rglob("*"):
+        if path.is_file() and "ocdbt" in str(path.parent):
+            path.write_bytes(b"")
+    code, _, err = _job(_args(small_data, out, "--steps", "4"), capsys)
+    line = _one_error_line(err)
+    assert code == 1
+    assert "No intact checkpoint in" in line and "step 2:" in line
+    assert "Move them away" in line
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "train.sentiment", "--data",
+         str(tmp_path / "missing.txt"), "--output-dir", str(tmp_path / "o"),
+         "--debug"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "UsageError" in proc.stderr

@@ -3,11 +3,15 @@
 Each subcommand lives with the feature it exposes; a module listed in
 ``_SUBCOMMANDS`` provides ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their subcommand runs, so ``--help`` is fast.
+Errors end as one line and an exit code (see ``command_errors``); ``--debug``
+anywhere on the line shows the traceback instead.
 """
 
 import argparse
 import importlib
 import sys
+
+from trax_compat import command_errors
 
 # name -> (module, one-line help)
 _SUBCOMMANDS = {
@@ -32,6 +36,8 @@ def _build_parser():
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = command_errors.debug_requested(argv)
+    argv = [a for a in argv if a != "--debug"]
     parser, sub = _build_parser()
     if not argv or argv[0] not in _SUBCOMMANDS:
         args = parser.parse_args(argv)  # prints help / errors and exits
@@ -42,4 +48,5 @@ def main(argv=None):
     command_parser = sub.choices[argv[0]]
     module.add_arguments(command_parser)
     args = parser.parse_args(argv)
-    return int(module.run(args) or 0)
+    prog = f"trax-compat {argv[0]}"
+    return command_errors.run(prog, lambda: module.run(args), debug=debug)
