@@ -1,0 +1,211 @@
+"""Resumes that change nothing: a Loop (or the main job) stopped at any
+moment and resumed logs exactly what an uninterrupted one logs."""
+
+import contextlib
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import trax_compat as trax
+from trax_compat import layers as tl
+from trax_compat.supervised import checkpoints
+from trax_compat.supervised import training
+from train import corpus
+from tests.conftest import REPO
+
+TIMING = re.compile(r"Ran \d+ train steps in [0-9.]+ secs")
+
+
+def _examples(n, seed):
+    rng = np.random.RandomState(seed)
+    while True:
+        for _ in range(n):
+            x = rng.randn(3).astype(np.float32)
+            yield x, np.int64(x[0] > 0)
+
+
+def _pipeline():
+    # Shuffle draws from NumPy's global generator, as in Trax, and the two
+    # streams share it: only a replay in the original order restores it.
+    return trax.data.Serial(trax.data.Shuffle(queue_size=8),
+                            trax.data.Batch(4), trax.data.AddLossWeights())
+
+
+def _loop(output_dir, resume_streams="replay", checkpoint_every=4):
+    np.random.seed(5)
+    train = _pipeline()(_examples(50, 0))
+    evals = _pipeline()(_examples(30, 1))
+    task = training.TrainTask(train, tl.WeightedCategoryCrossEntropy(),
+                              trax.optimizers.Adam(0.01),
+                              n_steps_per_checkpoint=checkpoint_every)
+    eval_task = training.EvalTask(evals, [tl.WeightedCategoryAccuracy(),
+                                          tl.WeightedCategoryCrossEntropy()],
+                                  n_eval_batches=3)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return training.Loop(tl.Serial(tl.Dense(2), tl.LogSoftmax()), task,
+                             eval_tasks=[eval_task], output_dir=output_dir,
+                             random_seed=0, resume_streams=resume_streams)
+
+
+def _run(loop, n):
+    with contextlib.redirect_stdout(io.StringIO()):
+        loop.run(n)
+
+
+def _values(log_text):
+    return [TIMING.sub("Ran", line) for line in log_text.splitlines()]
+
+
+def _leaves(loop):
+    return [np.asarray(x) for x in
+            jax.tree_util.tree_leaves(loop.train_state.params)]
+
+
+def test_replayed_resume_equals_an_uninterrupted_run(tmp_path):
+    whole = _loop(str(tmp_path / "whole"))
+    _run(whole, 12)
+    whole.close()
+
+    first = _loop(str(tmp_path / "split"))
+    _run(first, 6)  # Checkpoint at step 4; steps 5-6 are lost.
+    first.close()
+    resumed = _loop(str(tmp_path / "split"))
+    assert resumed.step == 4
+    _run(resumed, 8)
+    resumed.close()
+
+    log = lambda d: (tmp_path / d / training.LOG_FILE_NAME).read_text()
+    assert _values(log("split")) == _values(log("whole"))
+    assert len(re.findall(r"^Step      8: eval", log("split"), re.M)) == 2
+    for a, b in zip(_leaves(resumed), _leaves(whole)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history.to_dict() == whole.history.to_dict()
+
+
+def test_restart_is_trax_behaviour_and_differs(tmp_path):
+    whole = _loop(str(tmp_path / "whole"))
+    _run(whole, 8)
+    whole.close()
+    first = _loop(str(tmp_path / "split"), resume_streams="restart")
+    _run(first, 4)
+    first.close()
+    resumed = _loop(str(tmp_path / "split"), resume_streams="restart")
+    _run(resumed, 4)
+    resumed.close()
+    assert resumed.step == 8
+    assert any(not np.array_equal(a, b)
+               for a, b in zip(_leaves(resumed), _leaves(whole)))
+    assert resumed.replay_seconds == 0.0
+
+
+def test_resume_between_reports_keeps_the_running_totals(tmp_path):
+    """A checkpoint between two reports carries the loss sums: the next
+    report is the same as without the stop."""
+    def make(out):
+        loop = _loop(out, checkpoint_every=5)
+        loop._checkpoint_at = lambda step: step % 3 == 0  # pylint: disable=protected-access
+        return loop
+    whole = make(str(tmp_path / "whole"))
+    _run(whole, 10)
+    whole.close()
+    first = make(str(tmp_path / "split"))
+    _run(first, 7)
+    first.close()
+    resumed = make(str(tmp_path / "split"))
+    assert resumed.step == 6
+    _run(resumed, 4)
+    resumed.close()
+    log = lambda d: (tmp_path / d / training.LOG_FILE_NAME).read_text()
+    assert _values(log("split")) == _values(log("whole"))
+
+
+def test_unknown_resume_mode_is_rejected():
+    with pytest.raises(ValueError, match="resume_streams"):
+        training.Loop(tl.Serial(tl.Dense(2), tl.LogSoftmax()),
+                      training.TrainTask(
+                          _pipeline()(_examples(10, 0)),
+                          tl.WeightedCategoryCrossEntropy(),
+                          trax.optimizers.Adam(0.01)),
+                      resume_streams="rewind")
+
+
+# -- the main job, killed with SIGKILL and rerun --------------------------------
+
+@pytest.fixture(scope="module")
+def job_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("job")
+    train = root / "train.txt"
+    evals = root / "eval.txt"
+    corpus.write_corpus(str(train), corpus.synthetic_tweets(1500, seed=1))
+    corpus.write_corpus(str(evals), corpus.synthetic_tweets(300, seed=2))
+    env = dict(os.environ, TRAX_COMPAT_CACHE_DIR=str(root / "cache"))
+    env.pop("TRAX_COMPAT_VOCAB_DIR", None)
+    return train, evals, env
+
+
+def _job_command(job_files, out, steps):
+    train, evals, _ = job_files
+    return [sys.executable, "-m", "train.sentiment", "--data", str(train),
+            "--eval-data", str(evals), "--steps", str(steps),
+            "--steps-per-checkpoint", "10", "--output-dir", str(out)]
+
+
+def _wait_for(path, pattern, proc, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and re.search(pattern, path.read_text(), re.M):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the job ended early: {proc.returncode}")
+        time.sleep(0.05)
+    raise AssertionError(f"{pattern!r} never appeared in {path}")
+
+
+def test_job_killed_and_rerun_logs_what_an_uninterrupted_job_logs(
+        job_files, tmp_path):
+    _, _, env = job_files
+    steps = 60
+    whole = tmp_path / "whole"
+    subprocess.run(_job_command(job_files, whole, steps), cwd=REPO, env=env,
+                   check=True, capture_output=True, timeout=300)
+
+    split = tmp_path / "split"
+    proc = subprocess.Popen(_job_command(job_files, split, steps), cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    # Killed right after step 30's eval is logged: its checkpoint may or
+    # may not be committed yet; either way nothing may repeat or change.
+    _wait_for(split / "log.txt", r"^Step     30: eval +WeightedCategoryAcc",
+              proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (split / "trax_compat.lock").exists()  # kill -9 leaves it behind
+    rerun = subprocess.run(_job_command(job_files, split, steps), cwd=REPO,
+                           env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "Taking over the lock of process" in rerun.stdout
+    assert "Resuming from the checkpoint of step" in rerun.stdout
+
+    log = lambda d: (d / "log.txt").read_text()
+    assert _values(log(split)) == _values(log(whole))
+    steps_logged = re.findall(r"^Step +(\d+): Ran", log(split), re.M)
+    assert steps_logged == ["1", "10", "20", "30", "40", "50", "60"]
+    for out in (whole, split):
+        assert checkpoints.committed_steps(str(out / "checkpoints"))[-1] == 60
+    a, _ = checkpoints.load_model_params(str(whole))
+    b, _ = checkpoints.load_model_params(str(split))
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(x, y)
+    # The same prediction at the end, too.
+    last_line = lambda text: text.strip().splitlines()[-1]
+    assert last_line(rerun.stdout).startswith(
+        "Model returned sentiment probabilities")
