@@ -326,17 +326,23 @@ def test_interrupted_save_keeps_last_good_checkpoint(tmp_path):
     assert resumed.step == 2
 
 
-def test_damaged_checkpoint_gives_clear_error(tmp_path):
+def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path,
+                                                           monkeypatch):
     loop = _small_loop(output_dir=str(tmp_path))
     _quiet_run(loop, 4)
+    loop.close()
     step_dir = tmp_path / "checkpoints" / "4"
     for path in step_dir.rglob("*"):
         if path.is_file() and path.stat().st_size > 0:
             path.write_bytes(b"not a checkpoint")
-    with pytest.raises(checkpoints.CheckpointError) as err:
-        _small_loop(output_dir=str(tmp_path))
-    message = str(err.value)
-    assert str(step_dir) in message and "step 2" in message
+    said = []
+    monkeypatch.setattr(training, "_log", said.append)
+    resumed = _small_loop(output_dir=str(tmp_path))
+    assert resumed.step == 2
+    message = "\n".join(said)
+    assert "step 4: unreadable" in message and "step 2" in message
+    # Moved aside, not deleted.
+    assert (tmp_path / "checkpoints" / "4.damaged").is_dir()
 
 
 def test_exhausted_stream_names_the_step_and_the_fix():

@@ -60,6 +60,8 @@ def server(monkeypatch, tmp_path, vocab_dir):
     monkeypatch.setenv(download.ENV_GCS_ENDPOINT, endpoint)
     monkeypatch.setenv(vocab_files.ENV_CACHE_DIR, str(tmp_path / "cache"))
     monkeypatch.delenv(vocab_files.ENV_VOCAB_DIR, raising=False)
+    # These tests are about downloading: no packaged copy short-cuts them.
+    monkeypatch.setattr(vocab_files, "BUNDLED_DIR", str(tmp_path / "none"))
     vocab_files.clear_vocab_cache()
     yield endpoint
     vocab_files.clear_vocab_cache()
