@@ -15,22 +15,61 @@ import importlib.util
 import os
 import sys
 
+# The name CLU's interface module gets when it is loaded as our own copy.
+_PRIVATE_INTERFACE_NAME = "trax_compat._clu_metric_writers_interface"
+
+
+def _tensorflow_installed():
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except ValueError:  # in sys.modules without a spec: it is there
+        return True
+
 
 def _clu_metric_writer_interface():
-    """Returns ``clu.metric_writers.interface`` without importing the rest of
-    ``clu.metric_writers``, whose ``__init__`` imports TensorFlow (seconds).
+    """CLU's ``MetricWriter`` interface module, without side effects on
+    ``clu`` for other code (see "CLU's MetricWriter without TensorFlow" in
+    docs/design.md).
 
-    The module is registered under its real name, so a later regular import
-    of ``clu.metric_writers`` reuses it and ``MetricWriter`` stays one class.
+    ``clu/metric_writers/__init__.py`` imports CLU's TensorFlow writer, so
+    the package cannot be imported without TensorFlow. With TensorFlow
+    installed it is imported normally (at TensorFlow's import cost) and our
+    writers subclass the ``clu.metric_writers.MetricWriter`` that other code
+    sees. Without it, nobody can import ``clu.metric_writers``: CLU's
+    ``interface.py`` is then executed as a private module of ours that is
+    not registered in ``sys.modules``.
     """
-    name = "clu.metric_writers.interface"
-    if name in sys.modules:
-        return sys.modules[name]
-    clu_dir = os.path.dirname(importlib.util.find_spec("clu").origin)
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(clu_dir, "metric_writers", "interface.py"))
+    if _tensorflow_installed():
+        already = set(sys.modules)
+        try:
+            from clu.metric_writers import interface as clu_interface  # pylint: disable=g-import-not-at-top
+            return clu_interface
+        except ImportError:
+            # A TensorFlow that does not import: as if it were absent. Python
+            # drops the package whose import failed but keeps the submodules
+            # it had loaded; without their parent, a later
+            # `import clu.metric_writers.interface` would fail differently
+            # (AttributeError). Forget the ones this attempt added, so other
+            # code meets the same ImportError as in a process without us.
+            for name in set(sys.modules) - already:
+                if name.startswith("clu.metric_writers."):
+                    del sys.modules[name]
+    clu_spec = importlib.util.find_spec("clu")
+    if clu_spec is None or not clu_spec.submodule_search_locations:
+        raise ImportError("trax_compat needs CLU: pip install clu")
+    path = None
+    for folder in clu_spec.submodule_search_locations:
+        candidate = os.path.join(folder, "metric_writers", "interface.py")
+        if os.path.isfile(candidate):
+            path = candidate
+            break
+    if path is None:
+        raise ImportError(
+            "CLU's clu/metric_writers/interface.py was not found in "
+            f"{list(clu_spec.submodule_search_locations)}")
+    spec = importlib.util.spec_from_file_location(_PRIVATE_INTERFACE_NAME,
+                                                  path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
