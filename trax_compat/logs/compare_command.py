@@ -80,6 +80,14 @@ def exit_status(comparison):
 
 
 def run(args):
+    if args.plot:
+        # Before any output: without matplotlib, one line says what to
+        # install.
+        from trax_compat.logs import plot  # pylint: disable=g-import-not-at-top
+        try:
+            plot.load_pyplot()
+        except plot.PlotUnavailableError as e:
+            return _error(str(e))
     try:
         log_a = logs.load_log(args.a)
         log_b = logs.load_log(args.b)

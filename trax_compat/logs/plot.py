@@ -1,13 +1,36 @@
 """Draws both runs' curves, one panel per metric, into a PNG (matplotlib).
 
-matplotlib is imported only here, with the non-interactive Agg backend, so
-the command works without a display.
+matplotlib is an optional dependency (the ``plot`` extra). It is imported
+only here, with the non-interactive Agg backend, so the command works
+without a display.
 """
 
 import math
 import os
 
 from trax_compat.logs import parse
+
+INSTALL_HINT = 'pip install "trax-compat[plot]"'
+
+
+class PlotUnavailableError(parse.LogError):
+    """matplotlib cannot be imported."""
+
+
+def load_pyplot():
+    """Returns ``matplotlib.pyplot`` on the Agg backend; raises
+    PlotUnavailableError (telling how to install it) without matplotlib."""
+    try:
+        import matplotlib  # pylint: disable=g-import-not-at-top
+        matplotlib.use("Agg", force=True)
+        from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+        why = ("is not installed" if e.name == "matplotlib"
+               else f"does not import ({e})")
+        raise PlotUnavailableError(
+            f"--plot needs matplotlib, which {why}: {INSTALL_HINT}") from None
+    return pyplot
+
 
 # Distinct colours and line styles, readable in greyscale too.
 STYLE_A = {"color": "#1f77b4", "linestyle": "-", "marker": "o"}
@@ -44,11 +67,9 @@ def _title(comparison, key):
 def plot_comparison(comparison, path, dpi=100):
     """Writes the plot to ``path`` (format from its extension, e.g. .png);
     returns the number of panels. Raises LogError when nothing can be
-    drawn or the file cannot be written."""
-    import matplotlib  # pylint: disable=g-import-not-at-top
-    matplotlib.use("Agg", force=True)
-    from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-
+    drawn or the file cannot be written, PlotUnavailableError (a LogError)
+    without matplotlib."""
+    plt = load_pyplot()
     keys = _panel_keys(comparison)
     if not keys:
         raise parse.LogError("nothing to plot: no metric in either log")
