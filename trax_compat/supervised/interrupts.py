@@ -26,7 +26,7 @@ class DeferredInterrupts:
     nothing (Python delivers SIGINT to the main thread anyway).
     """
 
-    def __init__(self, notice=sys.stderr):
+    def __init__(self, notice=True):
         self._depth = 0
         self._strict = 0
         self._pending = False
@@ -52,11 +52,11 @@ class DeferredInterrupts:
         if previous == signal.SIG_IGN:
             return
         if self._depth and (self._strict or not self._pending):
-            if not self._pending and self._notice is not None:
-                self._notice.write(
-                    "\nInterrupt received: stopping after the current step "
-                    "(Ctrl-C again to stop at once).\n")
-                self._notice.flush()
+            if not self._pending and self._notice:
+                stream = sys.stderr if self._notice is True else self._notice
+                stream.write("\nInterrupt received: stopping after the "
+                             "current step (Ctrl-C again to stop at once).\n")
+                stream.flush()
             self._pending = True
             return
         if callable(previous) and previous is not signal.default_int_handler:
