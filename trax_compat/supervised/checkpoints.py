@@ -21,11 +21,16 @@ old one, then swapped in with two renames; a crash between them leaves
 ``<step>.replaced``, which the next writer puts back.
 """
 
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sys
+import time
 
 import jax
 import numpy as np
@@ -127,8 +132,54 @@ def _abstract(target):
     return jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
 
 
+def _is_read_noise(unraisable):
+    # Event loops closed under storage threads, and the abandoned read
+    # coroutines of the failed restore collected afterwards.
+    value, obj = unraisable.exc_value, unraisable.object
+    return ((isinstance(value, RuntimeError)
+             and str(value) == "Event loop is closed")
+            or "orbax" in getattr(getattr(obj, "cr_code", None),
+                                  "co_filename", ""))
+
+
+@contextlib.contextmanager
+def _quiet_read_errors():
+    """Orbax and its asyncio tasks log a damaged file's error themselves,
+    some from storage threads that finish after the failed restore has
+    closed its event loop; we report the error once, in our own words."""
+    loggers = [logging.getLogger(name) for name in ("absl", "asyncio")]
+    levels = [logger.level for logger in loggers]
+    previous_hook = sys.unraisablehook
+
+    def hook(unraisable):
+        if not _is_read_noise(unraisable):
+            previous_hook(unraisable)
+
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    sys.unraisablehook = hook
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        if failed:
+            time.sleep(0.2)  # Reads still in flight land here, not later.
+        gc.collect()
+        sys.unraisablehook = previous_hook
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def _read_step(step_dir, target):
     """Restores and verifies one step directory; raises on any damage."""
+    with _quiet_read_errors():
+        return _restore_and_verify(step_dir, target)
+
+
+def _restore_and_verify(step_dir, target):
     ocp = _ocp()
     checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
     try:
@@ -146,7 +197,7 @@ def _read_step(step_dir, target):
     except Exception as e:  # pylint: disable=broad-except
         message = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise CheckpointError(
-            f"unreadable ({type(e).__name__}: {message[:200]})") from e
+            f"unreadable ({type(e).__name__}: {message[:120]})") from e
     finally:
         checkpointer.close()
     state, meta = restored["state"], restored["meta"]
