@@ -24,7 +24,7 @@ class TerminalProgress:
         self._stream = stream
         self._min_interval = min_interval
         self._shown = False
-        self._last_draw = 0.0
+        self._last_draw = None
         self._window = None  # (time, step) when the current rate began
 
     def start(self, step):
@@ -35,7 +35,8 @@ class TerminalProgress:
         now = time.perf_counter()
         if self._window is None:
             self.start(step - 1)
-        if now - self._last_draw < self._min_interval:
+        if (self._last_draw is not None
+                and now - self._last_draw < self._min_interval):
             return
         start_time, start_step = self._window
         rate = (step - start_step) / (now - start_time) if now > start_time \
@@ -56,7 +57,7 @@ class TerminalProgress:
             self._stream.write("\r\x1b[K")
             self._stream.flush()
             self._shown = False
-            self._last_draw = 0.0
+            self._last_draw = None
 
 
 def for_stream(stream):
