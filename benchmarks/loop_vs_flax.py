@@ -48,8 +48,8 @@ from benchmarks import common
 
 # -- data ------------------------------------------------------------------------
 
-_SHARED_VOCAB = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), os.pardir, "shared", "fixtures", "vocab",
+_TRAX_VOCAB = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "trax_compat", "data", "vocabs",
     "en_8k.subword")
 
 
@@ -61,10 +61,10 @@ def _vocab_location(args, tmp_dir, train_texts):
         if not os.path.isfile(path):
             sys.exit(f"--vocab-file {args.vocab_file}: no such file")
         return os.path.basename(path), os.path.dirname(path), path
-    if args.shared_vocab:
-        path = os.path.normpath(_SHARED_VOCAB)
+    if args.trax_vocab:
+        path = os.path.normpath(_TRAX_VOCAB)
         if not os.path.isfile(path):
-            sys.exit(f"--shared-vocab: {path} does not exist")
+            sys.exit(f"--trax-vocab: {path} does not exist")
         return os.path.basename(path), os.path.dirname(path), path
     path = os.path.join(tmp_dir, "synthetic.subword")
     vocab = subword.build_subword_vocab_file(train_texts, 8192, path)
@@ -346,9 +346,8 @@ def parse_args(argv=None):
     p.add_argument("--vocab-file", default=None,
                    help="subword vocabulary file to tokenize with (default: "
                         "build one from the synthetic corpus in a temp dir)")
-    p.add_argument("--shared-vocab", action="store_true",
-                   help="use ../shared/fixtures/vocab/en_8k.subword "
-                        "(Trax's vocabulary, developer checkouts only)")
+    p.add_argument("--trax-vocab", action="store_true",
+                   help="use Trax's en_8k.subword (bundled with the package)")
     p.add_argument("--learning-rate", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0,
                    help="NumPy seed for the Shuffle stage")

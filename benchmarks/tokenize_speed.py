@@ -28,7 +28,8 @@ import unicodedata
 import numpy as np
 
 _REPO = pathlib.Path(__file__).resolve().parents[1]
-_SHARED = _REPO.parent / "shared" / "fixtures"
+_TESTDATA = _REPO / "tests" / "testdata"
+_BUNDLED_VOCABS = _REPO / "trax_compat" / "data" / "vocabs"
 
 
 def read_tweets(path):
@@ -145,9 +146,9 @@ def _child(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", default=str(_SHARED / "corpus" /
+    parser.add_argument("--corpus", default=str(_TESTDATA / "corpus" /
                                                 "dev_tweets.txt"))
-    parser.add_argument("--vocab-dir", default=str(_SHARED / "vocab"))
+    parser.add_argument("--vocab-dir", default=str(_BUNDLED_VOCABS))
     parser.add_argument("--vocab-file", default="en_8k.subword")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
