@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import ORACLE
 from train import corpus
 from train import sentiment
+from trax_compat import command_errors
 from trax_compat.logs import capture
 from trax_compat.logs import compare_command
 
@@ -78,8 +79,8 @@ def test_main_job_prints_the_comparison(tmp_path, monkeypatch):
 def test_main_job_rejects_an_unusable_log_before_training(tmp_path):
     garbage = tmp_path / "garbage.txt"
     garbage.write_text("nothing to see\n")
-    with pytest.raises(SystemExit, match="--compare-with: .*no Trax step "
-                       "log lines found"):
+    with pytest.raises(command_errors.UsageError,
+                       match="--compare-with: .*no Trax step log lines found"):
         sentiment.main(["--steps", "1", "--output-dir", str(tmp_path / "o"),
                         "--compare-with", str(garbage)])
     assert not (tmp_path / "o").exists()
