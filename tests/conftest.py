@@ -173,3 +173,24 @@ def _no_internet_for_vocab_downloads(monkeypatch):
     a closed loopback port unless a test starts its own local server."""
     if "TRAX_COMPAT_GCS_ENDPOINT" not in os.environ:
         monkeypatch.setenv("TRAX_COMPAT_GCS_ENDPOINT", "http://127.0.0.1:9")
+
+
+def float_batches(n_features=3, n=4, seed=0):
+    """An endless stream of small classification batches (x, y, weights)."""
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    while True:
+        x = rng.randn(n, n_features).astype(np.float32)
+        y = (x[:, 0] > 0).astype(np.int64)
+        yield x, y, np.ones((n,), np.float32)
+
+
+def write_small_corpus(root):
+    """Writes small synthetic ``text,label`` train/eval files for the main
+    job into ``root``; returns their paths."""
+    from train import corpus  # pylint: disable=g-import-not-at-top
+    train, evals = root / "train.txt", root / "eval.txt"
+    if not train.exists():
+        corpus.write_corpus(str(train), corpus.synthetic_tweets(1500, seed=1))
+        corpus.write_corpus(str(evals), corpus.synthetic_tweets(300, seed=2))
+    return train, evals

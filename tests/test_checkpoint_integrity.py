@@ -15,15 +15,11 @@ import trax_compat as trax
 from trax_compat import layers as tl
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import training
+from tests.conftest import float_batches
 
 
 def _loop(output_dir, seed=0):
-    def batches():
-        rng = np.random.RandomState(seed)
-        while True:
-            x = rng.randn(4, 3).astype(np.float32)
-            yield x, (x[:, 0] > 0).astype(np.int64), np.ones((4,), np.float32)
-    task = training.TrainTask(batches(), tl.WeightedCategoryCrossEntropy(),
+    task = training.TrainTask(float_batches(seed=seed), tl.WeightedCategoryCrossEntropy(),
                               trax.optimizers.Adam(0.01),
                               n_steps_per_checkpoint=2)
     with contextlib.redirect_stdout(io.StringIO()):

@@ -18,8 +18,7 @@ import trax_compat as trax
 from trax_compat import layers as tl
 from trax_compat.supervised import interrupts
 from trax_compat.supervised import training
-from train import corpus
-from tests.conftest import REPO
+from tests.conftest import REPO, write_small_corpus
 
 
 def _batches(interrupt_at=None):
@@ -103,10 +102,7 @@ def test_a_second_ctrl_c_in_a_plain_section_acts_at_once():
 
 
 def test_main_job_interrupted_says_where_and_exits_130(tmp_path):
-    data = tmp_path / "train.txt"
-    evals = tmp_path / "eval.txt"
-    corpus.write_corpus(str(data), corpus.synthetic_tweets(1500, seed=1))
-    corpus.write_corpus(str(evals), corpus.synthetic_tweets(300, seed=2))
+    data, evals = write_small_corpus(tmp_path)
     out = tmp_path / "out"
     env = dict(os.environ, TRAX_COMPAT_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.Popen(

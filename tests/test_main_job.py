@@ -12,27 +12,19 @@ import sys
 import numpy as np
 import pytest
 
-from train import corpus
 from train import sentiment
 from trax_compat import command_errors
 from trax_compat.data import vocab_files
 from trax_compat.supervised import checkpoints
-from tests.conftest import REPO
+from tests.conftest import REPO, write_small_corpus
 
 BUNDLED = vocab_files.BUNDLED_DIR
 
 
-def _write(path, examples):
-    corpus.write_corpus(str(path), examples)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    train = _write(root / "train.txt", corpus.synthetic_tweets(1500, seed=1))
-    evals = _write(root / "eval.txt", corpus.synthetic_tweets(300, seed=2))
-    return train, evals
+    train, evals = write_small_corpus(tmp_path_factory.mktemp("data"))
+    return str(train), str(evals)
 
 
 @pytest.fixture(autouse=True)

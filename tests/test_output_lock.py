@@ -8,14 +8,13 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import trax_compat as trax
 from trax_compat import layers as tl
 from trax_compat.supervised import output_lock
 from trax_compat.supervised import training
-from tests.conftest import REPO
+from tests.conftest import REPO, float_batches
 
 _HOLDER = """
 import sys
@@ -41,12 +40,7 @@ def holder(tmp_path):
 
 
 def _loop(output_dir):
-    def batches():
-        rng = np.random.RandomState(0)
-        while True:
-            x = rng.randn(4, 3).astype(np.float32)
-            yield x, (x[:, 0] > 0).astype(np.int64), np.ones((4,), np.float32)
-    task = training.TrainTask(batches(), tl.WeightedCategoryCrossEntropy(),
+    task = training.TrainTask(float_batches(), tl.WeightedCategoryCrossEntropy(),
                               trax.optimizers.Adam(0.01))
     with contextlib.redirect_stdout(io.StringIO()):
         return training.Loop(tl.Serial(tl.Dense(2), tl.LogSoftmax()), task,

@@ -9,14 +9,12 @@ import select
 import subprocess
 import sys
 
-import numpy as np
 
 import trax_compat as trax
 from trax_compat import layers as tl
 from trax_compat.supervised import progress
 from trax_compat.supervised import training
-from train import corpus
-from tests.conftest import REPO
+from tests.conftest import REPO, float_batches, write_small_corpus
 
 ERASE = "\r\x1b[K"
 PROGRESS = re.compile(r"\r\x1b\[K[^\r\n]*")
@@ -60,16 +58,12 @@ def test_only_for_terminals():
 
 
 def test_loop_shows_progress_between_log_blocks_only(tmp_path):
-    def batches():
-        rng = np.random.RandomState(0)
-        while True:
-            x = rng.randn(4, 3).astype(np.float32)
-            yield x, (x[:, 0] > 0).astype(np.int64), np.ones((4,), np.float32)
     term = _Terminal()
-    task = training.TrainTask(batches(), tl.WeightedCategoryCrossEntropy(),
+    task = training.TrainTask(float_batches(), tl.WeightedCategoryCrossEntropy(),
                               trax.optimizers.Adam(0.01),
                               n_steps_per_checkpoint=10)
-    eval_task = training.EvalTask(batches(), [tl.WeightedCategoryAccuracy()])
+    eval_task = training.EvalTask(float_batches(seed=1),
+                                  [tl.WeightedCategoryAccuracy()])
     with contextlib.redirect_stdout(term):
         loop = training.Loop(
             tl.Serial(tl.Dense(2), tl.LogSoftmax()), task,
@@ -89,11 +83,7 @@ def test_loop_shows_progress_between_log_blocks_only(tmp_path):
 
 
 def _job(tmp_path, out, tty):
-    data = tmp_path / "train.txt"
-    evals = tmp_path / "eval.txt"
-    if not data.exists():
-        corpus.write_corpus(str(data), corpus.synthetic_tweets(1500, seed=1))
-        corpus.write_corpus(str(evals), corpus.synthetic_tweets(300, seed=2))
+    data, evals = write_small_corpus(tmp_path)
     command = [sys.executable, "-m", "train.sentiment", "--data", str(data),
                "--eval-data", str(evals), "--steps", "400",
                "--steps-per-checkpoint", "200", "--output-dir", str(out)]

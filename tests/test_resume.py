@@ -18,8 +18,7 @@ import trax_compat as trax
 from trax_compat import layers as tl
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import training
-from train import corpus
-from tests.conftest import REPO
+from tests.conftest import REPO, write_small_corpus
 
 TIMING = re.compile(r"Ran \d+ train steps in [0-9.]+ secs")
 
@@ -69,20 +68,30 @@ def _leaves(loop):
             jax.tree_util.tree_leaves(loop.train_state.params)]
 
 
-def test_replayed_resume_equals_an_uninterrupted_run(tmp_path):
-    whole = _loop(str(tmp_path / "whole"))
-    _run(whole, 12)
+def _whole_and_resumed(tmp_path, make, total, stop_after, resumed_at):
+    """A Loop run for ``total`` steps, and one stopped after ``stop_after``
+    steps, resumed by a new Loop (from step ``resumed_at``) to ``total``."""
+    whole = make(str(tmp_path / "whole"))
+    _run(whole, total)
     whole.close()
-
-    first = _loop(str(tmp_path / "split"))
-    _run(first, 6)  # Checkpoint at step 4; steps 5-6 are lost.
+    first = make(str(tmp_path / "split"))
+    _run(first, stop_after)
     first.close()
-    resumed = _loop(str(tmp_path / "split"))
-    assert resumed.step == 4
-    _run(resumed, 8)
+    resumed = make(str(tmp_path / "split"))
+    assert resumed.step == resumed_at
+    _run(resumed, total - resumed_at)
     resumed.close()
+    return whole, resumed
 
-    log = lambda d: (tmp_path / d / training.LOG_FILE_NAME).read_text()
+
+def _log(tmp_path, name):
+    return (tmp_path / name / training.LOG_FILE_NAME).read_text()
+
+
+def test_replayed_resume_equals_an_uninterrupted_run(tmp_path):
+    # Checkpoint at step 4; steps 5-6 are lost.
+    whole, resumed = _whole_and_resumed(tmp_path, _loop, 12, 6, 4)
+    log = lambda d: _log(tmp_path, d)
     assert _values(log("split")) == _values(log("whole"))
     assert len(re.findall(r"^Step      8: eval", log("split"), re.M)) == 2
     for a, b in zip(_leaves(resumed), _leaves(whole)):
@@ -91,15 +100,8 @@ def test_replayed_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_restart_is_trax_behaviour_and_differs(tmp_path):
-    whole = _loop(str(tmp_path / "whole"))
-    _run(whole, 8)
-    whole.close()
-    first = _loop(str(tmp_path / "split"), resume_streams="restart")
-    _run(first, 4)
-    first.close()
-    resumed = _loop(str(tmp_path / "split"), resume_streams="restart")
-    _run(resumed, 4)
-    resumed.close()
+    whole, resumed = _whole_and_resumed(
+        tmp_path, lambda out: _loop(out, resume_streams="restart"), 8, 4, 4)
     assert resumed.step == 8
     assert any(not np.array_equal(a, b)
                for a, b in zip(_leaves(resumed), _leaves(whole)))
@@ -113,18 +115,8 @@ def test_resume_between_reports_keeps_the_running_totals(tmp_path):
         loop = _loop(out, checkpoint_every=5)
         loop._checkpoint_at = lambda step: step % 3 == 0  # pylint: disable=protected-access
         return loop
-    whole = make(str(tmp_path / "whole"))
-    _run(whole, 10)
-    whole.close()
-    first = make(str(tmp_path / "split"))
-    _run(first, 7)
-    first.close()
-    resumed = make(str(tmp_path / "split"))
-    assert resumed.step == 6
-    _run(resumed, 4)
-    resumed.close()
-    log = lambda d: (tmp_path / d / training.LOG_FILE_NAME).read_text()
-    assert _values(log("split")) == _values(log("whole"))
+    _whole_and_resumed(tmp_path, make, 10, 7, 6)
+    assert _values(_log(tmp_path, "split")) == _values(_log(tmp_path, "whole"))
 
 
 def test_unknown_resume_mode_is_rejected():
@@ -142,10 +134,7 @@ def test_unknown_resume_mode_is_rejected():
 @pytest.fixture(scope="module")
 def job_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("job")
-    train = root / "train.txt"
-    evals = root / "eval.txt"
-    corpus.write_corpus(str(train), corpus.synthetic_tweets(1500, seed=1))
-    corpus.write_corpus(str(evals), corpus.synthetic_tweets(300, seed=2))
+    train, evals = write_small_corpus(root)
     env = dict(os.environ, TRAX_COMPAT_CACHE_DIR=str(root / "cache"))
     env.pop("TRAX_COMPAT_VOCAB_DIR", None)
     return train, evals, env

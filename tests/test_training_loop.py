@@ -17,7 +17,7 @@ from trax_compat import layers as tl
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import training
 
-from tests.conftest import ORACLE, VOCAB_DIR, CORPUS_DIR, read_tweets
+from tests.conftest import ORACLE, VOCAB_DIR, CORPUS_DIR, read_tweets, float_batches
 from tests.conftest import load_oracle_json, oracle_array
 
 STEP_LINE = re.compile(r"^Step +(\d+): (.*)$")
@@ -234,12 +234,7 @@ def test_output_dir_has_tensorboard_events_and_checkpoints(oracle_run):
 
 # -- small, oracle-free runs ---------------------------------------------------
 
-def _float_batches(n_features=3, n=4, seed=0):
-    rng = np.random.RandomState(seed)
-    while True:
-        x = rng.randn(n, n_features).astype(np.float32)
-        y = (x[:, 0] > 0).astype(np.int64)
-        yield x, y, np.ones((n,), np.float32)
+_float_batches = float_batches
 
 
 def _small_loop(output_dir=None, stream=None, steps_per_checkpoint=2,
