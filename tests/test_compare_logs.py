@@ -181,9 +181,9 @@ def test_reads_real_trax_event_files(oracle_text):
 
 
 def _write_clu_run(out_dir):
-    from clu import metric_writers
-    train = metric_writers.SummaryWriter(str(out_dir / "train"))
-    evals = metric_writers.SummaryWriter(str(out_dir / "eval"))
+    from trax_compat.supervised import summaries  # pylint: disable=g-import-not-at-top
+    train = summaries.BackgroundSummaryWriter(str(out_dir / "train"))
+    evals = summaries.BackgroundSummaryWriter(str(out_dir / "eval"))
     for step, loss, acc, rate in [(1, 0.7, 0.5, 2.0), (10, 0.4, 0.8, 30.0)]:
         train.write_scalars(step, {"metrics/Loss": loss,
                                    "training/learning_rate": 0.01,

@@ -10,7 +10,7 @@ import re
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from clu.metric_writers import interface
+from trax_compat.supervised.step_log import interface
 
 from trax_compat import layers as tl
 from trax_compat import optimizers

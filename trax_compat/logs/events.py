@@ -3,8 +3,9 @@
 Both writers are supported:
 
 * real Trax (``trax.jaxboard``) writes ``simple_value`` scalar summaries;
-* our Loop (``clu.metric_writers.SummaryWriter``, i.e. ``tf.summary``)
-  writes 0-d tensor summaries with the ``scalars`` plugin.
+* our Loop (``summaries.BackgroundSummaryWriter``, over tensorboard's
+  event-file writer; earlier versions used CLU's ``tf.summary`` writer)
+  writes 0-d float32 tensor summaries with the ``scalars`` plugin.
 
 The files are TFRecord streams of ``Event`` protos. They are read here with
 TensorBoard's protobuf classes only: importing TensorFlow (which
