@@ -191,10 +191,11 @@ def test_output_dir_that_is_a_file_or_cannot_be_created(small_data, tmp_path,
                                                          capsys):
     a_file = tmp_path / "taken"
     a_file.write_text("x")
-    for out in (a_file, a_file / "sub"):
+    for out, what in ((a_file, "exists and is not a directory"),
+                      (a_file / "sub", "Cannot create output_dir")):
         code, _, err = _job(_args(small_data, out), capsys)
         line = _one_error_line(err)
-        assert code == 2 and str(out) in line and "output_dir" in line
+        assert code == 2 and str(out) in line and what in line
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -209,7 +210,8 @@ def test_bad_arguments_exit_2_naming_the_flag(tmp_path, capsys, argv,
     with pytest.raises(SystemExit) as exit_info:
         sentiment.main(argv + ["--output-dir", str(tmp_path / "o")])
     assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    line = _one_error_line(capsys.readouterr().err)
+    assert message in line and line.endswith("(see --help)")
     assert not (tmp_path / "o").exists()
 
 

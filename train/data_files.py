@@ -58,7 +58,8 @@ class DataFileError(ValueError):
         if line is not None:
             shown = line if len(line) <= _MAX_SHOWN else (
                 line[:_MAX_SHOWN] + f"... ({len(line)} chars)")
-            message += f"\n  line {lineno}: {shown!r}"
+            message += f" (line {lineno}: {shown!r})"
+        # Two lines: what is wrong where, then what is expected.
         message += f"\n  {EXPECTED_FORMAT}"
         super().__init__(message)
 

@@ -54,8 +54,16 @@ JOB_FILE = "job.json"
 MAX_SEED = 2**32 - 2  # The eval pipeline is seeded with seed + 1.
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Bad arguments get one line (and exit 2), not the whole usage."""
+
+    def error(self, message):
+        self.exit(command_errors.EXIT_BAD_INPUT,
+                  f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="python -m train.sentiment",
         description="Train Trax's sentiment tutorial model on trax_compat.")
     parser.add_argument("--data", help="training file of 'text,label' lines "

@@ -251,6 +251,11 @@ def _as_gradient_transformation(optimizer):
 def writable_output_dir(path):
     """Creates ``path`` if needed and checks a file can be written there."""
     path = os.path.abspath(os.path.expanduser(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputDirError(
+            f"output_dir {path} exists and is not a directory. Trax's "
+            f"output_dir is a directory (even when named like "
+            f"'output_file.txt'); choose another path.")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
@@ -258,11 +263,6 @@ def writable_output_dir(path):
             f"Cannot create output_dir {path}: {e.strerror or e}. Pass an "
             f"output_dir in a location you can write to (or output_dir=None "
             f"to skip checkpoints and TensorBoard files).") from e
-    if not os.path.isdir(path):
-        raise OutputDirError(
-            f"output_dir {path} exists and is not a directory. Trax's "
-            f"output_dir is a directory (even when named like "
-            f"'output_file.txt'); choose another path.")
     try:  # Permissions alone do not tell (root, read-only mounts).
         with tempfile.TemporaryFile(dir=path):
             pass
