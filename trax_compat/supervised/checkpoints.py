@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -391,8 +390,3 @@ def load_model_params(path):
     params = jax.tree_util.tree_map(np.asarray, state["params"])
     return params, state.get("state")
 
-
-def read_meta(step_dir):
-    """The JSON metadata of one step's checkpoint (no arrays read)."""
-    with open(os.path.join(step_dir, "meta", "metadata"), encoding="utf-8") as f:
-        return json.load(f)

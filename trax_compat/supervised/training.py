@@ -412,7 +412,6 @@ class Loop:
         self._replay_seconds = 0.0
         self._pulls = _PullLog()
         self._resumed_totals = None
-        self._saved_step = None  # Step of the newest checkpoint we wrote.
 
         if not isinstance(tasks, (list, tuple)):
             tasks = [tasks]
@@ -833,7 +832,6 @@ class Loop:
     def _save(self, totals, wait):
         self._checkpointer.save(self._step, self._checkpoint_tree(totals),
                                 self._checkpoint_meta(), wait=wait)
-        self._saved_step = self._step
 
     def save_checkpoint(self, basename=None, wait=True):
         """Writes a checkpoint of the current step into ``output_dir``.
@@ -875,7 +873,6 @@ class Loop:
             params=tree["params"], opt_state=tree["opt_state"],
             step=jnp.asarray(int(tree["step"]), jnp.int32))
         self._step = int(tree["step"])
-        self._saved_step = self._step
         if "totals" in tree:
             self._resumed_totals = _Totals(**{
                 k: jnp.asarray(v) for k, v in tree["totals"].items()})
