@@ -38,6 +38,8 @@ COPY = [
      "trax_oracle/trax_run_dev/predictions.json"),
     ("trax_oracle/trax_run_dev/consumed_batches.json.gz",
      "trax_oracle/trax_run_dev/consumed_batches.json.gz"),
+    ("trax_oracle/training_api/training_api.npz",
+     "trax_oracle/training_api/training_api.npz"),
 ]
 
 # Copied as .gz (gzip -9, no name, mtime 0); the tests unzip on read.
@@ -46,6 +48,8 @@ GZIP = [
     "trax_oracle/pipeline_dev.json",
     "trax_oracle/layers.json",
     "trax_oracle/init_and_step.json",
+    "trax_oracle/training_api/training_api.json",
+    "trax_oracle/training_api/lr_schedules.json",
     "vocab/sentencepiece.model",
 ]
 
