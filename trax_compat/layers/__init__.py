@@ -5,6 +5,7 @@ from trax_compat.layers.activation_fns import LeakyRelu
 from trax_compat.layers.activation_fns import Relu
 from trax_compat.layers.activation_fns import Sigmoid
 from trax_compat.layers.activation_fns import Tanh
+from trax_compat.layers.acceleration import mean_or_pmean
 from trax_compat.layers.assert_shape import AssertFunction
 from trax_compat.layers.assert_shape import AssertShape
 from trax_compat.layers.attention import ShiftRight

@@ -237,15 +237,26 @@ class Optimizer:
         deltas = jax.tree_util.tree_map(exact_delta, new_params, params)
         return deltas, new_state
 
-    def apply(self, grads, state, params):
-        """Returns ``(new_params, new_state)``: Trax's weights, no deltas."""
+    def apply(self, grads, state, params, step=None, learning_rate=None):
+        """Returns ``(new_params, new_state)``: Trax's weights, no deltas.
+
+        ``step``: Trax's step number for this update; by default the
+        state's count + 1. A Loop passes its own step (with several tasks
+        Trax gives every optimizer the Loop's step, not its own count).
+        ``learning_rate``: the rate to apply, overriding the optimizer's
+        own rate or schedule (how ``TrainTask.lr_schedule`` reaches it).
+        """
         if params is None:
             raise ValueError(
                     f'{type(self).__name__} needs params (weight decay).')
         count = state.count
-        step = count + FIRST_STEP
+        if step is None:
+            step = count + FIRST_STEP
         opt_params = dict(self._init_opt_params)
-        if self._schedule is not None:
+        if learning_rate is not None:
+            opt_params['learning_rate'] = jnp.asarray(learning_rate,
+                                                      jnp.float32)
+        elif self._schedule is not None:
             opt_params['learning_rate'] = jnp.asarray(
                     self._schedule(step), jnp.float32)
         grads_flat = jax.tree_util.tree_leaves(grads)

@@ -252,6 +252,36 @@ def _move_aside(step_dir):
 
 # -- writing -------------------------------------------------------------------
 
+def write_replacing(path, args):
+    """Writes a composite checkpoint at ``path``, replacing one already
+    there the way Trax overwrites ``model.pkl.gz``: the new one is written
+    completely next to it, then swapped in with two renames (a crash
+    between them leaves ``<path>.replaced``, which the next writer puts
+    back)."""
+    ocp = _ocp()
+    new_dir = path + _NEW_SUFFIX
+    if os.path.exists(new_dir):  # Left by a crash before the swap.
+        shutil.rmtree(new_dir)
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as writer:
+        writer.save(new_dir, args=args)
+    if not os.path.isdir(path):
+        os.rename(new_dir, path)
+        return
+    os.rename(path, path + _REPLACED_SUFFIX)
+    os.rename(new_dir, path)
+    shutil.rmtree(path + _REPLACED_SUFFIX)
+
+
+def restore_named(path, target):
+    """Reads and verifies one checkpoint directory (a numbered step or a
+    named one) as a :class:`Restored`; raises CheckpointError if damaged."""
+    state, meta = _read_step(path, target)
+    step = meta.get("step")
+    if step is None and isinstance(state, dict) and "step" in state:
+        step = int(state["step"])
+    return Restored(step, state, meta, [], path)
+
+
 class CheckpointWriter:
     """Saves ``(state pytree, meta dict)`` checkpoints into
     ``<output_dir>/checkpoints``, keeping the newest ``max_to_keep``."""
@@ -324,17 +354,30 @@ class CheckpointWriter:
             raise self._write_error(f"the checkpoint of step {step}", e) from e
 
     def _replace(self, step, args):
-        ocp = _ocp()
-        step_dir = os.path.join(self._directory, str(step))
-        new_dir = step_dir + _NEW_SUFFIX
-        if os.path.exists(new_dir):  # Left by a crash before the swap.
-            shutil.rmtree(new_dir)
-        with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as writer:
-            writer.save(new_dir, args=args)
-        os.rename(step_dir, step_dir + _REPLACED_SUFFIX)
-        os.rename(new_dir, step_dir)
-        shutil.rmtree(step_dir + _REPLACED_SUFFIX)
+        write_replacing(os.path.join(self._directory, str(step)), args)
         self._manager.reload()
+
+    def save_named(self, basename, state, meta=None):
+        """Writes (or atomically replaces) the checkpoint ``basename``
+        (``model_10``, ``highest_Accuracy``, ...) next to the numbered
+        ones; returns once it is committed."""
+        if not basename or basename.isdigit() or os.sep in basename:
+            raise ValueError(
+                f"Checkpoint basename {basename!r}: use a name such as "
+                f"'custom' or 'model_10' (not a number, no '{os.sep}').")
+        ocp = _ocp()
+        meta = dict(meta or {}, format=FORMAT_VERSION,
+                    checksums=checksums(state))
+        args = ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                  meta=ocp.args.JsonSave(meta))
+        path = os.path.join(self._directory, basename)
+        try:
+            self.wait()
+            write_replacing(path, args)
+        except CheckpointError:
+            raise
+        except Exception as e:  # pylint: disable=broad-except
+            raise self._write_error(f"the checkpoint {basename!r}", e) from e
 
     def wait(self):
         """Blocks until pending asynchronous saves are on disk."""

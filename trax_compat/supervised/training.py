@@ -1,54 +1,64 @@
-"""``TrainTask``, ``EvalTask`` and ``Loop``: Trax's supervised training API
-on a Flax ``TrainState`` with a jitted, buffer-donating train step.
+"""Trax's ``Loop`` on a Flax ``TrainState``: it wires the tasks
+(``tasks``), the jitted steps (``steps``), reporting (``reporting``) and
+checkpoint policy (``checkpoint_policy``) together.
 
-What follows Trax exactly: the tasks draw a sample batch when constructed;
-``Loop(random_seed=...)`` seeds Python's and NumPy's generators; evals and
-checkpoints happen at step 1 and every ``n_steps_per_checkpoint`` steps;
-``run(n)`` continues from the current step; the step log layout; the train
-loss reported at a step is the mean of the per-step losses (each computed
-before that step's update) since the previous report.
+What follows Trax exactly: ``Loop(random_seed=...)`` seeds Python's and
+NumPy's generators; steps are 1-based and ``run(n)`` continues from the
+current step; several ``TrainTask``s take turns as ``which_task`` says
+(round robin by default), each with its own optimizer state and sharing the
+model; evals and checkpoints happen at step 1 and every
+``n_steps_per_checkpoint`` of the first task (or as ``eval_at`` /
+``checkpoint_at`` / ``permanent_checkpoint_at`` say), with Trax's checkpoint
+names (``model``, ``model_<step>``, ``lowest_<metric>``,
+``highest_<metric>``); callbacks are classes constructed with the Loop; the
+step log and TensorBoard layout; the train loss reported at a step is the
+mean of the per-step losses since the previous report.
 
-What is ours: checkpoints are Orbax directories under
-``<output_dir>/checkpoints`` (written atomically; a Loop whose output_dir
-holds one resumes from it); the per-step loss and optimizer metrics are
-accumulated on the device and read only when logged; clear errors for a
-stream that runs out, a model whose output does not fit the loss, and a
-loss that turns NaN.
+What is ours: checkpoints are verified Orbax directories under
+``<output_dir>/checkpoints`` (``<step>/`` for the rolling ``model`` series,
+``<basename>/`` for the others), written after the step's evals so they
+hold the step's history too; the per-step loss and optimizer metrics stay
+on the device until logged; a callback can stop ``run`` cleanly
+(``request_stop``); clear errors for a stream that runs out, a model whose
+output does not fit the loss, and a loss that turns NaN.
 """
 
 import contextlib
+import logging
 import os
 import random
 import tempfile
 import time
 import weakref
 
-import flax.struct
 from flax.training import train_state as flax_train_state
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
 from trax_compat.layers import base as layers_base
 from trax_compat.layers import flax_adapter
 from trax_compat.optimizers import base as optimizers_base
+from trax_compat.supervised import checkpoint_policy
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import history as history_lib
 from trax_compat.supervised import interrupts
 from trax_compat.supervised import output_lock
 from trax_compat.supervised import prefetch
+from trax_compat.supervised import reporting
 from trax_compat.supervised import step_log
+from trax_compat.supervised import steps
 from trax_compat.supervised import summaries
+from trax_compat.supervised.tasks import EvalTask  # pylint: disable=unused-import
+from trax_compat.supervised.tasks import StreamExhaustedError  # pylint: disable=unused-import
+from trax_compat.supervised.tasks import TrainTask  # pylint: disable=unused-import
 
 
 LOG_FILE_NAME = "log.txt"
-
-
-class StreamExhaustedError(RuntimeError):
-    """A task's data stream ended before the requested steps were done."""
+RESUME_STREAMS = ("restart", "replay")
+_PKL_SUFFIX = ".pkl.gz"
 
 
 class ModelLossMismatchError(ValueError):
@@ -61,191 +71,6 @@ class NonFiniteLossError(FloatingPointError):
 
 class OutputDirError(OSError):
     """The output_dir cannot be created or written."""
-
-
-RESUME_STREAMS = ("restart", "replay")
-
-
-def _stream_next(stream, what, step, n_taken):
-    try:
-        return next(stream)
-    except StopIteration:
-        raise StreamExhaustedError(
-            f"The {what} stream ran out at step {step} after yielding "
-            f"{n_taken} batches. Trax's Loop needs streams that never end: "
-            f"build the pipeline over a repeating source, e.g. "
-            f"data_pipeline(itertools.cycle(examples)) or a generator with "
-            f"'while True:', or run fewer steps.") from None
-
-
-# -- tasks ---------------------------------------------------------------------
-
-class TrainTask:
-    """Labeled data, a loss layer and an optimizer for training."""
-
-    def __init__(self, labeled_data, loss_layer, optimizer, lr_schedule=None,
-                 n_steps_per_checkpoint=100,
-                 n_steps_per_permanent_checkpoint=None, loss_name=None,
-                 sample_batch=None, export_prefix=None):
-        self._labeled_data = iter(labeled_data)
-        self._loss_layer = loss_layer
-        self._optimizer = optimizer
-        self._lr_schedule = lr_schedule
-        self._n_steps_per_checkpoint = n_steps_per_checkpoint
-        self._n_steps_per_permanent_checkpoint = (
-            n_steps_per_permanent_checkpoint)
-        self._loss_name = loss_name or loss_layer.name
-        self._export_prefix = export_prefix
-        self._n_taken = 0
-        if sample_batch is None:
-            sample_batch = _stream_next(self._labeled_data, "training",
-                                        "construction (sample batch)", 0)
-            self._n_taken += 1
-        self._sample_batch = sample_batch
-
-    @property
-    def labeled_data(self):
-        return self._labeled_data
-
-    @property
-    def sample_batch(self):
-        return self._sample_batch
-
-    def next_batch(self, step=None):
-        batch = _stream_next(self._labeled_data, "training", step,
-                             self._n_taken)
-        self._n_taken += 1
-        return batch
-
-    @property
-    def loss_layer(self):
-        return self._loss_layer
-
-    @property
-    def loss_name(self):
-        return self._loss_name
-
-    @property
-    def n_steps_per_checkpoint(self):
-        return self._n_steps_per_checkpoint
-
-    @property
-    def n_steps_per_permanent_checkpoint(self):
-        return self._n_steps_per_permanent_checkpoint
-
-    @property
-    def optimizer(self):
-        return self._optimizer
-
-    @property
-    def lr_schedule(self):
-        return self._lr_schedule
-
-    def learning_rate(self, step):
-        if self._lr_schedule is not None:
-            return float(self._lr_schedule(step))
-        opt_params = getattr(self._optimizer, "opt_params", None) or {}
-        if "learning_rate" in opt_params:
-            return float(opt_params["learning_rate"])
-        return float("nan")  # A plain optax transformation hides its rate.
-
-
-class EvalTask:
-    """Labeled data and metric layers, averaged over ``n_eval_batches``."""
-
-    def __init__(self, labeled_data, metrics, metric_names=None,
-                 n_eval_batches=1, sample_batch=None, export_prefix=None):
-        self._labeled_data = iter(labeled_data)
-        self._metrics = list(metrics)
-        self._metric_names = list(metric_names or
-                                  [m.name for m in self._metrics])
-        self._n_eval_batches = n_eval_batches
-        self._export_prefix = export_prefix
-        self._n_taken = 0
-        if len(self._metrics) != len(self._metric_names):
-            raise ValueError(
-                f"Number of metrics ({len(self._metrics)}) does not equal "
-                f"number of metric names ({len(self._metric_names)}).")
-        if sample_batch is None:
-            sample_batch = _stream_next(self._labeled_data, "evaluation",
-                                        "construction (sample batch)", 0)
-            self._n_taken += 1
-        self._sample_batch = sample_batch
-
-    @property
-    def labeled_data(self):
-        return self._labeled_data
-
-    @property
-    def sample_batch(self):
-        return self._sample_batch
-
-    def next_batch(self, step=None):
-        batch = _stream_next(self._labeled_data, "evaluation", step,
-                             self._n_taken)
-        self._n_taken += 1
-        return batch
-
-    @property
-    def metrics(self):
-        return self._metrics
-
-    @property
-    def metric_names(self):
-        return self._metric_names
-
-    @property
-    def n_eval_batches(self):
-        return self._n_eval_batches
-
-
-# -- pure functions over the stack ---------------------------------------------
-
-def _as_tuple(outputs, n_out):
-    return (outputs,) if n_out == 1 else tuple(outputs)
-
-
-def _model_then(model_module, model_n_in, model_n_out, end_modules, params,
-                batch, rng):
-    """Runs the model on the first ``model_n_in`` batch items, then each end
-    layer (loss or metric) on the resulting stack; returns their values."""
-    stack = list(batch)
-    outputs = model_module.apply({"params": params}, *stack[:model_n_in],
-                                 rngs={"dropout": rng})
-    stack = list(_as_tuple(outputs, model_n_out)) + stack[model_n_in:]
-    return [module.apply({}, *stack[:n_in]) for module, n_in in end_modules]
-
-
-class _Totals(flax.struct.PyTreeNode):
-    """Device-side sums since the last report (read only when logging)."""
-    loss: jax.Array
-    gradients_l2: jax.Array
-    weights_l2: jax.Array
-    n_steps: jax.Array
-    n_measured: jax.Array  # Steps whose norms are in the l2 sums.
-
-    @classmethod
-    def zeros(cls):
-        # Separate buffers: the train step donates each of them.
-        def z():
-            return jnp.zeros((), jnp.float32)
-        return cls(loss=z(), gradients_l2=z(), weights_l2=z(),
-                   n_steps=jnp.zeros((), jnp.int32),
-                   n_measured=jnp.zeros((), jnp.int32))
-
-
-def _as_gradient_transformation(optimizer):
-    # Our optimizers follow optax's protocol themselves; keeping the object
-    # lets the train step write Trax's new weights directly (see
-    # optimizers.apply_gradients) instead of params + updates.
-    if isinstance(optimizer, (optax.GradientTransformation,
-                              optimizers_base.Optimizer)):
-        return optimizer
-    if hasattr(optimizer, "init") and hasattr(optimizer, "update"):
-        return optax.GradientTransformation(optimizer.init, optimizer.update)
-    raise TypeError(
-        f"Optimizer {optimizer!r} is neither a trax_compat optimizer nor an "
-        f"optax GradientTransformation.")
 
 
 def writable_output_dir(path):
@@ -271,6 +96,21 @@ def writable_output_dir(path):
             f"output_dir {path} is not writable ({e.strerror or e}). Pass an "
             f"output_dir you can write to, or output_dir=None.") from e
     return path
+
+
+def _n_devices(n_devices):
+    """The Loop trains on one device; Trax's default is every local one."""
+    available = jax.local_device_count()
+    if n_devices is None or n_devices == 1:
+        return 1
+    if n_devices > available:
+        raise ValueError(
+            f"n_devices={n_devices}, but this host has {available} "
+            f"device(s). Pass n_devices=None or 1.")
+    raise NotImplementedError(
+        f"n_devices={n_devices}: the Loop trains on one device for now; "
+        f"pass n_devices=None or 1 (the {available} local devices are not "
+        f"used together yet).")
 
 
 class _PullLog:
@@ -304,23 +144,28 @@ def _init_random_number_generators(seed):
     return trax_random.get_prng(seed)
 
 
-def _at_step_1_and_every_nth_step(period):
-    def at(step):
-        return step == 1 or (step > 0 and period and step % period == 0)
-    return at
-
-
-def _never(step):
-    del step
-    return False
-
-
 def _log(message):
     print(message, flush=True)
 
 
 def _short_name(layer):
     return repr(layer).split("\n")[0].rstrip("[")
+
+
+def _cleanup(fn):
+    """An ExitStack exit callback running ``fn`` that never hides an error
+    already on its way out: a failing cleanup then only adds a note to it,
+    so the first error is the one raised and every later cleanup runs."""
+    def exit_callback(exc_type, exc, tb):
+        del tb
+        try:
+            fn()
+        except Exception as e:  # pylint: disable=broad-except
+            if exc_type is None:
+                raise
+            exc.add_note(f"While cleaning up, {type(e).__name__}: {e}")
+        return False
+    return exit_callback
 
 
 class _BatchWindows:
@@ -333,14 +178,14 @@ class _BatchWindows:
         self._batches = None
         self.window_end = None
 
-    def next(self):
+    def next(self, step):
         loop = self._loop
         if self._batches is None:
-            window = loop._window(loop._step + 1, self._last)  # pylint: disable=protected-access
+            window = loop._window(step, self._last)  # pylint: disable=protected-access
             self._batches = loop._batches(window)  # pylint: disable=protected-access
             self.window_end = window[-1]
         batch = self._batches.get()
-        if loop._step + 1 == self.window_end:  # pylint: disable=protected-access
+        if step == self.window_end:
             self.close()
         return batch
 
@@ -351,60 +196,66 @@ class _BatchWindows:
             self._batches = None
 
 
-# -- the loop ------------------------------------------------------------------
-
 class Loop:
     """Trains ``model`` on ``tasks``, with periodic evals and checkpoints.
 
-    Arguments are Trax's, plus ``optimizer_metrics_every_step``: Trax
-    averages ``training/gradients_l2`` and ``training/weights_l2`` (written
-    to TensorBoard and ``history``, never to stdout) over every step. That
-    costs two passes over all weights per step, so by default they are
-    measured at the logged steps only; pass True for Trax's averages.
+    Arguments are Trax's (``loss_chunk_size``, ``use_memory_efficient_trainer``
+    and ``adasum`` only at their defaults), plus:
+
+    ``optimizer_metrics_every_step``: Trax averages ``training/gradients_l2``
+    and ``training/weights_l2`` (TensorBoard and ``history``, never stdout)
+    over every step. That costs two passes over all weights per step, so by
+    default they are measured at logged and checkpointed steps only; pass
+    True for Trax's averages (a subclass with its own ``run`` gets them).
+
     ``prefetch_batches``: how many training batches a background thread may
     produce ahead (within one eval window, see ``prefetch``). The default 0
     pulls each batch in the training thread: JAX dispatches the train step
-    asynchronously, so the pipeline already runs while the device computes,
-    and on CPU a producer thread measured no faster. A thread helps streams
-    that wait on I/O.
+    asynchronously, so the pipeline already runs while the device computes.
 
     ``resume_streams``: what a Loop that resumes from a checkpoint in
     ``output_dir`` does with its (freshly built) streams. ``"restart"``
     (Trax's behaviour) trains on from their first batch. ``"replay"`` first
-    pulls and drops, in their original order, exactly the batches that were
-    consumed before the checkpoint, so training continues as if never
-    stopped: bitwise the same values, at the cost of running the pipeline
-    over the skipped batches once.
+    pulls and drops, in their original order, exactly the batches consumed
+    before the checkpoint, so training continues as if never stopped.
 
     ``progress``: an object with ``update(step, next_eval, last)``,
-    ``start(step)`` and ``clear()`` (see ``progress.TerminalProgress``)
-    that shows live progress between log blocks.
+    ``start(step)`` and ``clear()`` (see ``progress.TerminalProgress``).
+
+    Callbacks (``callbacks.TrainingStepCallback`` subclasses, passed as
+    classes) run around every step where their ``call_at`` is true, and
+    may call :meth:`request_stop`: ``run`` then returns after the step,
+    its evals and its checkpoint (one is written if the step had none).
 
     With an ``output_dir`` the Loop holds that directory's lock (see
     ``output_lock``) until :meth:`close`, the end of a ``with`` block, or
-    the end of the process. Ctrl-C takes effect between steps: the train
-    state stays whole and ``run`` can be called again; a second Ctrl-C
-    stops a step that hangs in its input pipeline at once.
+    the end of the process. Ctrl-C takes effect between steps.
     """
 
     def __init__(self, model, tasks, eval_model=None, eval_tasks=None,
-                 output_dir=None, checkpoint_at=None, eval_at=None,
-                 which_task=None, n_devices=None, random_seed=None,
-                 callbacks=None, optimizer_metrics_every_step=False,
-                 prefetch_batches=0, resume_streams="restart", progress=None,
-                 **unsupported):
-        if unsupported:
-            raise TypeError(
-                f"Loop does not support the argument(s) "
-                f"{sorted(unsupported)} yet.")
-        del n_devices  # One device; JAX places arrays.
-        if callbacks:
-            raise NotImplementedError("Loop callbacks are not supported yet.")
+                 output_dir=None, checkpoint_at=None,
+                 checkpoint_low_metric=None, checkpoint_high_metric=None,
+                 permanent_checkpoint_at=None, eval_at=None, which_task=None,
+                 n_devices=None, random_seed=None, loss_chunk_size=0,
+                 use_memory_efficient_trainer=False, adasum=False,
+                 callbacks=None, *, optimizer_metrics_every_step=False,
+                 prefetch_batches=0, resume_streams="restart", progress=None):
+        for name, value in (("loss_chunk_size", loss_chunk_size),
+                            ("use_memory_efficient_trainer",
+                             use_memory_efficient_trainer),
+                            ("adasum", adasum)):
+            if value:
+                raise NotImplementedError(
+                    f"Loop({name}={value!r}) is not supported; leave it at "
+                    f"its default (the standard trainer is used).")
         if resume_streams not in RESUME_STREAMS:
             raise ValueError(f"resume_streams must be one of "
                              f"{RESUME_STREAMS}, got {resume_streams!r}.")
+        self._n_devices = _n_devices(n_devices)
+        self._use_memory_efficient_trainer = False
         self._rng = _init_random_number_generators(random_seed)
-        self._optimizer_metrics_every_step = optimizer_metrics_every_step
+        self._norms_every_step = (optimizer_metrics_every_step
+                                  or type(self).run is not Loop.run)
         self._prefetch_batches = prefetch_batches
         self._resume_streams = resume_streams
         self._progress = progress
@@ -412,23 +263,27 @@ class Loop:
         self._replay_seconds = 0.0
         self._pulls = _PullLog()
         self._resumed_totals = None
+        self._totals = steps.Totals.zeros()
+        self._guard = None
+        self._windows = None
+        self._stop_reason = None
+        self._last_eval = (None, {})
 
         if not isinstance(tasks, (list, tuple)):
             tasks = [tasks]
         if not tasks:
             raise ValueError("Must provide at least one training task.")
-        if len(tasks) > 1 or which_task is not None:
-            raise NotImplementedError(
-                "Multi-task training (several TrainTasks, which_task) is not "
-                "supported yet; pass a single TrainTask.")
         if eval_tasks is None:
             eval_tasks = []
-            eval_at = _never
+            eval_at = checkpoint_policy.never
         elif not isinstance(eval_tasks, (list, tuple)):
             eval_tasks = [eval_tasks]
         self._tasks = list(tasks)
-        self._task = self._tasks[0]
         self._eval_tasks = list(eval_tasks)
+        if which_task is None:
+            n_tasks = len(self._tasks)
+            which_task = lambda step: step % n_tasks  # Trax's round robin.
+        self._which_task = which_task
 
         self._model = flax_adapter.as_layer(model)
         self._eval_model = (flax_adapter.as_layer(eval_model)
@@ -442,41 +297,63 @@ class Loop:
                                                    say=_log)
             weakref.finalize(self, self._lock.release)
 
-        default_at = _at_step_1_and_every_nth_step(
-            self._task.n_steps_per_checkpoint)
-        self._checkpoint_at = checkpoint_at or default_at
-        self._eval_at = eval_at or default_at
-        self._step = 0
+        metric_names = [name for t in self._eval_tasks
+                        for name in t.metric_names]
+        self._policy = checkpoint_policy.CheckpointPolicy(
+            self._tasks[0], checkpoint_at, permanent_checkpoint_at,
+            checkpoint_low_metric, checkpoint_high_metric, metric_names)
+        self._checkpoint_low_metric = checkpoint_low_metric
+        self._checkpoint_high_metric = checkpoint_high_metric
+        self._eval_at = eval_at or checkpoint_policy.at_step_1_and_every_nth_step(
+            self._tasks[0].n_steps_per_checkpoint)
+        self._step = 0  # The one step counter; the train step receives it.
         self._history = history_lib.History()
 
         # Initialize like Trax: the model's key is a fresh split of the
         # Loop's key, then Serial splits it among sublayers.
-        self._batch_signature = shapes.signature(self._task.sample_batch)
+        self._batch_signature = shapes.signature(self._tasks[0].sample_batch)
         self._model.rng = self.new_rng()
         self._model.init(self._model_input_signature(self._batch_signature))
         if self._eval_model is not self._model:
             self._eval_model.rng = self.new_rng()
             self._eval_model.init(
                 self._model_input_signature(self._batch_signature))
-        self._check_end_layers([self._task.loss_layer],
-                               self._batch_signature, "loss")
+        for task in self._tasks:
+            self._check_end_layers([task.loss_layer],
+                                   shapes.signature(task.sample_batch), "loss")
         for eval_task in self._eval_tasks:
             self._check_end_layers(eval_task.metrics,
                                    shapes.signature(eval_task.sample_batch),
                                    "metric")
 
-        self._tx = _as_gradient_transformation(self._task.optimizer)
+        self._txs = tuple(steps.as_gradient_transformation(task.optimizer)
+                          for task in self._tasks)
         # A private copy: the train step donates its buffers, and arrays the
         # user holds (e.g. model.weights before run) must stay valid.
         params = jax.tree_util.tree_map(jnp.array, self._model.params)
-        self._state = flax_train_state.TrainState.create(
-            apply_fn=self._model.module.apply, params=params, tx=self._tx)
-        # An int32 array from the start: a Python int here would make the
+        # One optimizer state per task, all over the shared params. The step
+        # is an int32 array from the start: a Python int would make the
         # second step's argument types differ and compile the step twice.
-        self._state = self._state.replace(step=jnp.zeros((), jnp.int32))
-        self._train_step = self._make_train_step()
-        self._eval_fns = [self._make_eval_fn(t) for t in self._eval_tasks]
+        self._state = flax_train_state.TrainState(
+            step=jnp.zeros((), jnp.int32), apply_fn=self._model.module.apply,
+            params=params, tx=self._txs,
+            opt_state=tuple(tx.init(params) for tx in self._txs))
+        self._check_learning_rates()
+        self._train_steps = [
+            steps.make_train_step(self._model.module, self._model.n_in,
+                                  self._model.n_out, task.loss_layer, tx, i,
+                                  self.new_rng())
+            for i, (task, tx) in enumerate(zip(self._tasks, self._txs))]
+        self._train_step = self._train_steps[0]
+        self._eval_fns = [
+            steps.make_eval_step(self._eval_model.module,
+                                 self._eval_model.n_in, self._eval_model.n_out,
+                                 t.metrics, self.new_rng())
+            for t in self._eval_tasks]
 
+        self._output_dir_per_train_task = self._task_output_dirs(self._tasks)
+        self._output_dir_per_eval_task = self._task_output_dirs(
+            self._eval_tasks)
         self._checkpointer = None
         if self._output_dir is not None:
             self._checkpointer = checkpoints.CheckpointWriter(self._output_dir)
@@ -484,13 +361,19 @@ class Loop:
             self._resume_from_output_dir()
 
         loss_names = [task.loss_name for task in self._tasks]
-        metric_names = [name for t in self._eval_tasks
-                        for name in t.metric_names]
         self._rjust_len = max(map(len, loss_names + metric_names))
         self._log_writer = step_log.TraxStepLogWriter(self._rjust_len)
         if self._output_dir is None:
             _log("Will not write evaluation metrics, because output_dir is "
                  "None.")
+        self._callbacks = []
+        for callback_class in callbacks or []:
+            if not callable(callback_class):
+                raise TypeError(
+                    f"callbacks takes classes (the Loop constructs each with "
+                    f"itself), got the instance {callback_class!r}; pass "
+                    f"{type(callback_class).__name__} instead.")
+            self._callbacks.append(callback_class(self))
 
     # -- properties ------------------------------------------------------------
 
@@ -523,8 +406,21 @@ class Loop:
         return self._history
 
     @property
+    def n_devices(self):
+        return self._n_devices
+
+    @property
+    def is_chief(self):
+        return True
+
+    @property
     def train_state(self):
-        """The ``flax.training.train_state.TrainState`` being trained."""
+        """The ``flax.training.train_state.TrainState`` being trained. With
+        one task it is a plain one (its ``tx`` and ``opt_state``); with
+        several, ``tx`` and ``opt_state`` are tuples, one entry per task."""
+        if len(self._tasks) == 1:
+            return self._state.replace(tx=self._txs[0],
+                                       opt_state=self._state.opt_state[0])
         return self._state
 
     @property
@@ -532,9 +428,48 @@ class Loop:
         """The ``clu.metric_writers.MetricWriter`` printing Trax's log."""
         return self._log_writer
 
+    @property
+    def last_eval(self):
+        """``(step, {metric name: value})`` of the latest evals (all eval
+        tasks), ``(None, {})`` before the first."""
+        step, values = self._last_eval
+        return step, dict(values)
+
+    @property
+    def data_wait_seconds(self):
+        """Total time training waited for the next batch (all runs)."""
+        return self._data_wait_seconds
+
+    @property
+    def replay_seconds(self):
+        """Time spent replaying streams when resuming (``"replay"``)."""
+        return self._replay_seconds
+
     def new_rng(self):
         self._rng, rng = trax_random.split(self._rng)
         return rng
+
+    # Trax code reads and sets these; the policy is their one home.
+    @property
+    def _checkpoint_at(self):
+        return self._policy.checkpoint_at
+
+    @_checkpoint_at.setter
+    def _checkpoint_at(self, at):
+        self._policy.checkpoint_at = at
+
+    @property
+    def _permanent_checkpoint_at(self):
+        return self._policy.permanent_checkpoint_at
+
+    @_permanent_checkpoint_at.setter
+    def _permanent_checkpoint_at(self, at):
+        self._policy.permanent_checkpoint_at = at
+
+    def request_stop(self, reason=None):
+        """Asks ``run`` to return after the current step (its evals and a
+        checkpoint included). Callbacks call it, e.g. ``EarlyStopping``."""
+        self._stop_reason = reason or "stop requested"
 
     # -- construction helpers ----------------------------------------------------
 
@@ -549,7 +484,7 @@ class Loop:
         output cannot feed a loss/metric layer."""
         model_in = self._model_input_signature(batch_signature)
         model_out = self._model.output_signature(model_in)
-        stack = (list(_as_tuple(model_out, self._model.n_out))
+        stack = (list(steps.as_tuple(model_out, self._model.n_out))
                  + list(batch_signature[self._model.n_in:]))
         for layer in end_layers:
             inputs = stack[:layer.n_in]
@@ -574,50 +509,77 @@ class Loop:
                     f"Dense(n_classes) + LogSoftmax() for integer class "
                     f"targets of shape batch_shape).") from e
 
-    def _make_train_step(self):
-        model_module = self._model.module
-        n_in, n_out = self._model.n_in, self._model.n_out
-        loss_layer = self._task.loss_layer
-        end = [(loss_layer.module, loss_layer.n_in)]
-        base_rng = self.new_rng()
+    def _check_learning_rates(self):
+        """A TrainTask schedule must reach an optax optimizer's rate."""
+        for i, (task, tx) in enumerate(zip(self._tasks, self._txs)):
+            if (task.lr_schedule is not None
+                    and not isinstance(tx, optimizers_base.Optimizer)
+                    and steps.optax_learning_rate(
+                        self._state.opt_state[i]) is None):
+                raise ValueError(
+                    f"TrainTask {i} has an lr_schedule, but its optax "
+                    f"optimizer has no learning_rate hyperparameter to set. "
+                    f"Build it with optax.inject_hyperparams, e.g. "
+                    f"optax.inject_hyperparams(optax.adam)(learning_rate="
+                    f"0.001), or give the schedule to the optimizer itself.")
 
-        def loss_fn(params, batch, rng):
-            (loss,) = _model_then(model_module, n_in, n_out, end, params,
-                                  batch, rng)
-            return loss
+    def _task_output_dirs(self, tasks):
+        """TensorBoard folders: the output_dir itself for one task, else
+        ``<output_dir>/<export_prefix or index>`` per task (Trax's)."""
+        if self._output_dir is None:
+            return [None] * len(tasks)
+        if len(tasks) < 2:
+            return [self._output_dir] * len(tasks)
+        return [os.path.join(self._output_dir, task.export_prefix or str(i))
+                for i, task in enumerate(tasks)]
 
-        def train_step(state, totals, batch, with_norms):
-            rng = jax.random.fold_in(base_rng, state.step)
-            loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, rng)
-            totals = totals.replace(loss=totals.loss + loss,
-                                    n_steps=totals.n_steps + 1)
-            if with_norms:
-                # Two extra passes over every weight: about a third of the
-                # step on CPU, hence only when asked for (see Loop docs).
-                totals = totals.replace(
-                    gradients_l2=totals.gradients_l2
-                    + optimizers_base.l2_norm(grads),
-                    weights_l2=totals.weights_l2
-                    + optimizers_base.l2_norm(state.params),
-                    n_measured=totals.n_measured + 1)
-            new_state = optimizers_base.apply_gradients(state, grads)
-            return new_state, totals
+    # -- one step ----------------------------------------------------------------
 
-        return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=3)
+    @contextlib.contextmanager
+    def _atomic(self, strict=False):
+        if self._guard is None:
+            yield
+        else:
+            with self._guard.atomic(strict=strict):
+                yield
 
-    def _make_eval_fn(self, eval_task):
-        model_module = self._eval_model.module
-        n_in, n_out = self._eval_model.n_in, self._eval_model.n_out
-        end = [(m.module, m.n_in) for m in eval_task.metrics]
-        base_rng = self.new_rng()
+    def _learning_rate_argument(self, task_index, step):
+        """The rate the host hands to the train step, or None when the
+        optimizer's own fixed rate applies (nothing to send per step)."""
+        task = self._tasks[task_index]
+        if task.lr_schedule is None and getattr(
+                task.optimizer, "learning_rate_schedule", None) is None:
+            return None
+        return np.float32(task.learning_rate(step))
 
-        def metrics_fn(params, batch, index):
-            rng = jax.random.fold_in(base_rng, index)
-            values = _model_then(model_module, n_in, n_out, end, params,
-                                 batch, rng)
-            return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
+    def _next_batch(self, task_index, step):
+        if self._windows is not None:
+            return self._windows.next(step)
+        return self._tasks[task_index].next_batch(step=step)
 
-        return jax.jit(metrics_fn)
+    def _run_one_step(self, task_index, task_changed):
+        """Trains one step (``self.step``, already advanced) on task
+        ``task_index``; returns ``(loss, optimizer_metrics)``, device
+        scalars. Callbacks run around it, as in Trax."""
+        step = self._step
+        for callback in self._callbacks:
+            if callback.call_at(step):
+                callback.on_step_begin(step)
+        learning_rate = self._learning_rate_argument(task_index, step)
+        batch = self._next_batch(task_index, step)
+        with_norms = bool(self._norms_every_step or self._eval_at(step)
+                          or self._checkpoint_at(step))
+        if task_changed:
+            self._totals = self._totals.restart_loss()
+        with self._atomic(strict=True):
+            self._state, self._totals, loss, norms = self._train_steps[
+                task_index](self._state, self._totals, tuple(batch),
+                            np.int32(step), learning_rate, with_norms)
+            self._pulls.add(f"train/{task_index}")
+        for callback in self._callbacks:
+            if callback.call_at(step):
+                callback.on_step_end(step)
+        return loss, dict(norms, loss=loss)
 
     # -- running ---------------------------------------------------------------
 
@@ -629,82 +591,95 @@ class Loop:
             step += 1
         return range(first, step + 1)
 
-    def _batches(self, steps):
+    def _batches(self, window):
+        def next_batch(step):
+            return self._tasks[self._which_task(step)].next_batch(step=step)
         if self._prefetch_batches:
-            return prefetch.WindowPrefetcher(self._task.next_batch, steps,
+            return prefetch.WindowPrefetcher(next_batch, window,
                                              depth=self._prefetch_batches)
-        return prefetch.InlineBatches(self._task.next_batch, steps)
+        return prefetch.InlineBatches(next_batch, window)
 
     def run(self, n_steps=1):
         """Runs ``n_steps`` more training steps (from the current step)."""
         last = self._step + n_steps
+        self._stop_reason = None
         with contextlib.ExitStack() as stack:
-            # Callbacks run last-registered first: the weights are synced
-            # and files closed even when a step fails, and the first error
-            # is the one raised.
-            train_writer, eval_writers = self._open_summary_writers(stack)
-            self._open_log_file(stack)
-            stack.callback(self._sync_model_weights)
+            train_writers, eval_writers = stack.enter_context(
+                self._open_summary_writers())
             if self._checkpointer is not None:
-                stack.callback(self._checkpointer.wait)
+                stack.push(_cleanup(self._checkpointer.wait))
             if self._progress is not None:
-                stack.callback(self._progress.clear)
+                stack.push(_cleanup(self._progress.clear))
                 self._progress.start(self._step)
-            guard = stack.enter_context(interrupts.DeferredInterrupts())
-            batches = _BatchWindows(self, last)
-            stack.callback(batches.close)
-            totals = self._resumed_totals or _Totals.zeros()
+            self._guard = stack.enter_context(interrupts.DeferredInterrupts())
+            stack.callback(setattr, self, "_guard", None)
+            self._windows = _BatchWindows(self, last)
+            stack.push(_cleanup(self._windows.close))
+            stack.callback(setattr, self, "_windows", None)
+            self._totals = self._resumed_totals or steps.Totals.zeros()
             self._resumed_totals = None
             start_time = time.time()
-            while self._step < last:
+            while self._step < last and self._stop_reason is None:
                 # A whole step is atomic for Ctrl-C (it takes effect when
                 # the step is done), its train-state swap strictly so.
-                with guard.atomic():
-                    batch = batches.next()
-                    step = self._step + 1
-                    save = self._checkpoint_at(step)
+                with self._guard.atomic():
+                    task_index = self._advance_and_train()
+                    step = self._step
+                    names = self._policy.periodic(step)
                     evaluate = self._eval_at(step)
-                    with_norms = bool(self._optimizer_metrics_every_step
-                                      or save or evaluate)
-                    with guard.atomic(strict=True):
-                        self._state, totals = self._train_step(
-                            self._state, totals, batch, with_norms)
-                        self._step = step
-                        self._pulls.add("train/0")
-                    if not (save or evaluate):
+                    if not (names or evaluate or self._stop_reason):
                         if self._progress is not None:
-                            self._progress.update(step, batches.window_end,
-                                                  last)
+                            self._progress.update(
+                                step, self._windows.window_end, last)
                         continue
                     if self._progress is not None:
                         self._progress.clear()
-                    report = jax.device_get(totals)
+                    report = jax.device_get(self._totals)
                     if not np.isfinite(report.loss):
-                        self._log_training_progress(
-                            report, time.time() - start_time, train_writer)
+                        self._report_totals(task_index, report,
+                                            time.time() - start_time,
+                                            train_writers[task_index])
                         raise NonFiniteLossError(
-                            self._non_finite_message(report))
-                    if save and self._checkpointer is None:
-                        self.save_checkpoint()  # Trax's message, here.
+                            self._non_finite_message(task_index, report))
+                    if self._checkpointer is None:
+                        for name in names:  # Trax's message, in its place.
+                            self.save_checkpoint(name)
+                        names = []
                     if evaluate:
-                        self._log_training_progress(
-                            report, time.time() - start_time, train_writer)
+                        self._report_totals(task_index, report,
+                                            time.time() - start_time,
+                                            train_writers[task_index])
                         self.run_evals(eval_writers)
-                        totals = _Totals.zeros()
+                        self._totals = steps.Totals.zeros()
                         start_time = time.time()
-                    if save and self._checkpointer is not None:
-                        # After the step's evals: the checkpoint then holds
+                    names += self._policy.best(step, self._history)
+                    if self._stop_reason is not None and (
+                            self._checkpointer is not None) and (
+                            checkpoint_policy.MODEL not in names):
+                        names.append(checkpoint_policy.MODEL)
+                    for name in names:
+                        # After the step's evals: a checkpoint then holds
                         # everything up to the end of this step.
-                        self._save(totals, wait=False)
-                    if self._progress is not None:
+                        self.save_checkpoint(name, wait=False)
+                    if self._stop_reason is not None:
+                        self._log_step(f"Stopping: {self._stop_reason}")
+                    elif self._progress is not None:
                         self._progress.start(step)
 
-    @property
-    def data_wait_seconds(self):
-        """Total time training waited for the next batch (all runs)."""
-        return self._data_wait_seconds
+    def _advance_and_train(self):
+        """Advances the step and trains it; the step is taken back if the
+        step fails before its train state is in place."""
+        previous_task = self._which_task(self._step)
+        self._step += 1
+        task_index = self._which_task(self._step)
+        try:
+            self._run_one_step(task_index, task_index != previous_task)
+        except BaseException:
+            self._step = int(self._state.step)
+            raise
+        return task_index
 
-    def _non_finite_message(self, report):
+    def _non_finite_message(self, task_index, report):
         n = int(report.n_steps)
         first = self._step - n + 1
         where = (f" The last good checkpoint is kept in "
@@ -712,71 +687,145 @@ class Loop:
                  else "")
         return (
             f"The training loss became {float(report.loss)} between steps "
-            f"{first} and {self._step} (task loss {self._task.loss_name}); "
-            f"no checkpoint was written for step {self._step}.{where} Lower "
-            f"the learning rate, set clip_grad_norm on the optimizer, or look "
-            f"for NaN/inf values or out-of-range labels in the batches.")
+            f"{first} and {self._step} (task loss "
+            f"{self._tasks[task_index].loss_name}); no checkpoint was written "
+            f"for step {self._step}.{where} Lower the learning rate, set "
+            f"clip_grad_norm on the optimizer, or look for NaN/inf values or "
+            f"out-of-range labels in the batches.")
 
-    def _log_training_progress(self, report, elapsed, train_writer):
+    # -- reporting ---------------------------------------------------------------
+
+    def _log_step(self, message, stdout=True):
+        """Logs ``message`` labeled with the current step (Trax's format);
+        ``stdout=False`` sends it to Python logging only."""
+        if stdout:
+            self._log_writer.write_text_line(self._step, message)
+        else:
+            logging.info("Step % 6d: %s", self._step, message)
+
+    def _report_totals(self, task_index, report, elapsed, summary_writer):
         n = max(1, int(report.n_steps))
-        measured = max(1, int(report.n_measured))
+        # Trax averages the norms over the task's steps; measured only at
+        # some steps, they are averaged over those.
+        measured = n if self._norms_every_step else max(
+            1, int(report.n_measured))
+        optimizer_means = {
+            "gradients_l2": np.float32(report.gradients_l2) / measured,
+            "weights_l2": np.float32(report.weights_l2) / measured}
         loss = np.float32(report.loss) / np.float32(n)
-        writer = self._log_writer
-        if self._step == 1:
-            writer.write_text_line(
-                self._step, "Total number of trainable weights: %d"
-                % layers_base.count_weights(self._state.params))
-        writer.write_text_line(
-            self._step, "Ran %d train steps in %0.2f secs" % (n, elapsed))
-        name = self._task.loss_name
-        writer.write_scalars(self._step, {f"train/{name}": loss})
-        training = {
-            "learning_rate": self._task.learning_rate(self._step),
-            "steps per second": n / elapsed if elapsed > 0 else float("inf"),
-            "gradients_l2": float(np.float32(report.gradients_l2) / measured),
-            "weights_l2": float(np.float32(report.weights_l2) / measured),
-            "loss": float(loss),
-        }
-        self._history.append("train", f"metrics/{name}", self._step,
-                             float(loss))
-        for key, value in training.items():
-            if key != "steps per second":
-                self._history.append("train", f"training/{key}", self._step,
-                                     value)
-        if train_writer is not None:
-            scalars = {f"metrics/{name}": float(loss)}
-            scalars.update({f"training/{k}": v for k, v in training.items()})
-            train_writer.write_scalars(self._step, scalars)
-            train_writer.flush()
+        optimizer_means["loss"] = np.float32(report.all_losses) / np.float32(n)
+        self._report_training(self._tasks[task_index], loss, n, elapsed,
+                              optimizer_means, summary_writer)
+
+    def _log_training_progress(self, task, total_loss, n_steps, elapsed_time,
+                               optimizer_metrics, summary_writer):
+        """Trax's hook: logs the mean of ``total_loss`` and of the summed
+        ``optimizer_metrics`` over ``n_steps``, the learning rate and the
+        speed (to the step log, history and ``summary_writer``)."""
+        n_steps = max(1, n_steps)
+        loss = np.float32(total_loss) / np.float32(n_steps)
+        means = {k: np.float32(v) / np.float32(n_steps)
+                 for k, v in optimizer_metrics.items()}
+        self._report_training(task, loss, n_steps, elapsed_time, means,
+                              summary_writer)
+
+    def _report_training(self, task, loss, n_steps, elapsed, optimizer_means,
+                         summary_writer):
+        step = self._step
+        if step == 1:
+            self._log_step("Total number of trainable weights: %d"
+                           % layers_base.count_weights(self._state.params))
+        self._log_step("Ran %d train steps in %0.2f secs" % (n_steps, elapsed))
+        writer = reporting.task_writer(self._log_writer, self._history,
+                                       "train", summary_writer)
+        writer.write_scalars(step, {f"metrics/{task.loss_name}": float(loss)})
+        training = {}
+        learning_rate = self._logged_learning_rate(task)
+        if learning_rate is not None:
+            training["learning_rate"] = float(learning_rate)
+        training["steps per second"] = (n_steps / elapsed if elapsed > 0
+                                        else float("inf"))
+        training.update({k: float(v) for k, v in optimizer_means.items()})
+        writer.write_scalars(step, {f"training/{k}": v
+                                    for k, v in training.items()})
+        writer.flush()
+
+    def _logged_learning_rate(self, task):
+        """The rate applied at the current step: the task's (schedule or
+        optimizer rate), else an optax state's injected hyperparameter."""
+        rate = task.learning_rate(self._step)
+        if rate is None:
+            index = self._tasks.index(task)
+            rate = steps.optax_learning_rate(self._state.opt_state[index])
+        return rate
 
     def run_evals(self, summary_writers=None):
         """Runs every eval task on the current weights and logs the means."""
         if summary_writers is None:
             summary_writers = [None] * len(self._eval_tasks)
         params = self._state.params
-        for index, (eval_task, eval_fn, writer) in enumerate(zip(
+        step = self._step
+        latest = {}
+        for index, (eval_task, eval_fn, summary_writer) in enumerate(zip(
                 self._eval_tasks, self._eval_fns, summary_writers)):
             sums = np.zeros((len(eval_task.metrics),))
             for i in range(eval_task.n_eval_batches):
-                batch = tuple(eval_task.next_batch(step=self._step))
+                batch = tuple(eval_task.next_batch(step=step))
                 self._pulls.add(f"eval/{index}")
                 sums += np.asarray(eval_fn(params, batch, i))
             averages = sums / eval_task.n_eval_batches
             values = dict(zip(eval_task.metric_names, map(float, averages)))
-            self._log_writer.write_scalars(
-                self._step, {f"eval/{k}": v for k, v in values.items()})
-            for k, v in values.items():
-                self._history.append("eval", f"metrics/{k}", self._step, v)
-            if writer is not None:
-                writer.write_scalars(
-                    self._step, {f"metrics/{k}": v for k, v in values.items()})
-                writer.flush()
+            latest.update(values)
+            writer = reporting.task_writer(self._log_writer, self._history,
+                                           "eval", summary_writer)
+            writer.write_scalars(step, {f"metrics/{k}": v
+                                        for k, v in values.items()})
+            writer.flush()
+        if self._eval_tasks:
+            self._last_eval = (step, latest)
+            for callback in self._callbacks:
+                hook = getattr(callback, "on_eval_end", None)
+                if hook is not None:
+                    hook(step, dict(latest))
+
+    def _at_lowest(self):
+        return checkpoint_policy.at_lowest(self._history,
+                                           self._checkpoint_low_metric)
+
+    def _at_highest(self):
+        return checkpoint_policy.at_highest(self._history,
+                                            self._checkpoint_high_metric)
+
+    @contextlib.contextmanager
+    def _open_summary_writers(self):
+        """Trax's context manager yielding ``(train_writers, eval_writers)``
+        (one TensorBoard ``MetricWriter`` per task, None without an
+        output_dir). It also appends the step log to ``output_dir/log.txt``
+        and, on exit, points the model at the trained weights."""
+        with contextlib.ExitStack() as stack:
+            stack.push(_cleanup(self._sync_model_weights))
+            if self._output_dir is None:
+                yield ([None] * len(self._tasks),
+                       [None] * len(self._eval_tasks))
+                return
+            self._open_log_file(stack)
+            writers = []
+            for directories, kind in ((self._output_dir_per_train_task,
+                                       "train"),
+                                      (self._output_dir_per_eval_task,
+                                       "eval")):
+                opened = []
+                for directory in directories:
+                    writer = summaries.BackgroundSummaryWriter(
+                        os.path.join(directory, kind))
+                    stack.push(_cleanup(writer.close))
+                    opened.append(writer)
+                writers.append(opened)
+            yield tuple(writers)
 
     def _open_log_file(self, stack):
         """Appends the step log to ``output_dir/log.txt`` as well as stdout
         (``trax-compat compare-logs`` reads it) until ``stack`` closes."""
-        if self._output_dir is None:
-            return
         log_file = stack.enter_context(open(self._log_path(), "a",
                                             encoding="utf-8"))
         self._log_writer.streams = [step_log.STDOUT, log_file]
@@ -784,20 +833,6 @@ class Loop:
 
     def _log_path(self):
         return os.path.join(self._output_dir, LOG_FILE_NAME)
-
-    def _open_summary_writers(self, stack):
-        if self._output_dir is None:
-            return None, [None] * len(self._eval_tasks)
-        train = summaries.BackgroundSummaryWriter(
-            os.path.join(self._output_dir, "train"))
-        stack.callback(train.close)
-        evals = [summaries.BackgroundSummaryWriter(
-            os.path.join(self._output_dir, "eval"))
-                 for _ in self._eval_tasks[:1]]
-        for writer in evals:
-            stack.callback(writer.close)
-        evals += evals * (len(self._eval_tasks) - 1)
-        return train, evals
 
     def _sync_model_weights(self):
         """Points the Trax-style model at the trained params (so
@@ -811,14 +846,17 @@ class Loop:
     # -- checkpoints -----------------------------------------------------------
 
     def _checkpoint_tree(self, totals=None):
-        totals = totals if totals is not None else _Totals.zeros()
+        totals = totals if totals is not None else steps.Totals.zeros()
+        opt_state = self._state.opt_state
         return {"params": self._state.params,
-                "opt_state": self._state.opt_state,
+                # One task: its state alone (the layout of earlier versions).
+                "opt_state": (opt_state[0] if len(opt_state) == 1
+                              else list(opt_state)),
                 "step": np.asarray(self._step, np.int64),
                 # Sums since the last report: a Loop resumed between two
                 # reports still reports what an uninterrupted one does.
                 "totals": {f: getattr(totals, f)
-                           for f in _Totals.__dataclass_fields__}}
+                           for f in steps.Totals.__dataclass_fields__}}
 
     def _checkpoint_meta(self):
         log_offset = None
@@ -829,27 +867,33 @@ class Loop:
         return {"pulls": self._pulls.to_list(), "log_offset": log_offset,
                 "history": self._history.to_dict()}
 
-    def _save(self, totals, wait):
-        self._checkpointer.save(self._step, self._checkpoint_tree(totals),
-                                self._checkpoint_meta(), wait=wait)
+    def save_checkpoint(self, basename="model", wait=True):
+        """Writes a checkpoint of the current step as ``basename``.
 
-    def save_checkpoint(self, basename=None, wait=True):
-        """Writes a checkpoint of the current step into ``output_dir``.
-
-        A checkpoint already there for this step is replaced atomically (as
-        Trax overwrites its file). Returns once the checkpoint is committed
-        on disk; ``wait=False`` returns as soon as the arrays are copied
-        (the Loop's own periodic saves do that).
+        ``"model"`` (the default) is the rolling checkpoint a Loop resumes
+        from: ``checkpoints/<step>/`` (the newest few are kept). Any other
+        name (``model_10``, ``highest_Accuracy``, ``custom``...) is
+        ``checkpoints/<basename>/``, replaced atomically when saved again,
+        as Trax overwrites ``<basename>.pkl.gz``. Returns once the
+        checkpoint is committed; ``wait=False`` lets a rolling one finish
+        in the background.
         """
-        del basename
         if self._checkpointer is None:
             _log("Did not save checkpoint as output_dir is None")
             return
-        self._save(None, wait=wait)
+        basename = basename or checkpoint_policy.MODEL
+        tree = self._checkpoint_tree(self._totals)
+        if basename == checkpoint_policy.MODEL:
+            self._checkpointer.save(self._step, tree, self._checkpoint_meta(),
+                                    wait=wait)
+        else:
+            self._checkpointer.save_named(basename, tree,
+                                          dict(self._checkpoint_meta(),
+                                               step=self._step))
 
     @property
     def last_checkpoint_step(self):
-        """The newest committed checkpoint's step in ``output_dir``."""
+        """The newest committed rolling checkpoint's step in output_dir."""
         if self._checkpointer is None:
             return None
         self._checkpointer.wait()
@@ -867,14 +911,17 @@ class Loop:
         if self._resume_streams == "replay":
             self._replay(meta.get("pulls", []), restored.step)
 
-    def _apply_checkpoint(self, restored):
+    def _apply_checkpoint(self, restored, with_totals=True):
         tree = restored.state
+        opt_state = tree["opt_state"]
+        opt_state = (tuple(opt_state) if len(self._tasks) > 1
+                     else (opt_state,))
         self._state = self._state.replace(
-            params=tree["params"], opt_state=tree["opt_state"],
+            params=tree["params"], opt_state=opt_state,
             step=jnp.asarray(int(tree["step"]), jnp.int32))
         self._step = int(tree["step"])
-        if "totals" in tree:
-            self._resumed_totals = _Totals(**{
+        if with_totals and "totals" in tree:
+            self._resumed_totals = steps.Totals(**{
                 k: jnp.asarray(v) for k, v in tree["totals"].items()})
         if "history" in restored.meta:
             self._history = history_lib.History.from_dict(
@@ -889,12 +936,13 @@ class Loop:
         if os.path.getsize(self._log_path()) > offset:
             with open(self._log_path(), "r+b") as f:
                 f.truncate(offset)
-            _log(f"{self._log_path()}: dropped the lines logged after the "
-                 f"checkpoint of step {step}; they are logged again as "
-                 f"training redoes those steps.")
+            logging.info("%s: dropped the lines logged after the "
+                         "checkpoint of step %d; they are logged again as "
+                         "training redoes those steps.", self._log_path(),
+                         step)
 
     def _replay(self, pulls, step):
-        streams = {"train/0": self._task}
+        streams = {f"train/{i}": t for i, t in enumerate(self._tasks)}
         streams.update({f"eval/{i}": t for i, t in
                         enumerate(self._eval_tasks)})
         start = time.perf_counter()
@@ -913,30 +961,47 @@ class Loop:
         self._pulls = _PullLog(pulls)
         self._replay_seconds = time.perf_counter() - start
 
-    @property
-    def replay_seconds(self):
-        """Time spent replaying streams when resuming (``"replay"``)."""
-        return self._replay_seconds
-
     def load_checkpoint(self, directory=None, filename=None):
-        """Loads the newest intact checkpoint of ``directory`` (a Loop
-        output_dir or its ``checkpoints`` folder; default: this Loop's).
-        Reads only: nothing is created or moved in ``directory``."""
-        del filename
+        """Loads a checkpoint: weights, optimizer states, step and history.
+
+        ``directory``: a Loop output_dir (default: this Loop's) or its
+        ``checkpoints`` folder. ``filename``: the basename given to
+        :meth:`save_checkpoint`; by default (or ``"model"``) the newest
+        intact rolling checkpoint. A Trax-style ``<name>.pkl.gz`` (as
+        ``filename``, or as the end of ``directory``) means ``<name>``.
+        Reads only: nothing is created or moved. A checkpoint that is not
+        there is skipped with a warning, as Trax skips it.
+        """
         if directory is None:
-            if self._checkpointer is None:
+            if self._output_dir is None:
                 return
-            directory = self._checkpointer.directory
+            directory = self._output_dir
         directory = os.path.abspath(os.path.expanduser(directory))
-        if not checkpoints.committed_steps(directory):
-            directory = checkpoints.checkpoint_dir(directory)
-        restored = checkpoints.restore_latest_intact(
-            directory, self._checkpoint_tree())
-        if restored is None:
-            return
-        if restored.skipped:
-            _log(restored.fallback_message())
-        self._apply_checkpoint(restored)
+        if filename is None and directory.endswith(_PKL_SUFFIX):
+            directory, filename = os.path.split(directory)
+        if filename is not None and filename.endswith(_PKL_SUFFIX):
+            filename = filename[:-len(_PKL_SUFFIX)]
+        series = (directory if checkpoints.committed_steps(directory)
+                  or os.path.basename(directory)
+                  == checkpoints.CHECKPOINT_SUBDIR
+                  else checkpoints.checkpoint_dir(directory))
+        target = self._checkpoint_tree()
+        if filename in (None, checkpoint_policy.MODEL):
+            restored = checkpoints.restore_latest_intact(series, target)
+            if restored is None:
+                logging.warning("No checkpoint to load in %s.", series)
+                return
+            if restored.skipped:
+                _log(restored.fallback_message())
+        else:
+            path = os.path.join(series, filename)
+            if not os.path.isdir(path):
+                logging.warning("Not loading: no checkpoint %r in %s.",
+                                filename, series)
+                return
+            restored = checkpoints.restore_named(path, target)
+        # As in Trax, the next run starts its loss average afresh.
+        self._apply_checkpoint(restored, with_totals=False)
 
     # -- lifetime --------------------------------------------------------------
 

@@ -1,0 +1,143 @@
+"""The Loop's train and eval steps: pure functions, built once per task and
+jitted (the train step donates its state).
+
+The Loop's step number is an argument of the train step: it drives the
+dropout key, the optimizer's step and ``TrainState.step``, so nothing on the
+device counts steps on its own. The learning rate, when a schedule sets it,
+is an argument too (a float32 scalar): changing it never recompiles.
+"""
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from trax_compat.optimizers import base as optimizers_base
+
+
+class Totals(flax.struct.PyTreeNode):
+    """Device-side sums since the last report (read only when logging)."""
+    loss: jax.Array  # This task's losses (reset when the task changes).
+    all_losses: jax.Array  # Every task's (Trax's "training/loss" sums it).
+    gradients_l2: jax.Array
+    weights_l2: jax.Array
+    n_steps: jax.Array
+    n_measured: jax.Array  # Steps whose norms are in the l2 sums.
+
+    @classmethod
+    def zeros(cls):
+        # Separate buffers: the train step donates each of them.
+        def z():
+            return jnp.zeros((), jnp.float32)
+        return cls(loss=z(), all_losses=z(), gradients_l2=z(), weights_l2=z(),
+                   n_steps=jnp.zeros((), jnp.int32),
+                   n_measured=jnp.zeros((), jnp.int32))
+
+    def restart_loss(self):
+        """Trax resets the loss average, not the optimizer metrics' sums
+        (its "training/loss" among them), on a task change."""
+        return self.replace(loss=jnp.zeros((), jnp.float32),
+                            n_steps=jnp.zeros((), jnp.int32))
+
+
+def as_tuple(outputs, n_out):
+    return (outputs,) if n_out == 1 else tuple(outputs)
+
+
+def model_then(model_module, model_n_in, model_n_out, end_modules, params,
+               batch, rng):
+    """Runs the model on the first ``model_n_in`` batch items, then each end
+    layer (loss or metric) on the resulting stack; returns their values."""
+    stack = list(batch)
+    outputs = model_module.apply({"params": params}, *stack[:model_n_in],
+                                 rngs={"dropout": rng})
+    stack = list(as_tuple(outputs, model_n_out)) + stack[model_n_in:]
+    return [module.apply({}, *stack[:n_in]) for module, n_in in end_modules]
+
+
+def as_gradient_transformation(optimizer):
+    """Our optimizers as themselves (they write Trax's new weights directly,
+    see ``optimizers.apply_gradients``); anything optax-like as optax."""
+    if isinstance(optimizer, (optax.GradientTransformation,
+                              optimizers_base.Optimizer)):
+        return optimizer
+    if hasattr(optimizer, "init") and hasattr(optimizer, "update"):
+        return optax.GradientTransformation(optimizer.init, optimizer.update)
+    raise TypeError(
+        f"Optimizer {optimizer!r} is neither a trax_compat optimizer nor an "
+        f"optax GradientTransformation.")
+
+
+def optax_learning_rate(opt_state):
+    """The ``learning_rate`` hyperparameter inside an optax state (from
+    ``optax.inject_hyperparams``), or None."""
+    return optax.tree_utils.tree_get(opt_state, "learning_rate")
+
+
+def update(tx, grads, opt_state, params, step, learning_rate):
+    """One optimizer update; returns ``(new_params, new_opt_state)``."""
+    if isinstance(tx, optimizers_base.Optimizer):
+        return tx.apply(grads, opt_state, params, step=step,
+                        learning_rate=learning_rate)
+    if learning_rate is not None:
+        current = optax_learning_rate(opt_state)
+        opt_state = optax.tree_utils.tree_set(
+            opt_state, learning_rate=jnp.asarray(learning_rate,
+                                                 current.dtype))
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def make_train_step(model_module, n_in, n_out, loss_layer, tx, task_index,
+                    base_rng):
+    """``train_step(state, totals, batch, step, learning_rate, with_norms)
+    -> (state, totals, loss, norms)`` for one task, jitted.
+
+    ``state.opt_state`` holds one optimizer state per task; this task's is
+    ``[task_index]``. ``with_norms`` (static) also measures the gradient and
+    weight norms (two extra passes over the weights).
+    """
+    end = [(loss_layer.module, loss_layer.n_in)]
+
+    def loss_fn(params, batch, rng):
+        (loss,) = model_then(model_module, n_in, n_out, end, params, batch,
+                             rng)
+        return loss
+
+    def train_step(state, totals, batch, step, learning_rate, with_norms):
+        rng = jax.random.fold_in(base_rng, step - 1)
+        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, rng)
+        totals = totals.replace(loss=totals.loss + loss,
+                                all_losses=totals.all_losses + loss,
+                                n_steps=totals.n_steps + 1)
+        norms = {}
+        if with_norms:
+            norms = {"gradients_l2": optimizers_base.l2_norm(grads),
+                     "weights_l2": optimizers_base.l2_norm(state.params)}
+            totals = totals.replace(
+                gradients_l2=totals.gradients_l2 + norms["gradients_l2"],
+                weights_l2=totals.weights_l2 + norms["weights_l2"],
+                n_measured=totals.n_measured + 1)
+        opt_states = list(state.opt_state)
+        params, opt_states[task_index] = update(
+            tx, grads, opt_states[task_index], state.params, step,
+            learning_rate)
+        state = state.replace(step=step, params=params,
+                              opt_state=tuple(opt_states))
+        return state, totals, loss, norms
+
+    return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=5)
+
+
+def make_eval_step(model_module, n_in, n_out, metrics, base_rng):
+    """``eval_step(params, batch, index) -> metric values`` (float32 vector),
+    jitted."""
+    end = [(m.module, m.n_in) for m in metrics]
+
+    def eval_step(params, batch, index):
+        rng = jax.random.fold_in(base_rng, index)
+        values = model_then(model_module, n_in, n_out, end, params, batch,
+                            rng)
+        return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
+
+    return jax.jit(eval_step)
