@@ -68,10 +68,49 @@ def as_gradient_transformation(optimizer):
         f"optax GradientTransformation.")
 
 
+def _injected(node):
+    """The state of ``optax.inject_hyperparams`` with a learning rate."""
+    hyperparams = getattr(node, "hyperparams", None)
+    return isinstance(hyperparams, dict) and "learning_rate" in hyperparams
+
+
+def _children(node):
+    if isinstance(node, dict):
+        return list(node.values())
+    if isinstance(node, (tuple, list)):
+        return list(node)
+    return []
+
+
 def optax_learning_rate(opt_state):
-    """The ``learning_rate`` hyperparameter inside an optax state (from
-    ``optax.inject_hyperparams``), or None."""
-    return optax.tree_utils.tree_get(opt_state, "learning_rate")
+    """The ``learning_rate`` of an ``optax.inject_hyperparams`` state
+    inside ``opt_state`` (the first found), or None."""
+    if _injected(opt_state):
+        return opt_state.hyperparams["learning_rate"]
+    for child in _children(opt_state):
+        rate = optax_learning_rate(child)
+        if rate is not None:
+            return rate
+    return None
+
+
+def with_optax_learning_rate(opt_state, learning_rate):
+    """``opt_state`` with every injected ``learning_rate`` set."""
+    if _injected(opt_state):
+        current = opt_state.hyperparams["learning_rate"]
+        return opt_state._replace(hyperparams=dict(
+            opt_state.hyperparams,
+            learning_rate=jnp.asarray(learning_rate, current.dtype)))
+    if isinstance(opt_state, dict):
+        return {k: with_optax_learning_rate(v, learning_rate)
+                for k, v in opt_state.items()}
+    if isinstance(opt_state, (tuple, list)):
+        children = [with_optax_learning_rate(c, learning_rate)
+                    for c in opt_state]
+        if hasattr(opt_state, "_fields"):  # a NamedTuple state
+            return type(opt_state)(*children)
+        return type(opt_state)(children)
+    return opt_state
 
 
 def update(tx, grads, opt_state, params, step, learning_rate):
@@ -80,10 +119,7 @@ def update(tx, grads, opt_state, params, step, learning_rate):
         return tx.apply(grads, opt_state, params, step=step,
                         learning_rate=learning_rate)
     if learning_rate is not None:
-        current = optax_learning_rate(opt_state)
-        opt_state = optax.tree_utils.tree_set(
-            opt_state, learning_rate=jnp.asarray(learning_rate,
-                                                 current.dtype))
+        opt_state = with_optax_learning_rate(opt_state, learning_rate)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 
