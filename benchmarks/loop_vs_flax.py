@@ -25,6 +25,11 @@ What is measured (see benchmarks/README.md for more):
   it (``trax_compat.optimizers.apply_gradients``), so B2/B1 is the cost of
   Trax's Adam and A/B2 what the Loop adds on top (its per-step metric sums
   and its Python); ``--diagnose`` splits that further (B3-B4).
+* A2 / B5: the same Loop with ``TrainTask(lr_schedule=trax_compat.lr.
+  multifactor(...))`` against B1 with that schedule given to
+  ``optax.adam`` (``lr_schedules.to_optax``): the cost of applying a
+  schedule the Trax way (evaluated per step on the host, passed into the
+  jitted step) against optax's (evaluated inside it).
 * Every contender first runs one batch of every shape that occurs (so all
   bucket shapes are compiled) plus some extra steps; then the contenders
   alternate, ``--rounds`` rounds of ``--steps / --rounds`` steps each, and the
@@ -155,7 +160,8 @@ class LoopContender:
 
     name = "A  trax_compat training.Loop"
 
-    def __init__(self, sample_batch, learning_rate):
+    def __init__(self, sample_batch, learning_rate, lr_schedule=None,
+                 name=None):
         import jax  # pylint: disable=g-import-not-at-top
         from trax_compat import layers as tl  # pylint: disable=g-import-not-at-top
         from trax_compat import optimizers  # pylint: disable=g-import-not-at-top
@@ -165,9 +171,12 @@ class LoopContender:
         self._feed.load([sample_batch])
         model = tl.Serial(tl.Embedding(8192, 256), tl.Mean(axis=1),
                           tl.Dense(2), tl.LogSoftmax())
+        if name:
+            self.name = name
         task = training.TrainTask(
             self._feed, tl.WeightedCategoryCrossEntropy(),
-            optimizers.Adam(learning_rate), n_steps_per_checkpoint=10**9)
+            optimizers.Adam(learning_rate), lr_schedule=lr_schedule,
+            n_steps_per_checkpoint=10**9)
         with contextlib.redirect_stdout(io.StringIO()):
             self.loop = training.Loop(model, task, eval_tasks=None,
                                       output_dir=None, random_seed=0)
@@ -252,6 +261,18 @@ def make_contenders(args, sample_batch):
         FlaxContender("B2 Flax + trax_compat Adam (apply_gradients)",
                       optimizers.Adam(lr), sample_batch, direct=True),
     ]
+    # The same two with a learning-rate schedule: the Loop evaluates the
+    # TrainTask's schedule per step on the host and passes the rate into
+    # its jitted step; the Flax loop evaluates it inside jit (optax).
+    from trax_compat.supervised import lr_schedules  # pylint: disable=g-import-not-at-top
+    schedule = lr_schedules.multifactor(constant=lr, warmup_steps=100)
+    contenders += [
+        LoopContender(sample_batch, lr, lr_schedule=schedule,
+                      name="A2 = A + TrainTask(lr_schedule=multifactor())"),
+        FlaxContender("B5 Flax + optax.adam(multifactor() as optax schedule)",
+                      optax.adam(lr_schedules.to_optax(schedule)),
+                      sample_batch),
+    ]
     if args.diagnose:
         contenders += [
             FlaxContender("B3 = B2 + Loop's per-step loss/norm sums",
@@ -262,6 +283,14 @@ def make_contenders(args, sample_batch):
                           sample_batch),
         ]
     return contenders
+
+
+def ratio_pairs(contenders):
+    """(Loop, baseline) short names: A against every plain Flax loop, A2
+    (with a schedule) against B5 (the same schedule in optax)."""
+    shorts = [c.name.split()[0] for c in contenders]
+    return ([("A", b) for b in shorts if b.startswith("B") and b != "B5"]
+            + [("A2", "B5")])
 
 
 def timed_run(contender, batches):
@@ -311,13 +340,13 @@ def print_table(contenders, rates, cpu_ms, steps_per_round):
               + " ".join(f"{x:7.1f}" for x in r)
               + f" | {medians[c.name]:8.1f} {1000 / medians[c.name]:8.3f}"
               + f" {statistics.median(cpu_ms[c.name]):7.3f}")
-    a = contenders[0].name
     print()
-    for c in contenders[1:]:
+    by_short = {c.name.split()[0]: c.name for c in contenders}
+    for a, b in ratio_pairs(contenders):
         paired = statistics.median(
-            x / y for x, y in zip(rates[a], rates[c.name]))
-        print(f"A / {c.name.split()[0]:<3} (ratio of medians): "
-              f"{medians[a] / medians[c.name]:.3f}   "
+            x / y for x, y in zip(rates[by_short[a]], rates[by_short[b]]))
+        print(f"{a:<2} / {b:<3} (ratio of medians): "
+              f"{medians[by_short[a]] / medians[by_short[b]]:.3f}   "
               f"(median of per-round ratios: {paired:.3f})")
     print("(steps/s: wall clock, higher is better; ms/step = 1000 / median; "
           "cpu ms: median process CPU time per step, all threads)")
@@ -411,15 +440,15 @@ def measure(args, log=print):
     log(f"XLA compilations during timing: {n_compiles}")
     log("Loop host syncs per step  : " + syncs)
     log(f"total wall time: {time.perf_counter() - t0:.1f}s")
-    a = contenders[0].name
     result = {"names": [c.name for c in contenders], "medians": medians,
               "rates": rates, "ratio": {}, "paired": {},
               "compiles_during_timing": n_compiles, "syncs": syncs}
-    for c in contenders[1:]:
-        short = c.name.split()[0]
-        result["ratio"][short] = medians[a] / medians[c.name]
-        result["paired"][short] = statistics.median(
-            x / y for x, y in zip(rates[a], rates[c.name]))
+    by_short = {c.name.split()[0]: c.name for c in contenders}
+    for a, b in ratio_pairs(contenders):
+        key = b if a == "A" else f"{a}/{b}"
+        result["ratio"][key] = medians[by_short[a]] / medians[by_short[b]]
+        result["paired"][key] = statistics.median(
+            x / y for x, y in zip(rates[by_short[a]], rates[by_short[b]]))
     return result
 
 
