@@ -16,16 +16,20 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "layers", "optimizers", "supervised", "shapes", "fastmath")
 
+# Trax's short names for deeper modules (``trax.lr`` is its lr_schedules).
+_ALIASES = {"lr": "supervised.lr_schedules"}
+
 __all__ = list(_SUBMODULES)
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
+    if name in _SUBMODULES or name in _ALIASES:
+        path = _ALIASES.get(name, name)
+        module = importlib.import_module(f"{__name__}.{path}")
         globals()[name] = module
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_ALIASES))
