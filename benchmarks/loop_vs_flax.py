@@ -29,7 +29,10 @@ What is measured (see benchmarks/README.md for more):
   multifactor(...))`` against B1 with that schedule given to
   ``optax.adam`` (``lr_schedules.to_optax``): the cost of applying a
   schedule the Trax way (evaluated per step on the host, passed into the
-  jitted step) against optax's (evaluated inside it).
+  jitted step) against optax's (evaluated inside it). B6 is B2 with the
+  schedule given to trax_compat's Adam (evaluated inside jit): A2 / B6 is
+  what the Loop adds to Trax's scheduled math, A2 / B5 also includes the
+  cost of Trax's Adam against optax's (as A / B1 does).
 * Every contender first runs one batch of every shape that occurs (so all
   bucket shapes are compiled) plus some extra steps; then the contenders
   alternate, ``--rounds`` rounds of ``--steps / --rounds`` steps each, and the
@@ -272,6 +275,11 @@ def make_contenders(args, sample_batch):
         FlaxContender("B5 Flax + optax.adam(multifactor() as optax schedule)",
                       optax.adam(lr_schedules.to_optax(schedule)),
                       sample_batch),
+        # Trax's Adam math with the schedule evaluated inside jit: what A2
+        # computes, without the Loop.
+        FlaxContender("B6 Flax + trax_compat Adam(multifactor()) "
+                      "(apply_gradients)", optimizers.Adam(schedule),
+                      sample_batch, direct=True),
     ]
     if args.diagnose:
         contenders += [
@@ -287,10 +295,12 @@ def make_contenders(args, sample_batch):
 
 def ratio_pairs(contenders):
     """(Loop, baseline) short names: A against every plain Flax loop, A2
-    (with a schedule) against B5 (the same schedule in optax)."""
+    (with a schedule) against B5 and B6 (the same schedule)."""
     shorts = [c.name.split()[0] for c in contenders]
-    return ([("A", b) for b in shorts if b.startswith("B") and b != "B5"]
-            + [("A2", "B5")])
+    scheduled = ("B5", "B6")
+    return ([("A", b) for b in shorts if b.startswith("B")
+             and b not in scheduled]
+            + [("A2", b) for b in scheduled])
 
 
 def timed_run(contender, batches):
