@@ -231,3 +231,30 @@ def test_a_failing_cleanup_never_hides_the_error_that_stopped_run(
         with pytest.raises(OSError, match="cannot close"):
             loop.run(0)
     loop.close()
+
+
+class _RecordWeights(callbacks.TrainingStepCallback):
+    seen = []
+
+    def call_at(self, step):
+        return True
+
+    def on_step_begin(self, step):
+        pass
+
+    def on_step_end(self, step):
+        self.seen.append(np.asarray(self._loop.model.weights[0][0]).copy())
+
+
+def test_callbacks_see_the_weights_of_the_step_just_trained(tmp_path):
+    _RecordWeights.seen = []
+    loop = _loop(trax.optimizers.SGD(0.1), every=100,
+                 output_dir=str(tmp_path), callbacks=[_RecordWeights])
+    initial = np.asarray(loop.model.weights[0][0]).copy()
+    _run(loop, 3)
+    seen = _RecordWeights.seen
+    assert len(seen) == 3 and not np.array_equal(seen[0], initial)
+    assert not np.array_equal(seen[1], seen[0])
+    np.testing.assert_array_equal(seen[2], loop.model.weights[0][0])
+    loop.close()
+    assert loop.last_checkpoint_step == 1  # also after close

@@ -381,6 +381,8 @@ class CheckpointWriter:
 
     def wait(self):
         """Blocks until pending asynchronous saves are on disk."""
+        if self._manager is None:  # Closed: nothing can be pending.
+            return
         try:
             self._manager.wait_until_finished()
         except Exception as e:  # pylint: disable=broad-except

@@ -564,6 +564,7 @@ class Loop:
         step = self._step
         for callback in self._callbacks:
             if callback.call_at(step):
+                self._sync_model_weights()  # Callbacks read loop.model.
                 callback.on_step_begin(step)
         learning_rate = self._learning_rate_argument(task_index, step)
         batch = self._next_batch(task_index, step)
@@ -578,6 +579,7 @@ class Loop:
             self._pulls.add(f"train/{task_index}")
         for callback in self._callbacks:
             if callback.call_at(step):
+                self._sync_model_weights()
                 callback.on_step_end(step)
         return loss, dict(norms, loss=loss)
 
@@ -783,6 +785,8 @@ class Loop:
             writer.flush()
         if self._eval_tasks:
             self._last_eval = (step, latest)
+            if self._callbacks:
+                self._sync_model_weights()
             for callback in self._callbacks:
                 hook = getattr(callback, "on_eval_end", None)
                 if hook is not None:
