@@ -1,13 +1,18 @@
 """Trax's optimizers (``trax.optimizers``) as optax GradientTransformations."""
 
+from trax_compat.optimizers.adafactor import Adafactor, AdafactorState
 from trax_compat.optimizers.adam import Adam, AdamState
 from trax_compat.optimizers.base import (
         Optimizer, TraxOptimizerState, apply_gradients, clip_grads, l2_norm)
 from trax_compat.optimizers.momentum import Momentum, MomentumState
+from trax_compat.optimizers.rms_prop import RMSProp, RMSPropState
 from trax_compat.optimizers.sgd import SGD, SGDState
+from trax_compat.optimizers.sm3 import SM3, MomentumType, SM3State
 
 __all__ = [
-        'Optimizer', 'Adam', 'SGD', 'Momentum',
-        'AdamState', 'MomentumState', 'SGDState', 'TraxOptimizerState',
+        'Optimizer', 'Adam', 'SGD', 'Momentum', 'RMSProp', 'Adafactor', 'SM3',
+        'MomentumType',
+        'AdamState', 'MomentumState', 'SGDState', 'RMSPropState',
+        'AdafactorState', 'SM3State', 'TraxOptimizerState',
         'apply_gradients', 'clip_grads', 'l2_norm',
 ]
