@@ -258,3 +258,32 @@ def test_callbacks_see_the_weights_of_the_step_just_trained(tmp_path):
     np.testing.assert_array_equal(seen[2], loop.model.weights[0][0])
     loop.close()
     assert loop.last_checkpoint_step == 1  # also after close
+
+
+def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path):
+    from trax_compat.supervised import checkpoints  # pylint: disable=g-import-not-at-top
+    first = _loop(trax.optimizers.SGD(0.1), output_dir=str(tmp_path))
+    _run(first, 1)
+    first.close()
+    task = training.TrainTask(float_batches(), tl.WeightedCategoryCrossEntropy(),
+                              trax.optimizers.SGD(0.1))
+    with contextlib.redirect_stdout(io.StringIO()):
+        with pytest.raises(IndexError) as err:  # Trax's error type
+            training.Loop(tl.Serial(tl.Dense(5), tl.Dense(2), tl.LogSoftmax()),
+                          task, output_dir=str(tmp_path), random_seed=0)
+    assert isinstance(err.value, checkpoints.NoMatchingCheckpointError)
+    assert "do not fit the model" in str(err.value)
+
+
+def test_a_model_with_weights_keeps_them():
+    model = _model()
+    sample = next(float_batches())
+    model.init(trax.shapes.signature(sample[0]))
+    model.weights = jax.tree_util.tree_map(lambda w: w + 1.0, model.weights)
+    kept = _leaves(model.weights)
+    task = training.TrainTask(float_batches(), tl.WeightedCategoryCrossEntropy(),
+                              trax.optimizers.SGD(0.1))
+    with contextlib.redirect_stdout(io.StringIO()):
+        loop = training.Loop(model, task, random_seed=0)
+    for a, b in zip(_leaves(loop.model.weights), kept):
+        np.testing.assert_array_equal(a, b)

@@ -2,8 +2,10 @@
 
 from trax_compat.fastmath import random
 from trax_compat.fastmath.backend import backend_name
+from trax_compat.fastmath.backend import global_device_count
 from trax_compat.fastmath.backend import grad
 from trax_compat.fastmath.backend import jit
+from trax_compat.fastmath.backend import local_device_count
 from trax_compat.fastmath.backend import stop_gradient
 from trax_compat.fastmath.backend import vjp
 from trax_compat.fastmath.backend import logsumexp

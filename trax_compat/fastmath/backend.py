@@ -29,6 +29,16 @@ stop_gradient = jax.lax.stop_gradient
 logsumexp = jax.scipy.special.logsumexp
 
 
+def global_device_count():
+    """The number of accelerators (or CPU devices) on all hosts."""
+    return jax.device_count()
+
+
+def local_device_count():
+    """The number of accelerators (or CPU devices) on this host."""
+    return jax.local_device_count()
+
+
 class Backend(enum.Enum):
     JAX = "jax"
     TFNP = "tensorflow-numpy"

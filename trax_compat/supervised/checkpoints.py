@@ -50,6 +50,15 @@ class DamagedCheckpointError(CheckpointError):
     """Every checkpoint in a directory is damaged."""
 
 
+class CheckpointMismatchError(CheckpointError, IndexError):
+    """A checkpoint's weights have other names or shapes than the model's.
+    Also an IndexError, which Trax's Loop raises there."""
+
+
+class NoMatchingCheckpointError(DamagedCheckpointError, IndexError):
+    """Every checkpoint in a directory holds another model's weights."""
+
+
 def checkpoint_dir(output_dir):
     return os.path.join(output_dir, CHECKPOINT_SUBDIR)
 
@@ -194,6 +203,10 @@ def _restore_and_verify(step_dir, target):
                 None if target is None else _abstract(target)),
             meta=ocp.args.JsonRestore()))
     except Exception as e:  # pylint: disable=broad-except
+        mismatch = _params_mismatch(step_dir, target)
+        if mismatch:
+            raise CheckpointMismatchError(
+                f"its weights do not fit the model ({mismatch})") from e
         message = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise CheckpointError(
             f"unreadable ({type(e).__name__}: {message[:120]})") from e
@@ -210,6 +223,34 @@ def _restore_and_verify(step_dir, target):
     return state, meta
 
 
+def _params_mismatch(step_dir, target):
+    """How the ``params`` stored in ``step_dir`` differ in names or shapes
+    from ``target``'s, or None (the same, or not known)."""
+    if not isinstance(target, dict) or "params" not in target:
+        return None
+    try:
+        item = next(os.path.join(step_dir, name) for name in ("state",
+                                                               "default")
+                    if os.path.isdir(os.path.join(step_dir, name)))
+        with _ocp().StandardCheckpointer() as reader:
+            metadata = reader.metadata(item)
+        metadata = getattr(metadata, "item_metadata", metadata)
+        stored = getattr(metadata, "tree", metadata)["params"]
+        have = {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf
+                in jax.tree_util.tree_leaves_with_path(stored)}
+    except Exception:  # pylint: disable=broad-except
+        return None
+    want = {jax.tree_util.keystr(path): tuple(np.shape(leaf)) for path, leaf
+            in jax.tree_util.tree_leaves_with_path(target["params"])}
+    if have == want:
+        return None
+    for name in sorted(set(have) | set(want)):
+        if have.get(name) != want.get(name):
+            return (f"params{name}: checkpoint {have.get(name, 'none')}, "
+                    f"model {want.get(name, 'none')}")
+    return None
+
+
 def restore_latest_intact(directory, target, move_damaged=False):
     """Returns the newest checkpoint in ``directory`` that verifies, as a
     :class:`Restored`, or None when there is none at all.
@@ -219,14 +260,18 @@ def restore_latest_intact(directory, target, move_damaged=False):
 
     Raises:
       DamagedCheckpointError: there are checkpoints but none is intact.
+      NoMatchingCheckpointError: (a DamagedCheckpointError and IndexError)
+        every one holds weights of other names or shapes than ``target``.
     """
     skipped = []
+    mismatched = []
     for step in reversed(committed_steps(directory)):
         step_dir = os.path.join(directory, str(step))
         try:
             state, meta = _read_step(step_dir, target)
         except CheckpointError as e:
             skipped.append((step, str(e)))
+            mismatched.append(isinstance(e, CheckpointMismatchError))
             continue
         if move_damaged:
             for bad_step, _ in skipped:
@@ -234,6 +279,11 @@ def restore_latest_intact(directory, target, move_damaged=False):
         return Restored(step, state, meta, skipped, step_dir)
     if skipped:
         listed = "; ".join(f"step {s}: {reason}" for s, reason in skipped)
+        if all(mismatched):
+            raise NoMatchingCheckpointError(
+                f"The checkpoints in {directory} hold another model's "
+                f"weights ({listed}). Resume with the model that wrote them, "
+                f"or use a fresh output_dir.")
         raise DamagedCheckpointError(
             f"No intact checkpoint in {directory} ({listed}). They do not "
             f"match this model and optimizer, or they are damaged. Move them "

@@ -135,6 +135,12 @@ class _PullLog:
         return sum(n for _, n in self._runs)
 
 
+def _is_uninitialized(model):
+    """Trax's check: no weights anywhere in ``model`` (empty tuples,
+    dicts or Nones only)."""
+    return not jax.tree_util.tree_leaves(model.weights)
+
+
 def _init_random_number_generators(seed):
     """Seeds Python's and NumPy's global generators as Trax's Loop does."""
     random.seed(seed)
@@ -310,21 +316,18 @@ class Loop:
         self._history = history_lib.History()
 
         # Initialize like Trax: the model's key is a fresh split of the
-        # Loop's key, then Serial splits it among sublayers.
+        # Loop's key, then Serial splits it among sublayers. A model that
+        # already has weights (e.g. model.init was called) keeps them.
         self._batch_signature = shapes.signature(self._tasks[0].sample_batch)
         self._model.rng = self.new_rng()
-        self._model.init(self._model_input_signature(self._batch_signature))
+        if _is_uninitialized(self._model):
+            self._model.init(
+                self._model_input_signature(self._batch_signature))
         if self._eval_model is not self._model:
             self._eval_model.rng = self.new_rng()
-            self._eval_model.init(
-                self._model_input_signature(self._batch_signature))
-        for task in self._tasks:
-            self._check_end_layers([task.loss_layer],
-                                   shapes.signature(task.sample_batch), "loss")
-        for eval_task in self._eval_tasks:
-            self._check_end_layers(eval_task.metrics,
-                                   shapes.signature(eval_task.sample_batch),
-                                   "metric")
+            if _is_uninitialized(self._eval_model):
+                self._eval_model.init(
+                    self._model_input_signature(self._batch_signature))
 
         self._txs = tuple(steps.as_gradient_transformation(task.optimizer)
                           for task in self._tasks)
@@ -358,7 +361,16 @@ class Loop:
         if self._output_dir is not None:
             self._checkpointer = checkpoints.CheckpointWriter(self._output_dir)
             weakref.finalize(self, self._checkpointer.close)
+            # Before the loss/metric fit check: a checkpoint of another
+            # model is an IndexError, as in Trax.
             self._resume_from_output_dir()
+        for task in self._tasks:
+            self._check_end_layers([task.loss_layer],
+                                   shapes.signature(task.sample_batch), "loss")
+        for eval_task in self._eval_tasks:
+            self._check_end_layers(eval_task.metrics,
+                                   shapes.signature(eval_task.sample_batch),
+                                   "metric")
 
         loss_names = [task.loss_name for task in self._tasks]
         self._rjust_len = max(map(len, loss_names + metric_names))
@@ -662,7 +674,7 @@ class Loop:
                     for name in names:
                         # After the step's evals: a checkpoint then holds
                         # everything up to the end of this step.
-                        self.save_checkpoint(name, wait=False)
+                        self._save_checkpoint_in_run(name)
                     if self._stop_reason is not None:
                         self._log_step(f"Stopping: {self._stop_reason}")
                     elif self._progress is not None:
@@ -894,6 +906,17 @@ class Loop:
             self._checkpointer.save_named(basename, tree,
                                           dict(self._checkpoint_meta(),
                                                step=self._step))
+
+    def _save_checkpoint_in_run(self, basename):
+        """``run``'s save: ours lets a rolling checkpoint finish in the
+        background; a ``save_checkpoint`` replaced on the instance or
+        overridden in a subclass is called as Trax calls it, with the
+        basename alone."""
+        if ("save_checkpoint" in vars(self)
+                or type(self).save_checkpoint is not Loop.save_checkpoint):
+            self.save_checkpoint(basename)
+        else:
+            self.save_checkpoint(basename, wait=False)
 
     @property
     def last_checkpoint_step(self):
