@@ -176,6 +176,11 @@ def test_callback_and_metric_arguments_are_checked():
     assert _loop(trax.optimizers.SGD(0.1), n_devices=1).n_devices == 1
 
 
+def test_an_optimizer_class_instead_of_an_instance_is_named():
+    with pytest.raises(TypeError, match=r"class SGD; pass an instance"):
+        _loop(trax.optimizers.SGD)
+
+
 def test_numeric_checkpoint_names_are_refused(tmp_path):
     loop = _loop(trax.optimizers.SGD(0.1), output_dir=str(tmp_path))
     with pytest.raises(ValueError, match="not a number"):

@@ -58,6 +58,10 @@ def model_then(model_module, model_n_in, model_n_out, end_modules, params,
 def as_gradient_transformation(optimizer):
     """Our optimizers as themselves (they write Trax's new weights directly,
     see ``optimizers.apply_gradients``); anything optax-like as optax."""
+    if isinstance(optimizer, type):
+        raise TypeError(
+            f"TrainTask got the optimizer class {optimizer.__name__}; pass an "
+            f"instance, e.g. {optimizer.__name__}(0.01).")
     if isinstance(optimizer, (optax.GradientTransformation,
                               optimizers_base.Optimizer)):
         return optimizer
