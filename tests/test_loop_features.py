@@ -73,6 +73,10 @@ def test_task_schedule_reaches_an_optax_optimizer_through_inject_hyperparams():
 def test_a_schedule_cannot_reach_a_plain_optax_optimizer():
     with pytest.raises(ValueError, match="inject_hyperparams"):
         _loop(optax.sgd(0.1), lr_schedule=_schedule)
+    with pytest.raises(ValueError, match="a schedule of its own"):
+        _loop(optax.inject_hyperparams(optax.sgd)(
+            learning_rate=optax.linear_schedule(0.1, 0.0, 10)),
+              lr_schedule=_schedule)
 
 
 def test_optax_rates_are_logged_when_visible_and_never_as_nan():

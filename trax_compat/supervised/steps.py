@@ -98,6 +98,17 @@ def optax_learning_rate(opt_state):
     return None
 
 
+def optax_schedules_learning_rate(opt_state):
+    """Whether an ``inject_hyperparams`` state in ``opt_state`` computes its
+    learning rate from its own schedule (then nothing set from outside
+    sticks)."""
+    if _injected(opt_state):
+        return "learning_rate" in (getattr(opt_state, "hyperparams_states",
+                                           None) or {})
+    return any(optax_schedules_learning_rate(c)
+               for c in _children(opt_state))
+
+
 def with_optax_learning_rate(opt_state, learning_rate):
     """``opt_state`` with every injected ``learning_rate`` set."""
     if _injected(opt_state):

@@ -534,6 +534,15 @@ class Loop:
                     f"Build it with optax.inject_hyperparams, e.g. "
                     f"optax.inject_hyperparams(optax.adam)(learning_rate="
                     f"0.001), or give the schedule to the optimizer itself.")
+            if (task.lr_schedule is not None
+                    and not isinstance(tx, optimizers_base.Optimizer)
+                    and steps.optax_schedules_learning_rate(
+                        self._state.opt_state[i])):
+                raise ValueError(
+                    f"TrainTask {i} has an lr_schedule, and its optax "
+                    f"optimizer computes its learning rate from a schedule "
+                    f"of its own; keep one of the two (e.g. a number as "
+                    f"inject_hyperparams' learning_rate).")
 
     def _task_output_dirs(self, tasks):
         """TensorBoard folders: the output_dir itself for one task, else
