@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-    python3 tests/testdata/make_testdata.py path/to/shared/fixtures
+    python3 tests/testdata/make_testdata.py path/to/fixtures
 
 The fixtures folder holds the full real-Trax oracle data (about 20 MB); this
 script copies the part the test suite reads and compacts it (see README.md
@@ -76,7 +76,8 @@ GENERATED = ("trax_oracle/earlystopping", "trax_oracle/optimizers")
 
 
 def _kept(rel):
-    return (rel in KEEP or rel.startswith("generate_")
+    # This folder's scripts (make_testdata, generate_*, their helpers).
+    return (rel in KEEP or (rel.endswith(".py") and "/" not in rel)
             or any(rel == d or rel.startswith(d + "/") for d in GENERATED))
 
 
@@ -133,7 +134,7 @@ def compact_init_and_step(src, dest):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("fixtures", type=pathlib.Path,
-                        help="the developer fixtures folder (shared/fixtures)")
+                        help="the developers' fixtures folder (real-Trax output)")
     parser.add_argument("--out", type=pathlib.Path, default=HERE,
                         help="output folder (default: this script's folder)")
     args = parser.parse_args(argv)
