@@ -23,6 +23,7 @@ import pytest
 from flax.training import train_state
 
 from conftest import load_oracle_json, oracle_npz
+from tests.testdata.optimizer_slots import as_tree, layout, slot_arrays
 from trax_compat import optimizers
 
 ORACLE_JSON = 'optimizers/optimizers.json'
@@ -58,34 +59,10 @@ def split(row, shapes):
     return out
 
 
-def as_tree(leaves, tree):
-    a, b, c, d = (jnp.asarray(x) for x in leaves)
-    return (a, (b, c), d) if tree == 'full' else ((b, c), d)
-
-
 def inputs(npz, tree):
     weights = split(npz['inputs.weights'][0], SHAPES)
     grads = [as_tree(split(row, SHAPES), tree) for row in npz['inputs.grads']]
     return as_tree(weights, tree), grads
-
-
-def layout(x):
-    """The slot structure as the oracle writes it (list/tuple/None apart)."""
-    if x is None:
-        return None
-    if isinstance(x, tuple):
-        return {'tuple': [layout(e) for e in x]}
-    if isinstance(x, list):
-        return {'list': [layout(e) for e in x]}
-    return {'shape': list(x.shape), 'dtype': str(x.dtype)}
-
-
-def slot_arrays(x):
-    if x is None:
-        return []
-    if isinstance(x, (list, tuple)):
-        return [a for e in x for a in slot_arrays(e)]
-    return [x]
 
 
 def build_slots(lay, row):

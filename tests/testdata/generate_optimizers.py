@@ -54,6 +54,8 @@ from trax.optimizers import adafactor
 from trax.optimizers import rms_prop
 from trax.optimizers import sm3
 
+from optimizer_slots import as_tree, layout, slot_arrays  # this folder
+
 OUT = pathlib.Path(__file__).resolve().parent / 'trax_oracle' / 'optimizers'
 N_STEPS = 5
 SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
@@ -118,31 +120,6 @@ def make_inputs():
     return weights, grads
 
 
-def as_tree(leaves, tree):
-    # Device arrays, as a Loop hands them over.
-    a, b, c, d = (jnp.asarray(x) for x in leaves)
-    return (a, (b, c), d) if tree == 'full' else ((b, c), d)
-
-
-def layout(x):
-    """Trax's slot structure, with list/tuple/None kept apart."""
-    if x is None:
-        return None
-    if isinstance(x, tuple):
-        return {'tuple': [layout(e) for e in x]}
-    if isinstance(x, list):
-        return {'list': [layout(e) for e in x]}
-    return {'shape': list(x.shape), 'dtype': str(x.dtype)}
-
-
-def arrays_of(x):
-    if x is None:
-        return []
-    if isinstance(x, (list, tuple)):
-        return [a for e in x for a in arrays_of(e)]
-    return [x]
-
-
 def flat_row(arrays):
     parts = [np.asarray(np.asarray(a).astype(np.float32)).ravel()
              for a in arrays]
@@ -179,13 +156,13 @@ def run_case(cls, kwargs, tree, weights0, grads):
     }
     # Copied at once: SM3 updates its accumulator lists in place.
     w_rows = [flat_row(jax.tree_util.tree_leaves(weights))]
-    s_rows = [flat_row(arrays_of(slots))]
+    s_rows = [flat_row(slot_arrays(slots))]
     for step in range(1, N_STEPS + 1):
         g = as_tree(grads[step - 1], tree)
         weights, slots, metrics = opt.tree_update(
                 step, g, weights, slots, opt_params)
         w_rows.append(flat_row(jax.tree_util.tree_leaves(weights)))
-        s_rows.append(flat_row(arrays_of(slots)))
+        s_rows.append(flat_row(slot_arrays(slots)))
         record['metrics'].append({k: float(np.asarray(v))
                                   for k, v in metrics.items()})
         for w in jax.tree_util.tree_leaves(weights):
