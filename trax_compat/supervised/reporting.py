@@ -60,38 +60,7 @@ class FanOutWriter(interface.MetricWriter):
         self._each("close")
 
 
-class _ScalarsOnly(interface.MetricWriter):
-    """A writer that only takes scalars (the rest is dropped)."""
-
-    def write_summaries(self, step, values, metadata=None):
-        del step, values, metadata
-
-    def write_images(self, step, images):
-        del step, images
-
-    def write_videos(self, step, videos):
-        del step, videos
-
-    def write_audios(self, step, audios, *, sample_rate):
-        del step, audios, sample_rate
-
-    def write_texts(self, step, texts):
-        del step, texts
-
-    def write_histograms(self, step, arrays, num_buckets=None):
-        del step, arrays, num_buckets
-
-    def write_hparams(self, hparams):
-        del hparams
-
-    def flush(self):
-        pass
-
-    def close(self):
-        pass
-
-
-class HistoryWriter(_ScalarsOnly):
+class HistoryWriter(step_log.TextWriter):
     """Appends every scalar to ``history`` under ``mode`` (Trax's
     ``History``: ``history.get('eval', 'metrics/Accuracy')``)."""
 
@@ -104,7 +73,7 @@ class HistoryWriter(_ScalarsOnly):
             self._history.append(self._mode, key, step, float(value))
 
 
-class StepLogView(_ScalarsOnly):
+class StepLogView(step_log.TextWriter):
     """Shows the ``metrics/`` scalars in the step log as ``<mode> <name>``
     lines; ``training/`` values stay off it, as in Trax."""
 

@@ -90,7 +90,43 @@ class _Stdout:
 STDOUT = _Stdout()
 
 
-class TraxStepLogWriter(interface.MetricWriter):
+class TextWriter(interface.MetricWriter):
+    """A ``MetricWriter`` for writers that only show scalars (and, where
+    they override it, texts): images, audio, tensors and the like have no
+    text form and are dropped."""
+
+    def write_summaries(self, step, values, metadata=None):
+        del step, values, metadata
+
+    def write_scalars(self, step, scalars):
+        del step, scalars
+
+    def write_texts(self, step, texts):
+        del step, texts
+
+    def write_images(self, step, images):
+        del step, images
+
+    def write_videos(self, step, videos):
+        del step, videos
+
+    def write_audios(self, step, audios, *, sample_rate):
+        del step, audios, sample_rate
+
+    def write_histograms(self, step, arrays, num_buckets=None):
+        del step, arrays, num_buckets
+
+    def write_hparams(self, hparams):
+        del hparams
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class TraxStepLogWriter(TextWriter):
     """Writes Trax-format step log lines to text streams (stdout by default).
 
     Args:
@@ -151,24 +187,6 @@ class TraxStepLogWriter(interface.MetricWriter):
                 mode, name = "", key
             self._start_line(step)
             self._write_line(self.format_scalar(step, mode, name, float(value)))
-
-    def write_summaries(self, step, values, metadata=None):
-        del step, values, metadata  # Tensor summaries have no stdout form.
-
-    def write_images(self, step, images):
-        del step, images
-
-    def write_videos(self, step, videos):
-        del step, videos
-
-    def write_audios(self, step, audios, *, sample_rate):
-        del step, audios, sample_rate
-
-    def write_histograms(self, step, arrays, num_buckets=None):
-        del step, arrays, num_buckets
-
-    def write_hparams(self, hparams):
-        del hparams
 
     def flush(self):
         for stream in (self._streams or [sys.stdout]):

@@ -174,6 +174,12 @@ def _cleanup(fn):
     return exit_callback
 
 
+def _policy_attribute(name):
+    """A Loop attribute that reads and sets ``loop._policy.<name>``."""
+    return property(lambda loop: getattr(loop._policy, name),  # pylint: disable=protected-access
+                    lambda loop, value: setattr(loop._policy, name, value))  # pylint: disable=protected-access
+
+
 class _BatchWindows:
     """The training batches of ``loop.run``, one eval window at a time
     (a prefetcher never reads past the next eval)."""
@@ -462,21 +468,8 @@ class Loop:
         return rng
 
     # Trax code reads and sets these; the policy is their one home.
-    @property
-    def _checkpoint_at(self):
-        return self._policy.checkpoint_at
-
-    @_checkpoint_at.setter
-    def _checkpoint_at(self, at):
-        self._policy.checkpoint_at = at
-
-    @property
-    def _permanent_checkpoint_at(self):
-        return self._policy.permanent_checkpoint_at
-
-    @_permanent_checkpoint_at.setter
-    def _permanent_checkpoint_at(self, at):
-        self._policy.permanent_checkpoint_at = at
+    _checkpoint_at = _policy_attribute("checkpoint_at")
+    _permanent_checkpoint_at = _policy_attribute("permanent_checkpoint_at")
 
     def request_stop(self, reason=None):
         """Asks ``run`` to return after the current step (its evals and a
