@@ -517,20 +517,18 @@ class Loop:
     def _check_learning_rates(self):
         """A TrainTask schedule must reach an optax optimizer's rate."""
         for i, (task, tx) in enumerate(zip(self._tasks, self._txs)):
-            if (task.lr_schedule is not None
-                    and not isinstance(tx, optimizers_base.Optimizer)
-                    and steps.optax_learning_rate(
-                        self._state.opt_state[i]) is None):
+            if task.lr_schedule is None or isinstance(
+                    tx, optimizers_base.Optimizer):
+                continue
+            opt_state = self._state.opt_state[i]
+            if steps.optax_learning_rate(opt_state) is None:
                 raise ValueError(
                     f"TrainTask {i} has an lr_schedule, but its optax "
                     f"optimizer has no learning_rate hyperparameter to set. "
                     f"Build it with optax.inject_hyperparams, e.g. "
                     f"optax.inject_hyperparams(optax.adam)(learning_rate="
                     f"0.001), or give the schedule to the optimizer itself.")
-            if (task.lr_schedule is not None
-                    and not isinstance(tx, optimizers_base.Optimizer)
-                    and steps.optax_schedules_learning_rate(
-                        self._state.opt_state[i])):
+            if steps.optax_schedules_learning_rate(opt_state):
                 raise ValueError(
                     f"TrainTask {i} has an lr_schedule, and its optax "
                     f"optimizer computes its learning rate from a schedule "
@@ -576,10 +574,7 @@ class Loop:
         ``task_index``; returns ``(loss, optimizer_metrics)``, device
         scalars. Callbacks run around it, as in Trax."""
         step = self._step
-        for callback in self._callbacks:
-            if callback.call_at(step):
-                self._sync_model_weights()  # Callbacks read loop.model.
-                callback.on_step_begin(step)
+        self._call_step_hooks("on_step_begin", step)
         learning_rate = self._learning_rate_argument(task_index, step)
         batch = self._next_batch(task_index, step)
         with_norms = bool(self._norms_every_step or self._eval_at(step)
@@ -591,11 +586,19 @@ class Loop:
                 task_index](self._state, self._totals, tuple(batch),
                             np.int32(step), learning_rate, with_norms)
             self._pulls.add(f"train/{task_index}")
+        self._call_step_hooks("on_step_end", step)
+        return loss, dict(norms, loss=loss)
+
+    def _call_step_hooks(self, hook, step):
+        """Trax's order: each callback's ``call_at``, then its hook. The
+        model's weights are brought up to date once, for the first hook."""
+        synced = False
         for callback in self._callbacks:
             if callback.call_at(step):
-                self._sync_model_weights()
-                callback.on_step_end(step)
-        return loss, dict(norms, loss=loss)
+                if not synced:
+                    self._sync_model_weights()  # Callbacks read loop.model.
+                    synced = True
+                getattr(callback, hook)(step)
 
     # -- running ---------------------------------------------------------------
 
