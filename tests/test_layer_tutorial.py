@@ -309,8 +309,11 @@ def test_fastmath_api():
     with pytest.raises(ValueError):
         with fastmath.use_backend("torch"):
             pass
-    leaves, rebuild = fastmath.tree_flatten(((1, 2), (3,)))
-    assert leaves == [1, 2, 3] and rebuild([4, 5, 6]) == ((4, 5), (6,))
+    # Trax's tree_flatten returns only the leaves; tree_unflatten refills a
+    # structure and hands back what was left over.
+    assert fastmath.tree_flatten(((1, 2), (3,))) == [1, 2, 3]
+    assert fastmath.tree_unflatten([4, 5, 6, 7], ((1, 2), (3,))) == (
+        ((4, 5), (6,)), [7])
     assert fastmath.nested_map(lambda v: v * 2, ((1, [2]), {"a": 3})) == (
         (2, [4]), {"a": 6})
     key = fastmath.random.get_prng(0)

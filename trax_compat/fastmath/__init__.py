@@ -1,18 +1,24 @@
-"""Trax's ``fastmath``: the array backend (JAX here) behind layers."""
+"""Trax's ``fastmath``: NumPy-style math on a switchable backend.
 
+``fastmath.numpy`` and ``fastmath.random`` follow the active backend, JAX by
+default; ``use_backend('numpy')`` (or ``set_backend``) computes with NumPy
+instead, as in Trax. ``fastmath.backend()`` returns the active backend's
+table of operations and ``fastmath.ops`` holds the operations themselves
+(all re-exported here), ``fastmath.nested`` the helpers for nested
+tuples/lists/dicts.
+"""
+
+# pylint: disable=redefined-builtin  (`map` is one of Trax's names)
+
+from trax_compat.fastmath import nested
+from trax_compat.fastmath import numpy
+from trax_compat.fastmath import ops
 from trax_compat.fastmath import random
-from trax_compat.fastmath.backend import backend_name
-from trax_compat.fastmath.backend import global_device_count
-from trax_compat.fastmath.backend import grad
-from trax_compat.fastmath.backend import jit
-from trax_compat.fastmath.backend import local_device_count
-from trax_compat.fastmath.backend import stop_gradient
-from trax_compat.fastmath.backend import vjp
-from trax_compat.fastmath.backend import logsumexp
-from trax_compat.fastmath.backend import nested_map
-from trax_compat.fastmath.backend import numpy
-from trax_compat.fastmath.backend import set_backend
-from trax_compat.fastmath.backend import tree_flatten
-from trax_compat.fastmath.backend import tree_leaves
-from trax_compat.fastmath.backend import use_backend
-from trax_compat.fastmath.backend import Backend
+from trax_compat.fastmath.nested import nested_map
+from trax_compat.fastmath.nested import nested_map_multiarg
+from trax_compat.fastmath.nested import nested_stack
+from trax_compat.fastmath.nested import nested_zip
+from trax_compat.fastmath.nested import tree_flatten
+from trax_compat.fastmath.nested import tree_leaves
+from trax_compat.fastmath.nested import tree_unflatten
+from trax_compat.fastmath.ops import *  # noqa: F401,F403  (see ops.__all__)

@@ -1,54 +1,53 @@
-"""PRNG keys with Trax's derivation (threefry, non-partitionable)."""
+"""``fastmath.random``: random numbers from the active backend.
 
-import contextlib
+Under JAX (the default) keys are derived as in Trax (threefry,
+non-partitionable; see ``trax_key_semantics``); under the NumPy backend the
+numbers come from NumPy's global generator and keys are ignored, as in
+Trax.
+"""
 
-import jax
+from trax_compat.fastmath import backend_state as _backend_state
+from trax_compat.fastmath.jax_backend import trax_key_semantics  # noqa: F401
+
+__all__ = ["get_prng", "split", "fold_in", "uniform", "normal", "randint",
+           "bernoulli", "trax_key_semantics"]
 
 
-@contextlib.contextmanager
-def trax_key_semantics():
-    """Scopes ``jax_threefry_partitionable=False`` to a block.
-
-    Trax's numbers were produced with the non-partitionable threefry split
-    (JAX's default before 0.5). Setting it only around key derivation and
-    sampling reproduces them without changing the user's global config.
-    """
-    with jax.threefry_partitionable(False):
-        yield
+def _op(name):
+    return _backend_state.backend()["random_" + name]
 
 
 def get_prng(seed):
-    with trax_key_semantics():
-        return jax.random.PRNGKey(seed)
+    """A key for the integer ``seed`` (JAX's ``PRNGKey`` layout)."""
+    return _op("get_prng")(seed)
 
 
 def split(key, num=2):
-    with trax_key_semantics():
-        return jax.random.split(key, num)
+    """``num`` new keys derived from ``key``."""
+    return _op("split")(key, num)
 
 
 def fold_in(key, data):
-    with trax_key_semantics():
-        return jax.random.fold_in(key, data)
+    """A new key derived from ``key`` and the integer ``data``."""
+    return _op("fold_in")(key, data)
 
 
-def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
-    with trax_key_semantics():
-        return jax.random.uniform(key, shape, dtype or jax.numpy.float32,
-                                  minval, maxval)
+def uniform(*args, **kwargs):
+    """``uniform(key, shape=(), dtype=..., minval=0., maxval=1.)``."""
+    return _op("uniform")(*args, **kwargs)
 
 
-def normal(key, shape=(), dtype=None):
-    with trax_key_semantics():
-        return jax.random.normal(key, shape, dtype or jax.numpy.float32)
+def normal(*args, **kwargs):
+    """``normal(key, shape=(), dtype=...)``: standard normal samples."""
+    return _op("normal")(*args, **kwargs)
 
 
-def randint(key, shape, minval, maxval, dtype=None):
-    with trax_key_semantics():
-        return jax.random.randint(key, shape, minval, maxval,
-                                  dtype or jax.numpy.int32)
+def randint(*args, **kwargs):
+    """``randint(key, shape, minval, maxval, dtype=...)``: integers in
+    ``[minval, maxval)``."""
+    return _op("randint")(*args, **kwargs)
 
 
-def bernoulli(key, p=0.5, shape=None):
-    with trax_key_semantics():
-        return jax.random.bernoulli(key, p, shape)
+def bernoulli(*args, **kwargs):
+    """``bernoulli(key, p=0.5, shape=...)``: True (1) with probability p."""
+    return _op("bernoulli")(*args, **kwargs)

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trax_compat.fastmath import backend as _backend
+from trax_compat.fastmath import backend_state as _backend
 
 __all__ = ["constant", "warmup", "warmup_and_rsqrt_decay", "multifactor",
            "to_optax"]

@@ -5,7 +5,7 @@ constructed (it fixes the shapes the model is initialized for) and never
 trains or evaluates on it.
 """
 
-from trax_compat.fastmath import backend as fastmath_backend
+from trax_compat.fastmath import backend_state as fastmath_backend
 
 
 class StreamExhaustedError(RuntimeError):
