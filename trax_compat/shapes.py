@@ -9,10 +9,13 @@ class ShapeDtype:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape, dtype=np.float32):
+        if hasattr(shape, "as_list"):  # a tf.TensorShape
+            shape = shape.as_list()
         if isinstance(shape, int):
             shape = (shape,)
         self.shape = tuple(shape)
-        self.dtype = dtype
+        # A tf.DType, as Trax accepts, becomes its NumPy type.
+        self.dtype = getattr(dtype, "as_numpy_dtype", dtype)
 
     def __eq__(self, other):
         return (isinstance(other, ShapeDtype) and self.shape == other.shape
@@ -28,7 +31,9 @@ class ShapeDtype:
         return f"ShapeDtype{{shape:{self.shape}, dtype:{self.dtype}}}"
 
     def __len__(self):
-        return len(self.shape)
+        """1: a signature of one array, as Trax counts signatures (a tuple
+        of n ShapeDtypes has length n)."""
+        return 1
 
     def as_tuple(self):
         return self.shape, self.dtype
@@ -48,8 +53,10 @@ def _dtype_of(x):
 
 def signature(obj):
     """Returns a ShapeDtype (or a tuple/list of them) describing ``obj``."""
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(signature(x) for x in obj)
+    if isinstance(obj, tuple):  # namedtuples too, as in Trax
+        return tuple(signature(x) for x in obj)
+    if isinstance(obj, list):
+        return [signature(x) for x in obj]
     if isinstance(obj, dict):
         return {k: signature(v) for k, v in obj.items()}
     if isinstance(obj, ShapeDtype):
@@ -71,6 +78,13 @@ def splice_signatures(*sigs):
     return result[0] if len(result) == 1 else tuple(result)
 
 
-def assert_same_shape(a, b):
-    if tuple(a.shape) != tuple(b.shape):
-        raise ValueError(f"Shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
+def assert_shape_equals(array, shape):
+    """Raises AssertionError unless ``array`` has shape ``shape``."""
+    if tuple(array.shape) != tuple(shape):
+        raise AssertionError(
+            f"Invalid shape {tuple(array.shape)}; expected {tuple(shape)}.")
+
+
+def assert_same_shape(array1, array2):
+    """Raises AssertionError unless the two arrays have the same shape."""
+    assert_shape_equals(array1, array2.shape)

@@ -1,72 +1,41 @@
-"""Trax-compatible layers; each computes through a Flax Linen module."""
+"""Trax-compatible layers, module by module as in Trax.
 
-from trax_compat.layers.activation_fns import Gelu
-from trax_compat.layers.activation_fns import LeakyRelu
-from trax_compat.layers.activation_fns import Relu
-from trax_compat.layers.activation_fns import Sigmoid
-from trax_compat.layers.activation_fns import Tanh
-from trax_compat.layers.acceleration import mean_or_pmean
-from trax_compat.layers.assert_shape import AssertFunction
-from trax_compat.layers.assert_shape import AssertShape
-from trax_compat.layers.attention import ShiftRight
-from trax_compat.layers.base import EMPTY_STATE
-from trax_compat.layers.base import EMPTY_WEIGHTS
-from trax_compat.layers.base import Layer
-from trax_compat.layers.base import LayerError
-from trax_compat.layers.base import TraxModule
-from trax_compat.layers.combinators import Add
-from trax_compat.layers.combinators import Branch
-from trax_compat.layers.combinators import Concatenate
-from trax_compat.layers.combinators import Drop
-from trax_compat.layers.combinators import Dup
-from trax_compat.layers.combinators import Multiply
-from trax_compat.layers.combinators import Parallel
-from trax_compat.layers.combinators import Residual
-from trax_compat.layers.combinators import Scan
-from trax_compat.layers.combinators import Select
-from trax_compat.layers.combinators import Serial
-from trax_compat.layers.combinators import Split
-from trax_compat.layers.combinators import SubtractTop
-from trax_compat.layers.combinators import Swap
-from trax_compat.layers.convolution import AvgPool
-from trax_compat.layers.convolution import Conv
-from trax_compat.layers.convolution import MaxPool
-from trax_compat.layers.core import ArgMax
-from trax_compat.layers.core import Dense
-from trax_compat.layers.core import Dropout
-from trax_compat.layers.core import Embedding
-from trax_compat.layers.core import Flatten
-from trax_compat.layers.core import LogSoftmax
-from trax_compat.layers.core import LogSumExp
-from trax_compat.layers.core import Max
-from trax_compat.layers.core import Mean
-from trax_compat.layers.core import Min
-from trax_compat.layers.core import Softmax
-from trax_compat.layers.core import Sum
-from trax_compat.layers.core import ToFloat
-from trax_compat.layers.core import log_softmax
-from trax_compat.layers.core import one_hot
-from trax_compat.layers.flax_adapter import FlaxModule
-from trax_compat.layers.functional import Fn
-from trax_compat.layers.functional import PureLayer
-from trax_compat.layers.initializers import GlorotNormalInitializer
-from trax_compat.layers.initializers import GlorotUniformInitializer
-from trax_compat.layers.initializers import LeCunNormalInitializer
-from trax_compat.layers.initializers import LeCunUniformInitializer
-from trax_compat.layers.initializers import RandomNormalInitializer
-from trax_compat.layers.initializers import RandomUniformInitializer
-from trax_compat.layers.initializers import ScaledInitializer
-from trax_compat.layers.metrics import Accuracy
-from trax_compat.layers.metrics import CategoryAccuracy
-from trax_compat.layers.metrics import CategoryCrossEntropy
-from trax_compat.layers.metrics import CrossEntropyLoss
-from trax_compat.layers.metrics import L2Loss
-from trax_compat.layers.metrics import WeightedCategoryAccuracy
-from trax_compat.layers.metrics import WeightedCategoryCrossEntropy
-from trax_compat.layers.normalization import LayerNorm
-from trax_compat.layers.rnn import GRU
-from trax_compat.layers.rnn import GRUCell
-from trax_compat.layers.rnn import LSTM
-from trax_compat.layers.rnn import LSTMCell
-from trax_compat.layers.rnn import MakeZeroState
-from trax_compat.layers.rnn import SRU
+``trax_compat.layers.X`` mirrors ``trax.layers.X``; this package exports
+every public name defined in those modules (as Trax's ``import *`` does),
+so a layer added to its module is exported without a second list here.
+"""
+
+import importlib
+
+# Trax's layer modules (research/ excluded), in Trax's import order.
+_MODULES = (
+    "acceleration", "activation_fns", "assert_shape", "attention", "base",
+    "combinators", "convolution", "core", "deconvolution", "initializers",
+    "metrics", "normalization", "pooling", "reversible", "rnn",
+    # ours: Flax modules as layers
+    "flax_adapter", "functional",
+)
+
+
+def _public_names(module):
+    """Names ``module`` defines itself (not ones it imports), without a
+    leading underscore, plus any it lists in ``_EXPORTS``."""
+    names = [name for name, obj in vars(module).items()
+             if not name.startswith("_")
+             and getattr(obj, "__module__", None) == module.__name__]
+    return names + list(getattr(module, "_EXPORTS", ()))
+
+
+def _export_all():
+    for module_name in _MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{module_name}":
+                raise
+            continue  # a module not written yet
+        for name in _public_names(module):
+            globals()[name] = getattr(module, name)
+
+
+_export_all()

@@ -25,9 +25,21 @@ import numpy as np
 
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
+from trax_compat.layers import weights_io
+# Trax has these in its base module.
+from trax_compat.layers.weights_io import flatten_weights_and_state  # pylint: disable=unused-import
+from trax_compat.layers.weights_io import np_from_file  # pylint: disable=unused-import
+from trax_compat.layers.weights_io import np_to_file  # pylint: disable=unused-import
+from trax_compat.layers.weights_io import unflatten_weights_and_state  # pylint: disable=unused-import
 
 EMPTY_WEIGHTS = ()
 EMPTY_STATE = ()
+
+# Exported by the layers package besides the functions and classes defined
+# here (see trax_compat.layers._public_names).
+_EXPORTS = ("EMPTY_WEIGHTS", "EMPTY_STATE", "GET_WEIGHTS_FROM_CACHE",
+            "GET_STATE_FROM_CACHE", "flatten_weights_and_state",
+            "unflatten_weights_and_state", "np_to_file", "np_from_file")
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -149,24 +161,60 @@ def pack(items):
 
 
 def _make_apply(module):
-    """``apply(params, inputs, rng)``: the Trax key goes to our modules as
-    ``rng`` and to any module as the 'dropout' stream."""
-    def apply(params, inputs, rng):
+    """``apply(variables, inputs, rng)``: the Trax key goes to our modules
+    as ``rng`` and to any module as the 'dropout' stream."""
+    def apply(variables, inputs, rng):
         if rng is None:  # e.g. pure_fn(x, w, s, rng=None)
-            return module.apply({"params": params}, *inputs)
+            return module.apply(variables, *inputs)
         kwargs = {"rng": rng} if takes_rng(module) else {}
-        return module.apply({"params": params}, *inputs,
-                            rngs={"dropout": rng}, **kwargs)
+        return module.apply(variables, *inputs, rngs={"dropout": rng},
+                            **kwargs)
     return apply
 
 
-class Layer:
-    """Base class of Trax-style layers.
+# Trax's markers for a shared layer's second and later occurrences: its
+# weights and state live at its first occurrence.
+GET_WEIGHTS_FROM_CACHE = {"__marker_for_cached_weights_": ()}
+GET_STATE_FROM_CACHE = {"__marker_for_cached_state_": ()}
 
-    Subclasses implement ``make_module()`` (the Flax module computing the
-    layer) and, when they have weights, ``init_weights_and_state``,
-    ``params_from_weights`` and ``weights_from_params``.
+
+def is_weights_marker(x):
+    return isinstance(x, dict) and x == GET_WEIGHTS_FROM_CACHE
+
+
+def is_state_marker(x):
+    return isinstance(x, dict) and x == GET_STATE_FROM_CACHE
+
+
+def is_empty(tree):
+    return isinstance(tree, (tuple, list)) and not tree
+
+
+def _defining_class(cls, attr):
+    for klass in cls.__mro__:
+        if attr in vars(klass):
+            return klass
+    return None
+
+
+class Layer:
+    """Base class of Trax-style layers, with Trax's subclassing protocol.
+
+    A subclass implements ``forward(self, inputs)`` using ``self.weights``,
+    ``self.state`` and ``self.rng``, and ``init_weights_and_state(self,
+    input_signature)`` when it has weights or state; ``has_backward`` and
+    ``backward`` give it custom gradients. Such a layer runs in Flax through
+    one generic module (``forward_module.ForwardModule``).
+
+    Built-in leaves instead implement ``make_module()``, a Flax module
+    computing them, and name their weights in ``weight_names`` (see
+    ``flax_names``); their ``forward`` runs that module.
     """
+
+    # The Flax names of this layer's own weights and state: a string for
+    # the whole tree, or a (nested) tuple of strings matching the Trax tuple.
+    weight_names = "weights"
+    state_names = "state"
 
     def __init__(self, n_in=1, n_out=1, name=None, sublayers_to_print=None):
         self._n_in = n_in
@@ -176,12 +224,31 @@ class Layer:
         self._sublayers_to_print = sublayers_to_print
         self._weights = EMPTY_WEIGHTS
         self._state = EMPTY_STATE
+        # Per sublayer: True where it is a repeat of a layer seen earlier in
+        # the network (its weights/state are then Trax's cache markers).
+        self._cached_weights = None
+        self._cached_state = None
+        self._init_cached = False
         # As Trax: a seed from Python's generator now, the key on first use.
         self._rng = None
         self._rng_seed_int = random.randint(0, 2**31 - 1)
         self._caller = _caller_info()
         self._module = None
         self._jitted_apply = None
+
+    # -- attribute typo guard ---------------------------------------------------
+
+    def _settable_attrs(self):
+        """Public attributes a layer may set; others are taken for typos."""
+        return ("weights", "state", "rng")
+
+    def __setattr__(self, attr, value):
+        if not attr.startswith("_") and attr not in self._settable_attrs():
+            raise ValueError(
+                f"Trax layers only allow to set {self._settable_attrs()} as "
+                f"public attributes, not {attr!r} (a typo? private "
+                f"attributes start with '_').")
+        super().__setattr__(attr, value)
 
     # -- Trax-visible attributes -------------------------------------------
 
@@ -203,7 +270,13 @@ class Layer:
 
     @property
     def has_backward(self):
+        """True for a layer whose ``backward`` gives its gradients."""
         return False
+
+    def backward(self, inputs, output, grad, weights, state, new_state, rng):
+        """Custom gradients: returns the gradients for ``(inputs, weights)``
+        given ``grad``, the gradient of ``output``."""
+        raise NotImplementedError
 
     def __repr__(self):
         name_str = self._name
@@ -222,48 +295,61 @@ class Layer:
 
     # -- weights, state, rng ------------------------------------------------
 
+    def _get_tree(self, own, cached, marker, attr):
+        if not self._sublayers:
+            return own
+        cached = cached or (False,) * len(self._sublayers)
+        return tuple(marker if c else getattr(layer, attr)
+                     for layer, c in zip(self._sublayers, cached))
+
+    def _set_tree(self, tree, marker, attr):
+        """Sets this layer's weights or state; with sublayers, one entry
+        each, markers recorded and not passed down. Returns the marks."""
+        if not isinstance(tree, (tuple, list)):
+            raise ValueError(
+                f"Layer {self._name} expects {attr} as a tuple with one entry "
+                f"per sublayer ({len(self._sublayers)}); got "
+                f"{type(tree).__name__}.")
+        if len(tree) != len(self._sublayers):
+            raise ValueError(
+                f"Number of {attr[:-1] if attr == 'weights' else attr} "
+                f"elements ({len(tree)}) does not equal the number of "
+                f"sublayers ({len(self._sublayers)}) in: {self}.")
+        marks = tuple(isinstance(t, dict) and t == marker for t in tree)
+        for layer, t, m in zip(self._sublayers, tree, marks):
+            if not m:
+                setattr(layer, attr, t)
+        return marks
+
     @property
     def weights(self):
-        if self._sublayers:
-            return tuple(layer.weights for layer in self._sublayers)
-        return self._weights
+        return self._get_tree(self._weights, self._cached_weights,
+                              GET_WEIGHTS_FROM_CACHE, "weights")
 
     @weights.setter
     def weights(self, weights):
+        if is_weights_marker(weights):
+            return
         if not self._sublayers:
             self._weights = weights
             return
-        if not isinstance(weights, (tuple, list)):
-            raise ValueError(
-                f"Layer {self._name} expects weights as a tuple with one "
-                f"entry per sublayer ({len(self._sublayers)}); got "
-                f"{type(weights).__name__}.")
-        if len(weights) != len(self._sublayers):
-            raise ValueError(
-                f"Number of weight elements ({len(weights)}) does not equal "
-                f"the number of sublayers ({len(self._sublayers)}) in: "
-                f"{self}.")
-        for layer, w in zip(self._sublayers, weights):
-            layer.weights = w
+        self._cached_weights = self._set_tree(weights, GET_WEIGHTS_FROM_CACHE,
+                                              "weights")
 
     @property
     def state(self):
-        if self._sublayers:
-            return tuple(layer.state for layer in self._sublayers)
-        return self._state
+        return self._get_tree(self._state, self._cached_state,
+                              GET_STATE_FROM_CACHE, "state")
 
     @state.setter
     def state(self, state):
+        if is_state_marker(state):
+            return
         if not self._sublayers:
             self._state = state
             return
-        if len(state) != len(self._sublayers):
-            raise ValueError(
-                f"Number of state elements ({len(state)}) does not equal "
-                f"the number of sublayers ({len(self._sublayers)}) in: "
-                f"{self}.")
-        for layer, s in zip(self._sublayers, state):
-            layer.state = s
+        self._cached_state = self._set_tree(state, GET_STATE_FROM_CACHE,
+                                            "state")
 
     @property
     def rng(self):
@@ -283,45 +369,79 @@ class Layer:
     # -- Flax side ------------------------------------------------------------
 
     def make_module(self):
-        """Returns the ``flax.linen.Module`` computing this layer."""
+        """Returns the ``flax.linen.Module`` computing this layer natively;
+        layers written with ``forward`` need none."""
         raise NotImplementedError(
             f"{type(self).__name__} does not define make_module().")
+
+    def runs_forward_module(self):
+        """True when this layer computes through its own ``forward`` in the
+        generic module: it defines ``forward`` below any ``make_module``
+        (a user's layer), has custom gradients, or shares a layer."""
+        cls = type(self)
+        module_owner = _defining_class(cls, "make_module")
+        forward_owner = _defining_class(cls, "forward")
+        if module_owner is Layer:
+            return True
+        if forward_owner is not Layer and not issubclass(module_owner,
+                                                         forward_owner):
+            return True
+        return self.has_backward or has_shared_layers(self)
 
     @property
     def module(self):
         if self._module is None:
-            self._module = self.make_module()
+            if self.runs_forward_module():
+                from trax_compat.layers import forward_module  # pylint: disable=g-import-not-at-top
+                self._module = forward_module.ForwardModule(layer=self)
+            else:
+                self._module = self.make_module()
         return self._module
+
+    def flax_child_names(self):
+        """Flax names of the sublayers' modules in this layer's module."""
+        return tuple(f"layers_{i}" for i in range(len(self._sublayers)))
 
     def params_from_weights(self, weights):
         """Trax-shaped weights -> this layer's Flax ``params`` subtree."""
-        if self._sublayers:
-            params = {}
-            for i, (layer, w) in enumerate(zip(self._sublayers, weights)):
-                sub = layer.params_from_weights(w)
-                if sub:
-                    params[f"layers_{i}"] = sub
-            return params
-        return {}
+        from trax_compat.layers import flax_names  # pylint: disable=g-import-not-at-top
+        return flax_names.to_flax(self, weights, "weights")
 
     def weights_from_params(self, params):
         """This layer's Flax ``params`` subtree -> Trax-shaped weights."""
-        if self._sublayers:
-            return tuple(
-                layer.weights_from_params(params.get(f"layers_{i}", {}))
-                for i, layer in enumerate(self._sublayers))
-        return EMPTY_WEIGHTS
+        from trax_compat.layers import flax_names  # pylint: disable=g-import-not-at-top
+        return flax_names.from_flax(self, params, "weights")
+
+    def flax_state_from_state(self, state):
+        """Trax-shaped state -> this layer's Flax ``state`` collection."""
+        from trax_compat.layers import flax_names  # pylint: disable=g-import-not-at-top
+        return flax_names.to_flax(self, state, "state")
+
+    def state_from_flax_state(self, flax_state):
+        """This layer's Flax ``state`` collection -> Trax-shaped state."""
+        from trax_compat.layers import flax_names  # pylint: disable=g-import-not-at-top
+        return flax_names.from_flax(self, flax_state, "state")
 
     @property
     def params(self):
         """The current weights as a Flax ``params`` dict."""
         return self.params_from_weights(self.weights)
 
+    @property
+    def variables(self):
+        """The Flax variables: ``params``, and ``state`` when there is any."""
+        variables = {"params": self.params}
+        state = self.flax_state_from_state(self.state)
+        if state:
+            variables["state"] = state
+        return variables
+
     def to_flax(self):
         """Returns ``(module, variables)``: a plain Flax Linen module and its
         variables dict computing this layer with
-        ``module.apply(variables, *inputs, rngs={'dropout': key})``."""
-        return self.module, {"params": self.params}
+        ``module.apply(variables, *inputs, rngs={'dropout': key})`` (add
+        ``mutable=['state']`` to get a stateful layer's new state)."""
+        return self.module, self.variables
 
     # -- init ---------------------------------------------------------------
 
@@ -332,29 +452,53 @@ class Layer:
 
     def init(self, input_signature, rng=None, use_cache=False):
         """Initializes weights and state for inputs of ``input_signature``;
-        returns ``(weights, state)`` as Trax does."""
-        del use_cache  # Layer sharing is not supported (see docs).
+        returns ``(weights, state)``. With ``use_cache`` (combinators), a
+        layer already initialized elsewhere in the network returns the
+        cache markers instead: that is how layers share weights."""
         try:
+            if self._init_cached and use_cache:
+                return GET_WEIGHTS_FROM_CACHE, GET_STATE_FROM_CACHE
             if rng is not None:
                 self.rng = rng
             with trax_random.trax_key_semantics():
                 self.init_weights_and_state(input_signature)
+            if use_cache:
+                self._init_cached = True
+            else:
+                self._clear_init_cache()
             return self.weights, self.state
         except Exception as e:  # pylint: disable=broad-except
             raise LayerError(self._name, "init", self._caller,
                              input_signature, _short_traceback(e)) from e
 
+    def _clear_init_cache(self):
+        self._init_cached = False
+        for layer in self._sublayers:
+            layer._clear_init_cache()  # pylint: disable=protected-access
+
+    def weights_and_state_signature(self, input_signature, unsafe=False):
+        """Shapes and dtypes of the weights and state ``init`` would make,
+        computed abstractly; the layer keeps its own unless ``unsafe``."""
+        rng, weights, state = self.rng, self.weights, self.state
+        sig = jax.eval_shape(lambda: self.init(input_signature))
+        sig = jax.tree_util.tree_map(_from_jax_struct, sig)
+        self.rng = rng
+        if not unsafe:
+            self.state, self.weights = state, weights
+        return sig
+
     def init_from_file(self, file_name, weights_only=False,
                        input_signature=None):
-        """Loads weights (and state) from a checkpoint written by our Loop."""
-        from trax_compat.supervised import checkpoints  # pylint: disable=g-import-not-at-top
-        if input_signature is not None:
-            self.init(input_signature)
-        params, state = checkpoints.load_model_params(file_name)
-        self.weights = self.weights_from_params(params)
-        if not weights_only and state is not None:
-            self.state = state
-        return self.weights, self.state
+        """Loads weights (and state) from a file written by ``save_to_file``
+        or from a checkpoint written by our Loop."""
+        return weights_io.init_from_file(self, file_name, weights_only,
+                                         input_signature)
+
+    def save_to_file(self, file_name, weights_only=False,
+                     input_signature=None):
+        """Writes weights and state in Trax's gzipped-pickle layout."""
+        weights_io.save_to_file(self, file_name, weights_only,
+                                input_signature)
 
     # -- calling --------------------------------------------------------------
 
@@ -375,26 +519,77 @@ class Layer:
 
     def _apply_fn(self):
         if self._jitted_apply is None:
-            module = self.module
-
-            self._jitted_apply = jax.jit(_make_apply(module))
+            self._jitted_apply = jax.jit(_make_apply(self.make_module()))
         return self._jitted_apply
+
+    def forward(self, inputs):
+        """Computes the outputs from ``inputs`` with ``self.weights``,
+        ``self.state`` and ``self.rng``. Built-in leaves run their Flax
+        module; layers written in Trax's style override this."""
+        if _defining_class(type(self), "make_module") is Layer:
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither forward() nor "
+                f"make_module().")
+        inputs = jax.tree_util.tree_map(_as_array, self._pack_inputs(inputs))
+        params = self.params_from_weights(self.weights)
+        return self._apply_fn()({"params": params}, inputs, self._rng)
 
     def pure_fn(self, x, weights, state, rng, use_cache=False):
         """Computes the layer on ``x`` with explicit weights, state and key;
-        returns ``(outputs, state)``."""
-        del use_cache
+        returns ``(outputs, new_state)``. With ``use_cache`` (combinators)
+        the weights and state stay in the layer, so a later occurrence of
+        the same layer, given the cache markers, computes with them."""
         try:
-            inputs = jax.tree_util.tree_map(_as_array, self._pack_inputs(x))
-            params = self.params_from_weights(weights)
+            old_weights, old_state, old_rng = self.weights, self.state, self.rng
+            self._rng = rng
+            was_cached = is_weights_marker(weights) and is_state_marker(state)
+            if not was_cached:
+                self.weights, self.state = weights, state
             with trax_random.trax_key_semantics():
-                outputs = self._apply_fn()(params, inputs, rng)
+                if self.has_backward:
+                    outputs, new_state = self._forward_with_custom_gradients(x)
+                    self.state = new_state
+                else:
+                    outputs = self.forward(x)
+                    new_state = self.state
+            self._rng = old_rng
+            if not use_cache:
+                self.weights, self.state = old_weights, old_state
+            if was_cached:
+                new_state = GET_STATE_FROM_CACHE
+            return outputs, new_state
         except Exception as e:  # pylint: disable=broad-except
             raise LayerError(self._name, "pure_fn", self._caller,
                              _signature_or_repr(x),
                              _short_traceback(e)) from e
-        # No layer here updates its state during a forward pass.
-        return outputs, state
+
+    def _forward_with_custom_gradients(self, x):
+        """``forward`` whose gradients come from ``backward``."""
+        state, rng = self.state, self._rng
+
+        def run(y, weights):
+            saved = self.weights, self.state, self._rng
+            self.weights, self.state, self._rng = weights, state, rng
+            try:
+                return self.forward(y), self.state
+            finally:
+                self.weights, self.state, self._rng = saved
+
+        @jax.custom_vjp
+        def f(y, weights):
+            return run(y, weights)
+
+        def f_fwd(y, weights):
+            output, new_state = run(y, weights)
+            return (output, new_state), (y, output, weights, new_state)
+
+        def f_bwd(residual, grads):
+            y, output, weights, new_state = residual
+            return tuple(self.backward(y, output, grads[0], weights, state,
+                                       new_state, rng))
+
+        f.defvjp(f_fwd, f_bwd)
+        return f(x, self.weights)
 
     def __call__(self, x, weights=None, state=None, rng=None):
         weights = self.weights if weights is None else weights
@@ -407,39 +602,52 @@ class Layer:
 
     def output_signature(self, input_signature):
         """Shapes and dtypes of the outputs for inputs of ``input_signature``."""
-        module = self.module
-        params = self.params_from_weights(self.weights)
-        sigs = ((input_signature,) if self._n_in == 1
-                else tuple(input_signature))
-        structs = tuple(_to_jax_struct(s) for s in sigs)
-        with trax_random.trax_key_semantics():
-            key = jax.eval_shape(lambda: trax_random.get_prng(0))
+        return self._forward_abstract(input_signature)[0]
 
-            out = jax.eval_shape(_make_apply(module), params, structs, key)
+    def _forward_abstract(self, input_signature):
+        try:
+            sigs = jax.tree_util.tree_map(
+                _to_jax_struct, input_signature,
+                is_leaf=lambda s: isinstance(s, shapes.ShapeDtype))
+            weights = jax.tree_util.tree_map(_struct_of, self.weights)
+            state = jax.tree_util.tree_map(_struct_of, self.state)
+            key = jax.eval_shape(lambda: trax_random.get_prng(0))
+            out = jax.eval_shape(self.pure_fn, sigs, weights, state, key)
+        except Exception as e:  # pylint: disable=broad-except
+            raise LayerError(self._name, "_forward_abstract", self._caller,
+                             input_signature, _short_traceback(e)) from e
         return jax.tree_util.tree_map(_from_jax_struct, out)
+
+
+def _struct_of(x):
+    return jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x))
+
+
+def layers_in_order(layer):
+    """Every layer of the network in depth-first order, repeats included."""
+    yield layer
+    for sub in layer.sublayers:
+        yield from layers_in_order(sub)
+
+
+def has_shared_layers(layer):
+    """True when one layer instance occurs twice in ``layer``'s network."""
+    seen = set()
+    for sub in layers_in_order(layer):
+        if id(sub) in seen:
+            return True
+        seen.add(id(sub))
+    return False
+
+
+def to_list(outputs):
+    """Layer outputs as nested Python lists, for plain equality checks."""
+    if isinstance(outputs, (list, tuple)):
+        return [np.asarray(y).tolist() for y in outputs]
+    return np.asarray(outputs).tolist()
 
 
 def count_weights(weights):
     """Total number of scalars in a nested weights structure."""
     return int(sum(np.prod(np.shape(w))
                    for w in jax.tree_util.tree_leaves(weights)))
-
-
-class KernelBiasWeights:
-    """Mixin for layers whose Trax weights are ``(kernel, bias)``, or a bare
-    ``kernel`` when ``self._use_bias`` is False (Dense, Conv): the Flax
-    params are ``{'kernel', 'bias'}``."""
-
-    def params_from_weights(self, weights):
-        if isinstance(weights, tuple) and not weights:
-            return {}
-        if self._use_bias:
-            return {"kernel": weights[0], "bias": weights[1]}
-        return {"kernel": weights}
-
-    def weights_from_params(self, params):
-        if not params:
-            return EMPTY_WEIGHTS
-        if self._use_bias:
-            return (params["kernel"], params["bias"])
-        return params["kernel"]

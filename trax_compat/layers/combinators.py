@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from trax_compat import shapes
+from trax_compat.fastmath import random as trax_random
 from trax_compat.layers import base
 from trax_compat.layers.functional import Fn
 from trax_compat.layers.functional import PureLayer
@@ -50,8 +51,35 @@ def _stack_arity(layers):
     return running_max, running_max - running_total
 
 
-def _inputs_from_stack(stack, n_in):
-    return stack[0] if n_in == 1 else tuple(stack[:n_in])
+def _as_tuple(xs):
+    return tuple(xs) if isinstance(xs, (list, tuple)) else (xs,)
+
+
+def _one_or_all(xs):
+    return xs[0] if isinstance(xs, (list, tuple)) and len(xs) == 1 else xs
+
+
+def inputs_from_stack(stack, n):
+    """The top ``n`` stack items, one bare."""
+    return _one_or_all(_as_tuple(stack)[:n])
+
+
+def outputs_onto_stack(outputs, stack, n):
+    """The stack with its top ``n`` items replaced by ``outputs``."""
+    return _one_or_all(_as_tuple(outputs) + _as_tuple(stack)[n:])
+
+
+def _split_keys(rng, n):
+    return (None,) * n if rng is None else trax_random.split(rng, n)
+
+
+def _check_lengths(layer, weights, state):
+    n = len(layer.sublayers)
+    for what, tree in (("weight", weights), ("state", state)):
+        if len(tree) != n:
+            raise ValueError(
+                f"Number of {what} elements ({len(tree)}) does not equal "
+                f"number of sublayers ({n}).")
 
 
 # -- Serial --------------------------------------------------------------------
@@ -111,19 +139,38 @@ class Serial(base.Layer):
             n_ins=tuple(layer.n_in for layer in self._sublayers),
             n_outs=tuple(layer.n_out for layer in self._sublayers))
 
+    def forward(self, xs):
+        self._pack_inputs(xs)  # Trax's input checks
+        if not self._sublayers:
+            return xs
+        weights, state = self.weights, self.state
+        _check_lengths(self, weights, state)
+        rngs = _split_keys(self.rng, len(self._sublayers))
+        stack, new_state = xs, []
+        for layer, w, s, r in zip(self._sublayers, weights, state, rngs):
+            inputs = inputs_from_stack(stack, layer.n_in)
+            outputs, s = layer.pure_fn(inputs, w, s, r, use_cache=True)
+            stack = outputs_onto_stack(outputs, stack, layer.n_in)
+            new_state.append(s)
+        self.state = tuple(new_state)
+        return stack
+
     def init_weights_and_state(self, input_signature):
-        stack = (list(input_signature) if isinstance(input_signature,
-                                                      (list, tuple))
-                 else [input_signature])
+        weights, states = [], []
+        stack = input_signature
         for layer in self._sublayers:
-            if len(stack) < layer.n_in:
+            if len(_as_tuple(stack)) < layer.n_in:
                 raise ValueError(
-                    f"Number of inputs ({len(stack)}) to {layer.name} less "
-                    f"than n_in ({layer.n_in}).")
-            sig = _inputs_from_stack(stack, layer.n_in)
-            layer.init(sig)
-            out = layer.output_signature(sig)
-            stack = list(base.as_stack(out, layer.n_out)) + stack[layer.n_in:]
+                    f"Number of inputs ({len(_as_tuple(stack))}) to "
+                    f"{layer.name} less than n_in ({layer.n_in}).")
+            inputs = inputs_from_stack(stack, layer.n_in)
+            w, s = layer.init(inputs, use_cache=True)
+            outputs = layer.output_signature(inputs)
+            stack = outputs_onto_stack(outputs, stack, layer.n_in)
+            weights.append(w)
+            states.append(s)
+        self.state = tuple(states)
+        self.weights = tuple(weights)
 
 
 # -- Parallel ------------------------------------------------------------------
@@ -189,13 +236,36 @@ class Parallel(base.Layer):
             n_ins=tuple(layer.n_in for layer in self._sublayers),
             n_outs=tuple(layer.n_out for layer in self._sublayers))
 
-    def init_weights_and_state(self, input_signature):
-        sigs = ((input_signature,) if self._n_in == 1
-                else tuple(input_signature))
-        start = 0
+    def _allot_to_sublayers(self, inputs):
+        items = _as_tuple(inputs) if self._n_in != 1 else (inputs,)
+        allotted, start = [], 0
         for layer in self._sublayers:
-            layer.init(_inputs_from_stack(sigs[start:], layer.n_in))
+            allotted.append(inputs_from_stack(items[start:], layer.n_in))
             start += layer.n_in
+        return allotted
+
+    def forward(self, inputs):
+        weights, state = self.weights, self.state
+        _check_lengths(self, weights, state)
+        rngs = _split_keys(self.rng, len(self._sublayers))
+        outputs, new_state = [], []
+        for layer, x, w, s, r in zip(self._sublayers,
+                                     self._allot_to_sublayers(inputs),
+                                     weights, state, rngs):
+            out, s = layer.pure_fn(x, w, s, r, use_cache=True)
+            outputs.extend(_as_tuple(out) if layer.n_out != 1 else (out,))
+            new_state.append(s)
+        self.state = tuple(new_state)
+        return outputs[0] if self._n_out == 1 else tuple(outputs)
+
+    def init_weights_and_state(self, input_signature):
+        inits = [layer.init(sig, use_cache=True) for layer, sig in
+                 zip(self._sublayers,
+                     self._allot_to_sublayers(input_signature))]
+        if inits:
+            weights, state = zip(*inits)
+            self.state = tuple(state)
+            self.weights = tuple(weights)
 
 
 # -- Scan ----------------------------------------------------------------------
@@ -250,54 +320,80 @@ class Scan(base.Layer):
         self._n_carry = n_carry
         self._axis = axis
         self._mode = mode
+        self._carry = ()
 
     @property
     def sublayer(self):
         return self._sublayers[0]
 
     @property
-    def weights(self):
-        return (self.sublayer.weights,)
-
-    @weights.setter
-    def weights(self, weights):
-        if len(weights) != 1:
-            raise ValueError(
-                f"Number of weight elements ({len(weights)}) does not equal "
-                f"the number of sublayers (1) in: {self}.")
-        self.sublayer.weights = weights[0]
-
-    @property
     def state(self):
-        # Trax keeps (sublayer state, carry kept for predict mode).
-        return (self.sublayer.state, ())
+        # The sublayer's state and, in predict mode, the carry so far.
+        return (self.sublayer.state, self._carry)
 
     @state.setter
     def state(self, state):
+        if base.is_state_marker(state):
+            return
+        self._carry = state[1]
         self.sublayer.state = state[0]
 
-    def params_from_weights(self, weights):
-        sub = self.sublayer.params_from_weights(weights[0])
-        return {"cell": sub} if sub else {}
+    def runs_forward_module(self):
+        # The predict-mode carry is state the native module does not keep.
+        return self._mode == "predict" or super().runs_forward_module()
 
-    def weights_from_params(self, params):
-        return (self.sublayer.weights_from_params(params.get("cell", {})),)
+    def flax_child_names(self):
+        return ("cell",)
+
+    def state_from_flax_state(self, flax_state):
+        if self.runs_forward_module():
+            return super().state_from_flax_state(flax_state)
+        return (self.sublayer.state_from_flax_state(
+            (flax_state or {}).get("cell", {})), ())
 
     def make_module(self):
         return ScanModule(cell=self.sublayer.module,
                           cell_n_out=self.sublayer.n_out,
                           n_carry=self._n_carry, axis=self._axis)
 
+    def forward(self, inputs):
+        weights = self.weights[0]
+        inputs = _as_tuple(inputs)
+        n_carry, cell, rng = self._n_carry, self.sublayer, self.rng
+
+        def body(carry_state_i, x):
+            carry, state, i = carry_state_i
+            key = trax_random.fold_in(rng, i)
+            res, state = cell.pure_fn(_one_or_all(tuple(x) + tuple(carry)),
+                                      weights, state, key, use_cache=True)
+            res = _as_tuple(res)
+            if n_carry:
+                return (res[-n_carry:], state, i + 1), res[:-n_carry]
+            return ((), state, i + 1), res
+
+        xs = inputs[:len(inputs) - n_carry]
+        carry = inputs[len(inputs) - n_carry:] if n_carry else ()
+        if (n_carry and self._mode == "predict"
+                and not base.is_empty(self._carry)):
+            carry = tuple(self._carry)
+        xs = tuple(jnp.moveaxis(x, self._axis, 0) for x in xs)
+        init = (tuple(carry), self.sublayer.state, jnp.array(0, jnp.int32))
+        (carry, new_state, _), ys = jax.lax.scan(body, init, xs)
+        ys = tuple(jnp.moveaxis(y, 0, self._axis) for y in ys)
+        keep = tuple(carry) if self._mode == "predict" and n_carry else ()
+        self.state = (new_state, keep)
+        return _one_or_all(ys + tuple(carry))
+
     def init_weights_and_state(self, input_signature):
-        sigs = ((input_signature,) if self._n_in == 1
-                else tuple(input_signature))
+        sigs = _as_tuple(input_signature)
         n_carry = self._n_carry
-        xs = sigs[:len(sigs) - n_carry] if n_carry else sigs
+        xs = sigs[:len(sigs) - n_carry]
         carry = sigs[len(sigs) - n_carry:] if n_carry else ()
         cell_sigs = tuple(_shape_without_axis(s, self._axis) for s in xs)
-        cell_sigs += tuple(carry)
-        self.sublayer.init(_inputs_from_stack(cell_sigs,
-                                              self.sublayer.n_in))
+        weights, state = self.sublayer.init(
+            _one_or_all(cell_sigs + tuple(carry)), use_cache=True)
+        self.state = (state, ())
+        self.weights = (weights,)
 
 
 # -- functions building combinators -------------------------------------------

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from trax_compat.layers import base
+from trax_compat.layers import flax_names
 from trax_compat.layers import initializers as init
 from trax_compat.layers.functional import Fn
 
@@ -25,26 +26,22 @@ class ConvModule(base.TraxModule):
     kernel_init: Callable = None
     bias_init: Callable = None
 
-    def _get(self, name, init_fn, shape):
-        if self.has_variable("params", name):
-            return self.get_variable("params", name)
-        return self.param(name, init_fn, tuple(shape))
-
     @nn.compact
     def __call__(self, x, rng=None):
         del rng
-        kernel = self._get("kernel", self.kernel_init,
-                           self.kernel_shape_fn(x.shape))
+        kernel = flax_names.param(self, "kernel", self.kernel_init,
+                                  tuple(self.kernel_shape_fn(x.shape)))
         y = jax.lax.conv_general_dilated(
             x, kernel, tuple(self.strides), self.padding,
             rhs_dilation=(1,) * len(self.kernel_size),
             dimension_numbers=tuple(self.dimension_numbers))
         if self.use_bias:
-            y = y + self._get("bias", self.bias_init, self.bias_shape)
+            y = y + flax_names.param(self, "bias", self.bias_init,
+                                     tuple(self.bias_shape))
         return y
 
 
-class Conv(base.KernelBiasWeights, base.Layer):
+class Conv(base.Layer):
     """2-D (or n-D) convolution; weights ``(kernel, bias)``."""
 
     def __init__(self, filters, kernel_size, strides=None, padding="VALID",
@@ -75,6 +72,10 @@ class Conv(base.KernelBiasWeights, base.Layer):
     def _bias_shape(self):
         shape = [self._filters if c == "C" else 1 for c in self._out_spec]
         return tuple(itertools.dropwhile(lambda d: d == 1, shape))
+
+    @property
+    def weight_names(self):
+        return flax_names.kernel_and_bias(self._use_bias)
 
     def make_module(self):
         return ConvModule(

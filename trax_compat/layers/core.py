@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trax_compat.layers import base
+from trax_compat.layers import flax_names
 from trax_compat.layers import initializers as init
 from trax_compat.layers.functional import Fn
 
@@ -22,14 +23,6 @@ def one_hot(x, n_categories, dtype=jnp.float32):
     return jnp.asarray(x[..., jnp.newaxis] == jnp.arange(n_categories), dtype)
 
 
-def _existing_or_new_param(module, name, init_fn, shape):
-    # Reading an existing param directly skips Flax's shape check, so a
-    # wrong input width fails in jnp.dot with the same error as in Trax.
-    if module.has_variable("params", name):
-        return module.get_variable("params", name)
-    return module.param(name, init_fn, shape)
-
-
 # -- Dense ---------------------------------------------------------------------
 
 class DenseModule(base.TraxModule):
@@ -42,16 +35,16 @@ class DenseModule(base.TraxModule):
     @nn.compact
     def __call__(self, x, rng=None):
         del rng
-        kernel = _existing_or_new_param(self, "kernel", self.kernel_init,
+        kernel = flax_names.param(self, "kernel", self.kernel_init,
                                         (x.shape[-1], self.n_units))
         y = jnp.dot(x, kernel)
         if self.use_bias:
-            y = y + _existing_or_new_param(self, "bias", self.bias_init,
+            y = y + flax_names.param(self, "bias", self.bias_init,
                                            (self.n_units,))
         return y
 
 
-class Dense(base.KernelBiasWeights, base.Layer):
+class Dense(base.Layer):
     """A fully connected layer: ``y = x @ w + b``; weights ``(w, b)`` (or
     ``w`` alone with ``use_bias=False``)."""
 
@@ -65,6 +58,10 @@ class Dense(base.KernelBiasWeights, base.Layer):
                                   or init.RandomNormalInitializer(1e-6))
         self._use_bias = use_bias
         self._use_bfloat16 = use_bfloat16
+
+    @property
+    def weight_names(self):
+        return flax_names.kernel_and_bias(self._use_bias)
 
     def make_module(self):
         return DenseModule(
@@ -100,7 +97,7 @@ class EmbedModule(base.TraxModule):
     @nn.compact
     def __call__(self, x, rng=None):
         del rng
-        table = _existing_or_new_param(self, "embedding", self.embedding_init,
+        table = flax_names.param(self, "embedding", self.embedding_init,
                                        (self.vocab_size, self.d_feature))
         embedded = jnp.take(table, x, axis=0, mode="clip")
         if table.dtype == jnp.bfloat16:  # float32 activations, as in Trax.
@@ -111,6 +108,7 @@ class EmbedModule(base.TraxModule):
 class Embedding(base.Layer):
     """Trainable embeddings: int ids -> vectors of size ``d_feature``; ids
     outside ``[0, vocab_size)`` are clipped."""
+    weight_names = "embedding"
 
     def __init__(self, vocab_size, d_feature, use_bfloat16=False,
                  kernel_initializer=None):
@@ -135,13 +133,6 @@ class Embedding(base.Layer):
             w = w.astype(jnp.bfloat16)
         self._weights = w
 
-    def params_from_weights(self, weights):
-        if isinstance(weights, tuple) and not weights:
-            return {}
-        return {"embedding": weights}
-
-    def weights_from_params(self, params):
-        return params["embedding"] if params else base.EMPTY_WEIGHTS
 
 
 # -- Dropout -------------------------------------------------------------------

@@ -4,6 +4,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from trax_compat.layers import base
+from trax_compat.layers import flax_names
 
 
 class LayerNormModule(base.TraxModule):
@@ -15,14 +16,12 @@ class LayerNormModule(base.TraxModule):
     def __call__(self, x, rng=None):
         del rng
         features = x.shape[-1]
-        scale = (self.get_variable("params", "scale")
-                 if self.has_variable("params", "scale")
-                 else self.param("scale", lambda k, s: jnp.ones(s, x.dtype),
-                                 (features,)))
-        bias = (self.get_variable("params", "bias")
-                if self.has_variable("params", "bias")
-                else self.param("bias", lambda k, s: jnp.zeros(s, x.dtype),
-                                (features,)))
+        scale = flax_names.param(self, "scale",
+                                 lambda k, s: jnp.ones(s, x.dtype),
+                                 (features,))
+        bias = flax_names.param(self, "bias",
+                                lambda k, s: jnp.zeros(s, x.dtype),
+                                (features,))
         mean = jnp.mean(x, axis=-1, keepdims=True)
         centered = x - mean if self.center else x
         variance = jnp.mean(centered * centered, axis=-1, keepdims=True)
@@ -32,6 +31,7 @@ class LayerNormModule(base.TraxModule):
 
 class LayerNorm(base.Layer):
     """Layer normalization over the last axis; weights ``(ones, zeros)``."""
+    weight_names = ("scale", "bias")
 
     def __init__(self, center=True, epsilon=1e-6):
         super().__init__()
@@ -46,14 +46,3 @@ class LayerNorm(base.Layer):
         dtype = input_signature.dtype
         self._weights = (jnp.ones(features, dtype=dtype),
                          jnp.zeros(features, dtype=dtype))
-
-    def params_from_weights(self, weights):
-        if isinstance(weights, tuple) and not weights:
-            return {}
-        scale, bias = weights
-        return {"scale": scale, "bias": bias}
-
-    def weights_from_params(self, params):
-        if not params:
-            return base.EMPTY_WEIGHTS
-        return (params["scale"], params["bias"])

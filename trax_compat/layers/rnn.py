@@ -1,40 +1,37 @@
 """Recurrent layers (LSTM, GRU, SRU) built as Trax builds them: a Serial of
 a zero state, a Scan over a cell, and a Select dropping the final state."""
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from trax_compat.layers import activation_fns
 from trax_compat.layers import base
+from trax_compat.layers import flax_names
 from trax_compat.layers import combinators as cb
 from trax_compat.layers import core
 from trax_compat.layers import initializers as init
 from trax_compat.layers.functional import Fn
 
 
-def _param(module, name, shape):
-    # Cells are created by Scan with weights from Trax-style init; a plain
-    # Flax init draws from a standard initializer instead.
-    if module.has_variable("params", name):
-        return module.get_variable("params", name)
-    return module.param(name, jax.nn.initializers.lecun_normal()
-                        if len(shape) > 1 else jax.nn.initializers.zeros,
-                        shape)
-
-
 class LSTMCellModule(base.TraxModule):
     """One LSTM step on ``(x, concat(c, h))`` with Trax's gate order
     (i, j, f, o) and sigmoid/tanh arithmetic."""
     n_units: int
+    kernel_init: Callable
+    bias_init: Callable
 
     @nn.compact
     def __call__(self, x, lstm_state, rng=None):
         del rng
         c, h = jnp.split(lstm_state, 2, axis=-1)
         d_in = x.shape[-1] + self.n_units
-        w = _param(self, "kernel", (d_in, 4 * self.n_units))
-        b = _param(self, "bias", (4 * self.n_units,))
+        w = flax_names.param(self, "kernel", self.kernel_init,
+                             (d_in, 4 * self.n_units))
+        b = flax_names.param(self, "bias", self.bias_init,
+                             (4 * self.n_units,))
         y = jnp.dot(jnp.concatenate([x, h], axis=-1), w) + b
         i, j, f, o = jnp.split(y, 4, axis=-1)
         new_c = (c * jax.nn.sigmoid(f)
@@ -57,8 +54,16 @@ class LSTMCell(base.Layer):
         self._bias_initializer = (bias_initializer
                                   or init.RandomNormalInitializer(1e-6))
 
+    weight_names = ("kernel", "bias")
+
     def make_module(self):
-        return LSTMCellModule(n_units=self._n_units)
+        forget_bias = self._forget_bias
+        bias_init = init.as_flax_init(self._bias_initializer)
+        return LSTMCellModule(
+            n_units=self._n_units,
+            kernel_init=init.as_flax_init(self._kernel_initializer),
+            bias_init=lambda k, s, d=jnp.float32: bias_init(k, s, d)
+            + forget_bias)
 
     def init_weights_and_state(self, input_signature):
         if input_signature[1].shape[-1] != 2 * self._n_units:
@@ -73,38 +78,32 @@ class LSTMCell(base.Layer):
              + self._forget_bias)
         self._weights = (w, b)
 
-    def params_from_weights(self, weights):
-        if isinstance(weights, tuple) and not weights:
-            return {}
-        return {"kernel": weights[0], "bias": weights[1]}
-
-    def weights_from_params(self, params):
-        if not params:
-            return base.EMPTY_WEIGHTS
-        return (params["kernel"], params["bias"])
 
 
 class GRUCellModule(base.TraxModule):
     """One GRU step on ``(x, h)`` with Trax's gates (update, reset)."""
     n_units: int
+    kernel_init: Callable
+    bias_init: Callable
+    forget_bias: float = 0.0
 
     @nn.compact
     def __call__(self, x, gru_state, rng=None):
         del rng
-        d_in = x.shape[-1] + self.n_units
-        w1 = _param(self, "kernel_gates", (d_in, 2 * self.n_units))
-        b1 = _param(self, "bias_gates", (2 * self.n_units,))
-        w2 = _param(self, "kernel_candidate", (d_in, self.n_units))
-        b2 = _param(self, "bias_candidate", (self.n_units,))
+        n, d_in = self.n_units, x.shape[-1] + self.n_units
+        gates_bias_init = (lambda k, s, d=jnp.float32: self.bias_init(k, s, d)
+                           + self.forget_bias)
+        w1 = flax_names.param(self, "kernel_gates", self.kernel_init,
+                              (d_in, 2 * n))
+        b1 = flax_names.param(self, "bias_gates", gates_bias_init, (2 * n,))
+        w2 = flax_names.param(self, "kernel_candidate", self.kernel_init,
+                              (d_in, n))
+        b2 = flax_names.param(self, "bias_candidate", self.bias_init, (n,))
         y = jnp.dot(jnp.concatenate([x, gru_state], axis=-1), w1) + b1
         u, r = jnp.split(jax.nn.sigmoid(y), 2, axis=-1)
         c = jnp.dot(jnp.concatenate([x, r * gru_state], axis=-1), w2) + b2
         new_state = u * gru_state + (1 - u) * jnp.tanh(c)
         return new_state, new_state
-
-
-_GRU_NAMES = ("kernel_gates", "bias_gates", "kernel_candidate",
-              "bias_candidate")
 
 
 class GRUCell(base.Layer):
@@ -120,8 +119,15 @@ class GRUCell(base.Layer):
         self._bias_initializer = (bias_initializer
                                   or init.RandomNormalInitializer(1e-6))
 
+    weight_names = ("kernel_gates", "bias_gates", "kernel_candidate",
+                    "bias_candidate")
+
     def make_module(self):
-        return GRUCellModule(n_units=self._n_units)
+        return GRUCellModule(
+            n_units=self._n_units,
+            kernel_init=init.as_flax_init(self._kernel_initializer),
+            bias_init=init.as_flax_init(self._bias_initializer),
+            forget_bias=self._forget_bias)
 
     def init_weights_and_state(self, input_signature):
         if input_signature[1].shape[-1] != self._n_units:
@@ -138,15 +144,6 @@ class GRUCell(base.Layer):
             self._kernel_initializer((d_in, n), rng3),
             self._bias_initializer((n,), rng4))
 
-    def params_from_weights(self, weights):
-        if isinstance(weights, tuple) and not weights:
-            return {}
-        return dict(zip(_GRU_NAMES, weights))
-
-    def weights_from_params(self, params):
-        if not params:
-            return base.EMPTY_WEIGHTS
-        return tuple(params[k] for k in _GRU_NAMES)
 
 
 def MakeZeroState(depth_multiplier=1):  # pylint: disable=invalid-name

@@ -483,5 +483,5 @@ def load_model_params(path):
                 f"No checkpoint found at {path}: expected a Loop output_dir "
                 f"holding '{CHECKPOINT_SUBDIR}/<step>/' or a step directory.")
     params = jax.tree_util.tree_map(np.asarray, state["params"])
-    return params, state.get("state")
+    return params, state.get("model_state")
 

@@ -7,12 +7,22 @@ device counts steps on its own. The learning rate, when a schedule sets it,
 is an argument too (a float32 scalar): changing it never recompiles.
 """
 
+from typing import Any
+
 import flax.struct
+from flax.training import train_state as flax_train_state
 import jax
 import jax.numpy as jnp
 import optax
 
 from trax_compat.optimizers import base as optimizers_base
+
+
+class TrainState(flax_train_state.TrainState):
+    """Flax's ``TrainState`` plus the model's ``state`` collection (the
+    Trax layer state, e.g. BatchNorm statistics), as the Flax examples add
+    ``batch_stats``."""
+    model_state: Any = flax.struct.field(default_factory=dict)
 
 
 class Totals(flax.struct.PyTreeNode):
@@ -45,14 +55,25 @@ def as_tuple(outputs, n_out):
 
 
 def model_then(model_module, model_n_in, model_n_out, end_modules, params,
-               batch, rng):
+               model_state, batch, rng):
     """Runs the model on the first ``model_n_in`` batch items, then each end
-    layer (loss or metric) on the resulting stack; returns their values."""
+    layer (loss or metric) on the resulting stack. Returns their values and
+    the model's new ``state`` collection (layer state such as BatchNorm's
+    statistics; ``{}`` for a model without any)."""
     stack = list(batch)
-    outputs = model_module.apply({"params": params}, *stack[:model_n_in],
-                                 rngs={"dropout": rng})
+    variables = {"params": params}
+    if model_state:
+        variables["state"] = model_state
+        outputs, updated = model_module.apply(
+            variables, *stack[:model_n_in], rngs={"dropout": rng},
+            mutable=["state"])
+        model_state = updated["state"]
+    else:
+        outputs = model_module.apply(variables, *stack[:model_n_in],
+                                     rngs={"dropout": rng})
     stack = list(as_tuple(outputs, model_n_out)) + stack[model_n_in:]
-    return [module.apply({}, *stack[:n_in]) for module, n_in in end_modules]
+    values = [module.apply({}, *stack[:n_in]) for module, n_in in end_modules]
+    return values, model_state
 
 
 def as_gradient_transformation(optimizer):
@@ -150,14 +171,16 @@ def make_train_step(model_module, n_in, n_out, loss_layer, tx, task_index,
     """
     end = [(loss_layer.module, loss_layer.n_in)]
 
-    def loss_fn(params, batch, rng):
-        (loss,) = model_then(model_module, n_in, n_out, end, params, batch,
-                             rng)
-        return loss
+    def loss_fn(params, model_state, batch, rng):
+        (loss,), model_state = model_then(model_module, n_in, n_out, end,
+                                          params, model_state, batch, rng)
+        return loss, model_state
 
     def train_step(state, totals, batch, step, learning_rate, with_norms):
         rng = jax.random.fold_in(base_rng, step - 1)
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, rng)
+        (loss, model_state), grads = jax.value_and_grad(
+            loss_fn, has_aux=True)(state.params, state.model_state, batch,
+                                   rng)
         totals = totals.replace(loss=totals.loss + loss,
                                 all_losses=totals.all_losses + loss,
                                 n_steps=totals.n_steps + 1)
@@ -174,21 +197,23 @@ def make_train_step(model_module, n_in, n_out, loss_layer, tx, task_index,
             tx, grads, opt_states[task_index], state.params, step,
             learning_rate)
         state = state.replace(step=step, params=params,
-                              opt_state=tuple(opt_states))
+                              opt_state=tuple(opt_states),
+                              model_state=model_state)
         return state, totals, loss, norms
 
     return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=5)
 
 
 def make_eval_step(model_module, n_in, n_out, metrics, base_rng):
-    """``eval_step(params, batch, index) -> metric values`` (float32 vector),
-    jitted."""
+    """``eval_step(params, model_state, batch, index) -> metric values``
+    (float32 vector), jitted. The state the model computes is dropped, as
+    Trax drops it in evaluation."""
     end = [(m.module, m.n_in) for m in metrics]
 
-    def eval_step(params, batch, index):
+    def eval_step(params, model_state, batch, index):
         rng = jax.random.fold_in(base_rng, index)
-        values = model_then(model_module, n_in, n_out, end, params, batch,
-                            rng)
+        values, _ = model_then(model_module, n_in, n_out, end, params,
+                               model_state, batch, rng)
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
 
     return jax.jit(eval_step)

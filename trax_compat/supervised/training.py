@@ -31,7 +31,6 @@ import tempfile
 import time
 import weakref
 
-from flax.training import train_state as flax_train_state
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -343,10 +342,13 @@ class Loop:
         # One optimizer state per task, all over the shared params. The step
         # is an int32 array from the start: a Python int would make the
         # second step's argument types differ and compile the step twice.
-        self._state = flax_train_state.TrainState(
+        model_state = jax.tree_util.tree_map(
+            jnp.array, self._model.flax_state_from_state(self._model.state))
+        self._state = steps.TrainState(
             step=jnp.zeros((), jnp.int32), apply_fn=self._model.module.apply,
             params=params, tx=self._txs,
-            opt_state=tuple(tx.init(params) for tx in self._txs))
+            opt_state=tuple(tx.init(params) for tx in self._txs),
+            model_state=model_state)
         self._check_learning_rates()
         self._train_steps = [
             steps.make_train_step(self._model.module, self._model.n_in,
@@ -783,6 +785,7 @@ class Loop:
         if summary_writers is None:
             summary_writers = [None] * len(self._eval_tasks)
         params = self._state.params
+        model_state = self._eval_model_state()
         step = self._step
         latest = {}
         for index, (eval_task, eval_fn, summary_writer) in enumerate(zip(
@@ -791,7 +794,7 @@ class Loop:
             for i in range(eval_task.n_eval_batches):
                 batch = tuple(eval_task.next_batch(step=step))
                 self._pulls.add(f"eval/{index}")
-                sums += np.asarray(eval_fn(params, batch, i))
+                sums += np.asarray(eval_fn(params, model_state, batch, i))
             averages = sums / eval_task.n_eval_batches
             values = dict(zip(eval_task.metric_names, map(float, averages)))
             latest.update(values)
@@ -855,21 +858,36 @@ class Loop:
     def _log_path(self):
         return os.path.join(self._output_dir, LOG_FILE_NAME)
 
+    def _eval_model_state(self):
+        """The trained model's layer state, in the eval model's layout."""
+        if self._eval_model is self._model:
+            return self._state.model_state
+        trax_state = self._model.state_from_flax_state(
+            self._state.model_state)
+        return self._eval_model.flax_state_from_state(trax_state)
+
     def _sync_model_weights(self):
-        """Points the Trax-style model at the trained params (so
-        ``model(x)`` and ``model.weights`` reflect training)."""
+        """Points the Trax-style model at the trained params and layer
+        state (so ``model(x)``, ``model.weights`` and ``model.state``
+        reflect training)."""
         params = jax.tree_util.tree_map(jnp.array, self._state.params)
+        model_state = jax.tree_util.tree_map(jnp.array,
+                                             self._state.model_state)
         self._model.weights = self._model.weights_from_params(params)
+        if model_state:
+            self._model.state = self._model.state_from_flax_state(model_state)
         if self._eval_model is not self._model:
             self._eval_model.weights = self._eval_model.weights_from_params(
                 params)
+            if model_state:
+                self._eval_model.state = self._model.state
 
     # -- checkpoints -----------------------------------------------------------
 
     def _checkpoint_tree(self, totals=None):
         totals = totals if totals is not None else steps.Totals.zeros()
         opt_state = self._state.opt_state
-        return {"params": self._state.params,
+        tree = {"params": self._state.params,
                 # One task: its state alone (the layout of earlier versions).
                 "opt_state": (opt_state[0] if len(opt_state) == 1
                               else list(opt_state)),
@@ -878,6 +896,9 @@ class Loop:
                 # reports still reports what an uninterrupted one does.
                 "totals": {f: getattr(totals, f)
                            for f in steps.Totals.__dataclass_fields__}}
+        if self._state.model_state:  # layer state, for models that have it
+            tree["model_state"] = self._state.model_state
+        return tree
 
     def _checkpoint_meta(self):
         log_offset = None
@@ -950,6 +971,7 @@ class Loop:
                      else (opt_state,))
         self._state = self._state.replace(
             params=tree["params"], opt_state=opt_state,
+            model_state=tree.get("model_state", self._state.model_state),
             step=jnp.asarray(int(tree["step"]), jnp.int32))
         self._step = int(tree["step"])
         if with_totals and "totals" in tree:
