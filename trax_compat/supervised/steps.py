@@ -54,26 +54,27 @@ def as_tuple(outputs, n_out):
     return (outputs,) if n_out == 1 else tuple(outputs)
 
 
-def model_then(model_module, model_n_in, model_n_out, end_modules, params,
-               model_state, batch, rng):
-    """Runs the model on the first ``model_n_in`` batch items, then each end
-    layer (loss or metric) on the resulting stack. Returns their values and
-    the model's new ``state`` collection (layer state such as BatchNorm's
-    statistics; ``{}`` for a model without any)."""
+def model_then(model, end_layers, params, model_state, batch, rng):
+    """Runs ``model`` with its ``pure_fn`` on the first ``model.n_in`` batch
+    items, then each end layer (loss or metric) on the resulting stack.
+
+    ``params`` and ``model_state`` are the model's named Flax view of its
+    weights and state (what ``TrainState`` holds, checkpoints store and
+    gradients are taken for). Returns the end layers' values and the model's
+    new state, in the same view (``{}`` for a model without state).
+    """
+    weights = model.weights_from_params(params)
+    state = model.state_from_flax_state(model_state)
     stack = list(batch)
-    variables = {"params": params}
-    if model_state:
-        variables["state"] = model_state
-        outputs, updated = model_module.apply(
-            variables, *stack[:model_n_in], rngs={"dropout": rng},
-            mutable=["state"])
-        model_state = updated["state"]
-    else:
-        outputs = model_module.apply(variables, *stack[:model_n_in],
-                                     rngs={"dropout": rng})
-    stack = list(as_tuple(outputs, model_n_out)) + stack[model_n_in:]
-    values = [module.apply({}, *stack[:n_in]) for module, n_in in end_modules]
-    return values, model_state
+    inputs = stack[0] if model.n_in == 1 else tuple(stack[:model.n_in])
+    outputs, new_state = model.pure_fn(inputs, weights, state, rng)
+    stack = list(as_tuple(outputs, model.n_out)) + stack[model.n_in:]
+    values = []
+    for layer in end_layers:
+        inputs = stack[0] if layer.n_in == 1 else tuple(stack[:layer.n_in])
+        value, _ = layer.pure_fn(inputs, layer.weights, layer.state, None)
+        values.append(value)
+    return values, model.flax_state_from_state(new_state)
 
 
 def as_gradient_transformation(optimizer):
@@ -160,8 +161,7 @@ def update(tx, grads, opt_state, params, step, learning_rate):
     return optax.apply_updates(params, updates), opt_state
 
 
-def make_train_step(model_module, n_in, n_out, loss_layer, tx, task_index,
-                    base_rng):
+def make_train_step(model, loss_layer, tx, task_index, base_rng):
     """``train_step(state, totals, batch, step, learning_rate, with_norms)
     -> (state, totals, loss, norms)`` for one task, jitted.
 
@@ -169,11 +169,9 @@ def make_train_step(model_module, n_in, n_out, loss_layer, tx, task_index,
     ``[task_index]``. ``with_norms`` (static) also measures the gradient and
     weight norms (two extra passes over the weights).
     """
-    end = [(loss_layer.module, loss_layer.n_in)]
-
     def loss_fn(params, model_state, batch, rng):
-        (loss,), model_state = model_then(model_module, n_in, n_out, end,
-                                          params, model_state, batch, rng)
+        (loss,), model_state = model_then(model, [loss_layer], params,
+                                          model_state, batch, rng)
         return loss, model_state
 
     def train_step(state, totals, batch, step, learning_rate, with_norms):
@@ -204,16 +202,14 @@ def make_train_step(model_module, n_in, n_out, loss_layer, tx, task_index,
     return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=5)
 
 
-def make_eval_step(model_module, n_in, n_out, metrics, base_rng):
+def make_eval_step(model, metrics, base_rng):
     """``eval_step(params, model_state, batch, index) -> metric values``
     (float32 vector), jitted. The state the model computes is dropped, as
     Trax drops it in evaluation."""
-    end = [(m.module, m.n_in) for m in metrics]
-
     def eval_step(params, model_state, batch, index):
         rng = jax.random.fold_in(base_rng, index)
-        values, _ = model_then(model_module, n_in, n_out, end, params,
-                               model_state, batch, rng)
+        values, _ = model_then(model, metrics, params, model_state, batch,
+                               rng)
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
 
     return jax.jit(eval_step)

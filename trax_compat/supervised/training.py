@@ -351,15 +351,13 @@ class Loop:
             model_state=model_state)
         self._check_learning_rates()
         self._train_steps = [
-            steps.make_train_step(self._model.module, self._model.n_in,
-                                  self._model.n_out, task.loss_layer, tx, i,
+            steps.make_train_step(self._model, task.loss_layer, tx, i,
                                   self.new_rng())
             for i, (task, tx) in enumerate(zip(self._tasks, self._txs))]
         self._train_step = self._train_steps[0]
         self._eval_fns = [
-            steps.make_eval_step(self._eval_model.module,
-                                 self._eval_model.n_in, self._eval_model.n_out,
-                                 t.metrics, self.new_rng())
+            steps.make_eval_step(self._eval_model, t.metrics,
+                                 self.new_rng())
             for t in self._eval_tasks]
 
         self._output_dir_per_train_task = self._task_output_dirs(self._tasks)
