@@ -24,22 +24,29 @@ DEFAULT_VOCAB_DIR = REPO / "trax_compat" / "data" / "vocabs"
 VOCAB_FILE = "en_8k.subword"
 
 
-def env(generator_script):
+def env(generator_script, with_tensorflow=False, **extra):
     """The ``env`` object every oracle JSON file starts with."""
     import jax  # pylint: disable=import-outside-toplevel
     import jaxlib  # pylint: disable=import-outside-toplevel
-    return {
+    out = {
         "trax_commit": trax_commit(),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
         "numpy": np.__version__,
+    }
+    if with_tensorflow:
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        out["tensorflow"] = tf.__version__
+    return {
+        **out,
         "jax_threefry_partitionable": bool(
             jax.config.jax_threefry_partitionable),
         "jax_enable_x64": bool(jax.config.jax_enable_x64),
         "jax_default_prng_impl": str(jax.config.jax_default_prng_impl),
         "jax_backend": jax.default_backend(),
         "generator_script": generator_script,
+        **extra,
     }
 
 
