@@ -125,3 +125,46 @@ def out_arg(parser):
                         help="folder of en_8k.subword (default: the copy the "
                              "package ships)")
     return parser
+
+
+def tutorial_pipeline(vocab_dir):
+    """The sentiment tutorial's data pipeline (built now: Trax's ``Shuffle``
+    draws from NumPy's global generator when the stream is read)."""
+    import trax  # pylint: disable=import-outside-toplevel
+    return trax.data.Serial(
+        trax.data.Tokenize(vocab_file=VOCAB_FILE, keys=[0],
+                           vocab_dir=str(vocab_dir) + "/"),
+        trax.data.Shuffle(),
+        trax.data.FilterByLength(max_length=30, length_keys=[0]),
+        trax.data.BucketByLength(boundaries=[5, 10, 30],
+                                 batch_sizes=[1, 5, 10], length_keys=[0]),
+        trax.data.AddLossWeights())
+
+
+class Recorder:
+    """A pass-through iterator that keeps what was pulled from it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.pulled = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self._stream)
+        self.pulled.append(item)
+        return item
+
+
+def history(loop_history):
+    """``loop.history`` as {"mode/metric": [[step, value], ...]}, without the
+    wall-clock dependent steps per second."""
+    out = {}
+    for mode in sorted(loop_history.modes):
+        for metric in sorted(loop_history.metrics_for_mode(mode)):
+            if metric == "training/steps per second":
+                continue
+            out[f"{mode}/{metric}"] = [[int(s), float(v)] for s, v in
+                                       loop_history.get(mode, metric)]
+    return out
