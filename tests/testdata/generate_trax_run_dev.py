@@ -72,10 +72,11 @@ def build_loop(corpus_dir, vocab_dir, output_dir):
     tweets = itertools.cycle(train_list)
     eval_tweets = itertools.cycle(eval_list)
     np.random.seed(0)
-    streamed_batches = oc.Recorder(oc.tutorial_pipeline(vocab_dir)(tweets))
+    streamed_batches = oc.Recorder(
+        oc.tutorial_pipeline(trax.data, vocab_dir)(tweets))
     np.random.seed(1)
     streamed_eval_batches = oc.Recorder(
-        oc.tutorial_pipeline(vocab_dir)(eval_tweets))
+        oc.tutorial_pipeline(trax.data, vocab_dir)(eval_tweets))
     model = tl.Serial(tl.Embedding(vocab_size=8192, d_feature=256),
                       tl.Mean(axis=1), tl.Dense(2), tl.LogSoftmax())
     train_task = training.TrainTask(
@@ -127,7 +128,7 @@ def main(argv=None):
         print(f"Model returned sentiment probabilities: {probs}")
 
         np.random.seed(1)
-        fresh = oc.tutorial_pipeline(args.vocab_dir)(
+        fresh = oc.tutorial_pipeline(trax.data, args.vocab_dir)(
             itertools.cycle(eval_list))
         fresh_batches = []
         for index in range(5):

@@ -1,5 +1,6 @@
 """Helpers shared by the ``generate_*.py`` scripts of this folder (run with
-real Trax; not imported by the tests or by trax_compat).
+real Trax). Only NumPy at import time: the tests take ``Recorder`` and
+``tutorial_pipeline`` from here too, with trax_compat's data module.
 
 The fixtures layout they write into: ``OUT/trax_oracle/...``, the same
 relative paths as the developers' fixtures folder, so that
@@ -127,18 +128,19 @@ def out_arg(parser):
     return parser
 
 
-def tutorial_pipeline(vocab_dir):
-    """The sentiment tutorial's data pipeline (built now: Trax's ``Shuffle``
-    draws from NumPy's global generator when the stream is read)."""
-    import trax  # pylint: disable=import-outside-toplevel
-    return trax.data.Serial(
-        trax.data.Tokenize(vocab_file=VOCAB_FILE, keys=[0],
-                           vocab_dir=str(vocab_dir) + "/"),
-        trax.data.Shuffle(),
-        trax.data.FilterByLength(max_length=30, length_keys=[0]),
-        trax.data.BucketByLength(boundaries=[5, 10, 30],
-                                 batch_sizes=[1, 5, 10], length_keys=[0]),
-        trax.data.AddLossWeights())
+def tutorial_pipeline(data, vocab_dir):
+    """The sentiment tutorial's data pipeline, from ``data`` (real Trax's
+    ``trax.data`` in the generators, trax_compat's in the tests). Trax's
+    ``Shuffle`` draws from NumPy's global generator when the stream is
+    read, so the seed that matters is the one in force then."""
+    return data.Serial(
+        data.Tokenize(vocab_file=VOCAB_FILE, keys=[0],
+                      vocab_dir=str(vocab_dir)),
+        data.Shuffle(),
+        data.FilterByLength(max_length=30, length_keys=[0]),
+        data.BucketByLength(boundaries=[5, 10, 30],
+                            batch_sizes=[1, 5, 10], length_keys=[0]),
+        data.AddLossWeights())
 
 
 class Recorder:
