@@ -48,7 +48,7 @@ MASKS = {
          "layer created in file <generator>, line <n>")]),
     "init_and_step.json": ("json", _SCRIPT, _TIMINGS),
     "init_and_step.npz": ("npz", [], []),
-    "log_format.txt": ("text", [], []),
+    "log_format.txt": ("text", [], _TIMINGS),
     # Also the generator's name in its own lines, and its temporary folder.
     "trax_run_dev/stdout.txt": ("text", [], _TIMINGS + [
         (r"outdir=\S+", "outdir=<dir>"),
