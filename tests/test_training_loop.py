@@ -19,36 +19,15 @@ from trax_compat.supervised import training
 
 from tests.conftest import ORACLE, VOCAB_DIR, CORPUS_DIR, read_tweets, float_batches
 from tests.conftest import load_oracle_json, oracle_array
+from tests.testdata.oracle_common import Recorder
+from tests.testdata.oracle_common import tutorial_pipeline as _pipeline
 
 STEP_LINE = re.compile(r"^Step +(\d+): (.*)$")
 TIMING = re.compile(r"Ran (\d+) train steps in [0-9.]+ secs")
 
 
-class Recorder:
-    """A pass-through iterator that remembers what was pulled."""
-
-    def __init__(self, stream):
-        self._stream = stream
-        self.pulled = []
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        item = next(self._stream)
-        self.pulled.append(item)
-        return item
-
-
 def tutorial_pipeline(vocab_dir):
-    return trax.data.Serial(
-        trax.data.Tokenize(vocab_file="en_8k.subword", keys=[0],
-                           vocab_dir=str(vocab_dir)),
-        trax.data.Shuffle(),
-        trax.data.FilterByLength(max_length=30, length_keys=[0]),
-        trax.data.BucketByLength(boundaries=[5, 10, 30],
-                                 batch_sizes=[1, 5, 10], length_keys=[0]),
-        trax.data.AddLossWeights())
+    return _pipeline(trax.data, vocab_dir)
 
 
 def tutorial_model():

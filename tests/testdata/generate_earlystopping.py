@@ -82,7 +82,6 @@ rolling ``model`` checkpoint written at that step, ``model_checkpoint``).
 import collections
 import functools
 import gzip
-import io
 import json
 import logging as py_logging
 import os
@@ -90,7 +89,6 @@ import platform
 import random
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -106,6 +104,8 @@ from trax.supervised import training
 
 import absl.logging
 import jax
+
+import oracle_common  # this folder
 
 DATA_SEED = 0
 LOOP_SEED = 0
@@ -295,22 +295,6 @@ def get_data_linear():
 
 # -- recording -----------------------------------------------------------------
 
-class _Tee(io.TextIOBase):
-    """Copies what is printed into a buffer as well."""
-
-    def __init__(self, stream):
-        self._stream = stream
-        self.buffer_ = io.StringIO()
-
-    def write(self, s):
-        self._stream.write(s)
-        self.buffer_.write(s)
-        return len(s)
-
-    def flush(self):
-        self._stream.flush()
-
-
 class _Messages(py_logging.Handler):
     def __init__(self):
         super().__init__(py_logging.INFO)
@@ -363,7 +347,7 @@ def run_config(name, callback_kwargs, n_steps, train_task, eval_task, root):
     absl_logger.addHandler(messages)
     old_level = absl_logger.level
     absl_logger.setLevel(py_logging.INFO)
-    tee = _Tee(sys.stdout)
+    tee = oracle_common.Tee(sys.stdout)
     old_stdout, sys.stdout = sys.stdout, tee
     try:
         earlystopping = callback_earlystopper(**callback_kwargs)
@@ -452,15 +436,8 @@ def main(argv):
                                     eval_task, root)
     # The next batch the shared stream gives after both runs.
     next_batch = [_array(a) for a in next(data_stream)]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", os.path.dirname(trax.__file__), "rev-parse",
-             "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
     record = {
-        "env": {"trax_commit": commit, "python": platform.python_version(),
+        "env": {"trax_commit": oracle_common.trax_commit(), "python": platform.python_version(),
                 "jax": jax.__version__, "numpy": np.__version__,
                 "jax_enable_x64": bool(jax.config.jax_enable_x64),
                 "backend": jax.default_backend()},

@@ -40,7 +40,6 @@ import io
 import json
 import pathlib
 import platform
-import subprocess
 import sys
 import zipfile
 
@@ -54,6 +53,7 @@ from trax.optimizers import adafactor
 from trax.optimizers import rms_prop
 from trax.optimizers import sm3
 
+import oracle_common  # this folder
 from optimizer_slots import as_tree, layout, slot_arrays  # this folder
 
 OUT = pathlib.Path(__file__).resolve().parent / 'trax_oracle' / 'optimizers'
@@ -183,16 +183,6 @@ def sm3_scalar():
     return {'slot_layout_init': layout(slots), 'error': None}
 
 
-def trax_commit():
-    src = pathlib.Path(trax.__file__).resolve().parents[1]
-    try:
-        return subprocess.run(['git', '-C', str(src), 'rev-parse', 'HEAD'],
-                              capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def write_npz(path, arrays):
     """An .npz np.load reads, without the writer's timestamps."""
     with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
@@ -232,7 +222,7 @@ def main():
         print(f'[generate_optimizers] {name}: weights {w_rows.shape}, '
               f'slots {s_rows.shape}')
     data = {
-            'env': {'trax_commit': trax_commit(),
+            'env': {'trax_commit': oracle_common.trax_commit(),
                     'python': platform.python_version(),
                     'jax': jax.__version__,
                     'jaxlib': jaxlib.__version__,
