@@ -57,19 +57,49 @@ def trained(tmp_path):
     return tmp_path, params_at_4
 
 
+def _rewrite_in_earlier_layout(ckpts):
+    """Each step as the first release wrote it: ``<step>/default/``, the
+    state without totals, no metadata and no checksums."""
+    ocp = checkpoints._ocp()  # pylint: disable=protected-access
+    for step in checkpoints.committed_steps(str(ckpts)):
+        state = checkpoints.restore_named(str(ckpts / str(step)), None).state
+        shutil.rmtree(ckpts / str(step))
+        with ocp.CheckpointManager(str(ckpts)) as manager:
+            manager.save(step, args=ocp.args.StandardSave(
+                {k: state[k] for k in ("params", "opt_state", "step")}),
+                force=True)
+            manager.wait_until_finished()
+        names = os.listdir(ckpts / str(step))
+        assert "default" in names and "state" not in names, names
+
+
+def test_a_checkpoint_of_the_earlier_layout_resumes(trained):
+    out, params_at_4 = trained
+    _rewrite_in_earlier_layout(out / "checkpoints")
+    resumed = _loop(str(out))
+    assert resumed.step == 4
+    for a, b in zip(_leaves(resumed.train_state.params), params_at_4):
+        np.testing.assert_array_equal(a, b)
+    resumed.close()
+
+
+@pytest.mark.parametrize("layout", ["state", "default"])
 @pytest.mark.parametrize("damage", ["flip", "truncate", "valid_but_wrong"])
 def test_damaged_newest_checkpoint_falls_back_and_is_kept(trained,
                                                           monkeypatch,
-                                                          damage):
+                                                          damage, layout):
     out, _ = trained
+    if layout == "default":
+        _rewrite_in_earlier_layout(out / "checkpoints")
     step4 = out / "checkpoints" / "4"
     sizes = {p: p.stat().st_size for p in _data_files(step4)}
     if damage == "valid_but_wrong":
         # Arrays Orbax reads back without complaint, yet not the ones that
         # were saved (as a flipped bit in raw data would be): only the
-        # checksums recorded at save time can tell.
-        shutil.rmtree(step4 / "state")
-        shutil.copytree(out / "checkpoints" / "2" / "state", step4 / "state")
+        # checksums recorded at save time (or, in the earlier layout, the
+        # step stored inside) can tell.
+        shutil.rmtree(step4 / layout)
+        shutil.copytree(out / "checkpoints" / "2" / layout, step4 / layout)
     for path in _data_files(step4) if damage != "valid_but_wrong" else []:
         if damage == "flip":
             _flip_bytes(path)
@@ -84,7 +114,8 @@ def test_damaged_newest_checkpoint_falls_back_and_is_kept(trained,
     assert len(said) == 1 and "Skipped damaged checkpoint(s) (step 4:" in said[0]
     assert "resumed from the newest intact one, step 2" in said[0]
     if damage == "valid_but_wrong":
-        assert "checksum mismatch in opt_state/count" in said[0]
+        assert ("checksum mismatch in opt_state/count" if layout == "state"
+                else "it holds the state of step 2, not 4") in said[0]
     assert (out / "checkpoints" / "4.damaged").is_dir()  # never deleted
     # Training writes step 4 again, and it verifies.
     _run(resumed, 2)

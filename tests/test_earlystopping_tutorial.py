@@ -52,6 +52,7 @@ from trax_compat import fastmath
 from trax_compat import layers as tl
 from trax_compat.fastmath import numpy as jnp
 from trax_compat.supervised import callbacks as callbacks_lib
+from trax_compat.supervised import checkpoints
 from trax_compat.supervised import history as history_lib
 from trax_compat.supervised import training
 
@@ -376,46 +377,79 @@ def _expected_lines(run):
                      + [line.replace(old, new, 1) for line in tail]) + "\n"
 
 
-# -- what the oracle says about real Trax ---------------------------------------
+# -- what real Trax did, and ours with it ---------------------------------------
 
-def test_oracle_runs():
-    """Run ``a`` stops early, run ``b`` (400 steps) does not."""
+def _eval_losses(history):
+    return history.get("eval", "metrics/L2Loss")
+
+
+def test_second_run_repeats_the_first_until_its_stop(tutorial):
+    """The second Loop reseeds NumPy, so run ``b`` draws run ``a``'s stream
+    and weights again; without a stop it restores nothing."""
     runs = _oracle()["runs"]
     a, b = runs["a"], runs["b"]
     assert (a["n_steps"], a["stop_training"], a["stopped_step"],
             a["best_step"]) == (1500, True, 190, 180)
     assert (b["n_steps"], b["stop_training"], b["step"]) == (400, False, 400)
-    assert b["stdout"].endswith(
-        "Step    400: Did not meet early stopping condition.\n")
-    # The second Loop reseeded NumPy: run b repeated run a up to its stop.
+    # In Trax...
     assert b["initial_weights"] == a["initial_weights"]
     evals = a["history"]["eval/metrics/L2Loss"]
     assert b["history"]["eval/metrics/L2Loss"][:len(evals)] == evals
-    # Without a stop nothing is restored: the best checkpoint is only read
-    # by the generator (here the last step was the best one).
-    assert b["best_checkpoint"]["step"] == b["best_step"]
-    assert b["weights_after_run"] == b["model_checkpoint"]["weights"]
+    # ...and in ours, to the bit: both are our Loop's computations.
+    for ours_a, ours_b in zip(tutorial["a"]["initial"],
+                              tutorial["b"]["initial"]):
+        np.testing.assert_array_equal(ours_a, ours_b, strict=True)
+    evals = _eval_losses(tutorial["a"]["loop"]._callbacks[0].history_at_stop)
+    assert len(evals) == 20  # steps 1, 10, ..., 190
+    assert _eval_losses(tutorial["b"]["loop"].history)[:len(evals)] == evals
+    # Run b's model holds the last step's weights, those of its rolling
+    # checkpoint; its best checkpoint is the best step's.
+    out = tutorial["b"]["loop"].output_dir
+    params, _ = checkpoints.load_model_params(out)
+    assert_same_leaves(tutorial["b"]["model"], params)
+    best = checkpoints.restore_named(
+        os.path.join(checkpoints.checkpoint_dir(out), "best_checkpoint"),
+        None)
+    assert best.step == tutorial["b"]["loop"]._callbacks[0].best_step
 
 
-def test_oracle_trax_restored_nothing():
+def test_the_restore_reads_the_named_checkpoint(tutorial):
     """In real Trax the tutorial's restore is a no-op: the path it passes
-    is a file, Trax looks for ``<that file>/model.pkl.gz``."""
+    is a file, Trax looks for ``<that file>/model.pkl.gz``. Ours reads
+    ``best_checkpoint.pkl.gz`` as the checkpoint ``best_checkpoint``."""
     run = _oracle()["runs"]["a"]
     assert run["step"] == run["stopped_step"]
     assert run["restore_messages"][-1] == (
         "Not loading as checkpoint file does not exist: "
         "<output_dir>/best_checkpoint.pkl.gz/model.pkl.gz")
-    assert "best_checkpoint.pkl.gz" in run["files"]
-    # Its model kept the last step's weights (those of the rolling
-    # checkpoint of that step), not the best step's.
-    assert run["model_checkpoint"]["step"] == run["step"]
     assert run["weights_after_run"] == run["model_checkpoint"]["weights"]
-    best = run["best_checkpoint"]
-    assert best["step"] == run["best_step"] < run["step"]
-    assert best["weights"] != run["weights_after_run"]
-    # Trax's own load of that checkpoint brings back its step and history.
-    assert max(s for s, _ in best["history"]["eval/metrics/L2Loss"]) == (
-        run["best_step"])
+    assert run["best_checkpoint"]["step"] == run["best_step"] < run["step"]
+    # Ours: the Loop left the stop step for the best one, with that
+    # checkpoint's weights (not those it stopped with) and history.
+    loop = tutorial["a"]["loop"]
+    callback = loop._callbacks[0]
+    best = checkpoints.restore_named(
+        os.path.join(checkpoints.checkpoint_dir(loop.output_dir),
+                     "best_checkpoint"), None)
+    assert loop.step == best.step == run["best_step"]
+    assert_same_leaves(tutorial["a"]["model"], best.state["params"])
+    with pytest.raises(AssertionError):
+        assert_same_leaves(tutorial["a"]["model"], best.state["params"],
+                           weights=callback.weights_at_stop)
+    assert max(s for s, _ in _eval_losses(loop.history)) == run["best_step"]
+    assert max(s for s, _ in _eval_losses(callback.history_at_stop)) == (
+        run["stopped_step"])
+
+
+def assert_same_leaves(model, params, weights=None):
+    """``model``'s weights (or ``weights``) are the stored ``params``."""
+    weights = model.weights if weights is None else weights
+    ours = [np.asarray(w) for w in fastmath.tree_leaves(weights)]
+    stored = [np.asarray(w) for w in fastmath.tree_leaves(
+        model.weights_from_params(params))]
+    assert len(ours) == len(stored) > 0
+    for x, y in zip(ours, stored):
+        np.testing.assert_array_equal(x, y)
 
 
 # -- the tutorial on trax_compat --------------------------------------------------

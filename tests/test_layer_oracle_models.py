@@ -154,9 +154,13 @@ def test_dropout_masks_follow_trax_rngs(oracle_models):
         # last bit may differ (see BITWISE_OUTPUTS).
         np.testing.assert_array_equal(out == 0, expected == 0)
         np.testing.assert_allclose(out, expected, rtol=0, atol=1e-7)
-    # The default key (set by init) gives the same mask on every call.
-    np.testing.assert_array_equal(np.asarray(layer(x)),
-                                  np.asarray(layer(x)))
+    # The default key is the one init set (get_prng(0)): after the calls
+    # above, and on every call, it gives Trax's mask for it.
+    expected = oracle_array(model["output"])
+    for out in (layer(x), layer(x), layer(x, rng=fastmath.random.get_prng(0))):
+        out = np.asarray(out)
+        np.testing.assert_array_equal(out == 0, expected == 0)
+        np.testing.assert_allclose(out, expected, rtol=0, atol=1e-7)
     # Eval mode is the identity: the mean of the embeddings.
     same = model["same_with_dropout_mode_eval"]
     eval_layer = eval(same["constructor"])  # pylint: disable=eval-used

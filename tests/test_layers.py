@@ -1,5 +1,5 @@
 """Layers of the seed tutorial against real-Trax oracle data (layers.json,
-init_and_step.npz): reprs, weights (bitwise), outputs, metrics, errors, and
+init_and_step.npz): reprs, weights (bitwise), outputs, errors, and
 the Flax side (``to_flax()``, ``FlaxModule``, Flax modules in ``Loop``)."""
 
 import contextlib
@@ -23,16 +23,6 @@ from conftest import oracle_array
 from conftest import oracle_npz
 
 SEED_MODEL = "a_seed_model_v50_d4"
-METRIC_FACTORIES = {
-    "tl.WeightedCategoryCrossEntropy()": tl.WeightedCategoryCrossEntropy,
-    "tl.WeightedCategoryAccuracy()": tl.WeightedCategoryAccuracy,
-    "tl.CategoryCrossEntropy()": tl.CategoryCrossEntropy,
-    "tl.CategoryAccuracy()": tl.CategoryAccuracy,
-    "tl.WeightedCategoryCrossEntropy(label_smoothing=0.1)":
-        lambda: tl.WeightedCategoryCrossEntropy(label_smoothing=0.1),
-    "tl.CategoryCrossEntropy(label_smoothing=0.1)":
-        lambda: tl.CategoryCrossEntropy(label_smoothing=0.1),
-}
 
 
 def seed_model(vocab_size=50, d_feature=4):
@@ -289,41 +279,9 @@ def test_loop_init_recipe(init_npz):
                                   init_npz["init.embedding"])
 
 
-# -- metric layers (layers.json metrics.cases) --------------------------------
-
-# The indices of layers.json's metrics.cases whose layer is in
-# METRIC_FACTORIES (checked below), so that collecting reads no file.
-METRIC_CASES = (
-    (0, "tl.WeightedCategoryCrossEntropy()"),
-    (1, "tl.WeightedCategoryCrossEntropy()"),
-    (2, "tl.WeightedCategoryAccuracy()"), (3, "tl.WeightedCategoryAccuracy()"),
-    (4, "tl.CategoryCrossEntropy()"), (5, "tl.CategoryAccuracy()"),
-    (10, "tl.WeightedCategoryCrossEntropy(label_smoothing=0.1)"),
-    (11, "tl.CategoryCrossEntropy(label_smoothing=0.1)"))
-
-
-def test_metric_cases_cover_what_we_implement(layers_oracle):
-    cases = layers_oracle["metrics"]["cases"]
-    layers = {c["layer"] for c in cases}
-    assert set(METRIC_FACTORIES) <= layers
-    assert METRIC_CASES == tuple((i, c["layer"]) for i, c in enumerate(cases)
-                                 if c["layer"] in METRIC_FACTORIES)
-
-
-@pytest.mark.parametrize("index,name", [
-    pytest.param(i, name, id=f"{i}:{name}") for i, name in METRIC_CASES])
-def test_metric_case(layers_oracle, index, name):
-    case = layers_oracle["metrics"]["cases"][index]
-    assert case["layer"] == name
-    layer = METRIC_FACTORIES[case["layer"]]()
-    assert repr(layer) == case["repr"]
-    assert (layer.n_in, layer.n_out) == (case["n_in"], case["n_out"])
-    inputs = tuple(oracle_array(a) for a in case["inputs"])
-    value = np.asarray(layer(inputs))
-    expected = oracle_array(case["value"])
-    assert value.shape == expected.shape == ()
-    np.testing.assert_allclose(value, expected, rtol=2e-7, atol=1e-7)
-
+# -- metric layers ---------------------------------------------------------------
+# Every case of layers.json's metrics.cases is checked in
+# test_layer_tutorial.py; here, what those cases leave out.
 
 def test_accuracy_ties_pick_first_index():
     model_output = np.array([[0.3, 0.3, 0.1]], np.float32)

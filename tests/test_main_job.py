@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from train import sentiment
-from trax_compat import command_errors
 from trax_compat.data import vocab_files
 from trax_compat.supervised import checkpoints
 from tests.conftest import REPO, write_small_corpus
@@ -42,7 +41,7 @@ def _run_main(argv):
 
 def _job(argv, capsys):
     """Runs the job as its command line does: (exit code, stdout, stderr)."""
-    code = command_errors.run("train.sentiment", lambda: sentiment.main(argv))
+    code = sentiment.run_command(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -192,10 +191,36 @@ def test_output_dir_that_is_a_file_or_cannot_be_created(small_data, tmp_path,
     a_file = tmp_path / "taken"
     a_file.write_text("x")
     for out, what in ((a_file, "exists and is not a directory"),
-                      (a_file / "sub", "Cannot create output_dir")):
+                      (a_file / "sub", "cannot be used")):
         code, _, err = _job(_args(small_data, out), capsys)
         line = _one_error_line(err)
-        assert code == 2 and str(out) in line and what in line
+        assert line.startswith(f"{sentiment.PROG}: error: --output-dir {out} ")
+        assert code == 2 and what in line
+        assert line.endswith("pass an --output-dir you can write to.")
+        assert "output_dir" not in line.replace(str(tmp_path), "")
+
+
+def test_help_and_errors_share_one_program_name(tmp_path):
+    run = lambda *argv: subprocess.run(
+        [sys.executable, "-m", "train.sentiment", *argv], cwd=REPO,
+        capture_output=True, text=True, timeout=120)
+    helped = run("--help")
+    assert helped.stdout.startswith(f"usage: {sentiment.PROG} ")
+    assert "quoted as in CSV" in " ".join(helped.stdout.split())
+    for argv in (["--steps", "0"], ["--data", str(tmp_path / "none.txt")]):
+        proc = run(*argv, "--output-dir", str(tmp_path / "o"))
+        assert proc.returncode == 2
+        assert proc.stderr.startswith(f"{sentiment.PROG}: error: --")
+
+
+def test_a_badly_quoted_line_is_reported_with_file_and_line(tmp_path,
+                                                            capsys):
+    data = tmp_path / "quotes.txt"
+    data.write_text('"great, really",1\nawful, really,0\n"fine, x,1\n')
+    code, _, err = _job(["--data", str(data), "--output-dir",
+                         str(tmp_path / "o")], capsys)
+    line = _one_error_line(err.split("\n  expected")[0])
+    assert code == 2 and f"{data}:3: bad CSV quoting" in line
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -236,6 +261,10 @@ def test_all_checkpoints_damaged_is_a_runtime_error(small_data, tmp_path,
     assert code == 1
     assert "No intact checkpoint in" in line and "step 2:" in line
     assert "Move them away" in line
+    # The Loop's advice ("a fresh output_dir") names the flag.
+    assert line.startswith(f"{sentiment.PROG}: error: ")
+    assert "use a fresh --output-dir" in line
+    assert "output_dir" not in line.replace(str(tmp_path), "")
 
 
 def test_debug_shows_the_traceback(tmp_path):

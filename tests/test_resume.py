@@ -135,7 +135,7 @@ def test_unknown_resume_mode_is_rejected():
                       resume_streams="rewind")
 
 
-# -- the main job, killed with SIGKILL and rerun --------------------------------
+# -- the main job, stopped (kill -9, Ctrl-C) and rerun ---------------------------
 
 @pytest.fixture(scope="module")
 def job_files(tmp_path_factory):
@@ -164,30 +164,45 @@ def _wait_for(path, pattern, proc, timeout=240):
     raise AssertionError(f"{pattern!r} never appeared in {path}")
 
 
-def test_job_killed_and_rerun_logs_what_an_uninterrupted_job_logs(
-        job_files, tmp_path):
-    _, _, env = job_files
-    steps = 60
-    whole = tmp_path / "whole"
-    subprocess.run(_job_command(job_files, whole, steps), cwd=REPO, env=env,
-                   check=True, capture_output=True, timeout=300)
+JOB_STEPS = 60
 
-    split = tmp_path / "split"
-    proc = subprocess.Popen(_job_command(job_files, split, steps), cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    # Killed right after step 30's eval is logged: its checkpoint may or
-    # may not be committed yet; either way nothing may repeat or change.
-    _wait_for(split / "log.txt", r"^Step     30: eval +WeightedCategoryAcc",
-              proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert (split / "trax_compat.lock").exists()  # kill -9 leaves it behind
-    rerun = subprocess.run(_job_command(job_files, split, steps), cwd=REPO,
-                           env=env, capture_output=True, text=True,
+
+@pytest.fixture(scope="module")
+def whole_job(job_files, tmp_path_factory):
+    """The output dir of the job run once without a stop."""
+    whole = tmp_path_factory.mktemp("whole") / "out"
+    _, _, env = job_files
+    subprocess.run(_job_command(job_files, whole, JOB_STEPS), cwd=REPO,
+                   env=env, check=True, capture_output=True, timeout=300)
+    return whole
+
+
+def _stopped_after(step, job_files, split, how):
+    """Starts the job and stops it with signal ``how`` right after
+    ``step``'s eval is logged: its checkpoint may or may not be committed
+    yet; either way nothing may repeat or change. Returns the exit status
+    and stderr."""
+    _, _, env = job_files
+    stderr = split.parent / f"{split.name}.stderr"
+    with open(stderr, "w") as f:
+        proc = subprocess.Popen(_job_command(job_files, split, JOB_STEPS),
+                                cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=f)
+        _wait_for(split / "log.txt",
+                  rf"^Step {step:6d}: eval +WeightedCategoryAcc", proc)
+        proc.send_signal(how)
+        proc.wait(timeout=120)
+    return proc.returncode, stderr.read_text()
+
+
+def _rerun_completes_like_the_whole_job(job_files, split, whole):
+    """Reruns the same command; returns its stdout once it is checked to
+    have logged and trained exactly as the uninterrupted job."""
+    _, _, env = job_files
+    rerun = subprocess.run(_job_command(job_files, split, JOB_STEPS),
+                           cwd=REPO, env=env, capture_output=True, text=True,
                            timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert "Taking over the lock of process" in rerun.stdout
     assert "Resuming from the checkpoint of step" in rerun.stdout
 
     log = lambda d: (d / "log.txt").read_text()
@@ -204,3 +219,31 @@ def test_job_killed_and_rerun_logs_what_an_uninterrupted_job_logs(
     last_line = lambda text: text.strip().splitlines()[-1]
     assert last_line(rerun.stdout).startswith(
         "Model returned sentiment probabilities")
+    return rerun.stdout
+
+
+def test_job_killed_and_rerun_logs_what_an_uninterrupted_job_logs(
+        job_files, whole_job, tmp_path):
+    split = tmp_path / "split"
+    _stopped_after(30, job_files, split, signal.SIGKILL)
+    assert (split / "trax_compat.lock").exists()  # kill -9 leaves it behind
+    stdout = _rerun_completes_like_the_whole_job(job_files, split, whole_job)
+    assert "Taking over the lock of process" in stdout
+    # The previous handler is back.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_job_interrupted_and_rerun_logs_what_an_uninterrupted_job_logs(
+        job_files, whole_job, tmp_path):
+    split = tmp_path / "split"
+    # Early enough that the 40 steps left outlast the signal's delivery.
+    returncode, stderr = _stopped_after(20, job_files, split, signal.SIGINT)
+    assert returncode == 130, stderr
+    assert re.search(r"^Interrupted at step \d+; .* run the same command "
+                     r"to resume\.$", stderr, re.M), stderr
+    assert not (split / "trax_compat.lock").exists()
+    # The log ends where the stop was; the rerun logs no step twice.
+    assert int(re.findall(r"^Step +(\d+):", (split / "log.txt").read_text(),
+                          re.M)[-1]) < JOB_STEPS
+    stdout = _rerun_completes_like_the_whole_job(job_files, split, whole_job)
+    assert "Taking over the lock" not in stdout

@@ -156,12 +156,30 @@ def _write(tmp_path, content, name="data.txt"):
 
 
 def test_reader_matches_tutorial_semantics(tmp_path):
-    path = _write(tmp_path, "good movie,1\nbad one , 0 \nextra field,1,zzz\n"
+    path = _write(tmp_path, "good movie,1\nbad one , 0 \n\"quoted\",1\n"
                             "no trailing newline,0")
     got = read_labeled_lines(path)
-    assert got == [("good movie", 1), ("bad one ", 0), ("extra field", 1),
+    # One comma: the tutorial's split, quotes and spaces kept.
+    assert got == [("good movie", 1), ("bad one ", 0), ('"quoted"', 1),
                    ("no trailing newline", 0)]
     assert got == read_tweets(path)
+
+
+def test_reader_takes_texts_with_commas(tmp_path):
+    path = _write(tmp_path, 'great, really,1\n"great, really",1\n'
+                            '"she said ""no, thanks""",0\n1,2,3\n')
+    assert read_labeled_lines(path) == [
+        ("great, really", 1), ("great, really", 1),
+        ('she said "no, thanks"', 0), ("1,2", 3)]
+    for bad, reason in (('"a, b",1,0\n', "followed by one `,label`"),
+                        ('"a, b,1\n', "bad CSV quoting"),
+                        ('"a, b" c,1\n', "bad CSV quoting"),
+                        ("extra field,1,zzz\n", "label 'zzz' is not")):
+        with pytest.raises(DataFileError) as info:
+            read_labeled_lines(_write(tmp_path, "fine,1\n" + bad))
+        message = str(info.value)
+        assert "data.txt:2: " in message and reason in message, message
+        assert 'quoted: `"great, really",1`' in message
 
 
 def test_reader_skips_trailing_blank_lines_and_handles_crlf(tmp_path):
@@ -183,10 +201,10 @@ def test_missing_comma_names_file_and_line(tmp_path):
 
 
 def test_non_integer_label_names_line(tmp_path):
-    path = _write(tmp_path, "fine,1\nHello, world,1\n")
+    path = _write(tmp_path, "fine,1\nHello, world,one\n")
     with pytest.raises(DataFileError, match=r"data\.txt:2") as info:
         read_labeled_lines(path)
-    assert "' world'" in str(info.value) or "'world'" in str(info.value)
+    assert "label 'one' is not an integer" in str(info.value)
     for bad in ("x,1.0\n", "x,positive\n", "x,\n", "x,99999999999999999999\n"):
         with pytest.raises(DataFileError, match=r"data\.txt:1"):
             read_labeled_lines(_write(tmp_path, bad))

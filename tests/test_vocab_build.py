@@ -102,6 +102,40 @@ def test_command_errors(tmp_path, capsys):
     bad.write_text("'<pad>'\n'<EOS>'\n'the", encoding="utf-8")
     assert cli.main(["vocab", "info", str(bad)]) == 1
     assert "no closing quote" in capsys.readouterr().err
+    # Errors are named after the subcommand, as argparse names its own.
+    assert cli.main(["vocab", "build", str(bad), "--target-size", "0",
+                     "--output", str(tmp_path / "x.subword")]) == 2
+    assert capsys.readouterr().err == (
+        "trax-compat vocab build: error: --target-size must be positive\n")
+
+
+def test_info_finds_a_name_where_tokenize_does(vocab_dir, tmp_path,
+                                               monkeypatch, capsys):
+    monkeypatch.setenv("TRAX_COMPAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRAX_COMPAT_VOCAB_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # not where the vocabulary is
+    found = lambda: capsys.readouterr().out.split(":")[0]
+    # The bundled copy, as Tokenize finds it...
+    assert cli.main(["vocab", "info", "en_8k.subword"]) == 0
+    assert found() == vocab_files.resolve_vocab_path("en_8k.subword")
+    # ...after $TRAX_COMPAT_VOCAB_DIR, and --vocab-dir before both.
+    other = tmp_path / "env"
+    other.mkdir()
+    (other / "en_8k.subword").write_bytes(
+        (vocab_dir / "en_8k.subword").read_bytes())
+    monkeypatch.setenv("TRAX_COMPAT_VOCAB_DIR", str(other))
+    assert cli.main(["vocab", "info", "en_8k.subword"]) == 0
+    assert found() == str(other / "en_8k.subword")
+    assert cli.main(["vocab", "info", "en_8k.subword", "--vocab-dir",
+                     str(vocab_dir)]) == 0
+    assert found() == str(vocab_dir / "en_8k.subword")
+    # Not found: one line naming the places and the flag, exit 2.
+    assert cli.main(["vocab", "info", "nothing.subword"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trax-compat vocab info: error: nothing.subword "
+                          "not found (looked in ")
+    assert str(other / "nothing.subword") in err and "--vocab-dir" in err
+    assert "vocab_dir" not in err and len(err.splitlines()) == 1
 
 
 def test_info_command(vocab_dir, capsys):

@@ -4,19 +4,25 @@ The tutorial reads its tweets with::
 
     [tuple([str(i.split(',')[0]), np.int64(i.split(',')[1])]) for i in f]
 
-i.e. the text is everything before the first comma and the label is the next
-comma-separated field, parsed with ``np.int64``. The line still ends with its
-``'\\n'`` there, which ``np.int64`` tolerates (it strips surrounding
-whitespace), so ``"good movie,1\\n"`` gives ``("good movie", 1)``.
+i.e. the text is everything before the comma and the label after it,
+parsed with ``np.int64``. The line still ends with its ``'\\n'`` there,
+which ``np.int64`` tolerates (it strips surrounding whitespace), so
+``"good movie,1\\n"`` gives ``("good movie", 1)``.
 
-:func:`read_labeled_lines` keeps exactly those semantics for well-formed
-lines, but where Trax would fail with a bare ``IndexError``/``ValueError``
-(or silently return nothing) it raises :class:`DataFileError`, naming the
-file, the 1-based line number and the offending line. Choices made here:
+:func:`read_labeled_lines` keeps exactly those semantics for lines with one
+comma, and reads texts that hold commas, which the tutorial cannot:
 
-* Fields after the label (``"text,1,extra"``) are ignored, as in the
-  tutorial; a comma inside the text cannot be represented (``"a, b,1"``
-  fails because ``" b"`` is not an integer).
+* A line with more commas takes its label from after the *last* one; the
+  text is everything before it (``a, b,1`` gives ``("a, b", 1)``).
+* A line that starts with ``"`` is a CSV record, with standard quoting
+  (``"great, really",1``; ``""`` is a quote inside the text): a quoted text
+  and a label, nothing else. A line with a single comma stays the
+  tutorial's, quotes and all.
+
+Where Trax would fail with a bare ``IndexError``/``ValueError`` (or silently
+return nothing) it raises :class:`DataFileError`, naming the file, the
+1-based line number and the offending line. Also:
+
 * Blank (whitespace-only) lines at the end of the file are skipped, since
   editors often leave them. A blank line *before* the last example is an
   error: Trax's reader fails on it too, and it usually means a broken file.
@@ -27,6 +33,7 @@ file, the 1-based line number and the offending line. Choices made here:
   Python's text-mode ``open``.
 """
 
+import csv
 import io
 import os
 
@@ -34,7 +41,8 @@ import numpy as np
 
 EXPECTED_FORMAT = (
     "expected one example per line as `text,label` with an integer label "
-    "(e.g. `what a great movie,1`); the text must not contain commas")
+    "(e.g. `what a great movie,1`); a text with commas is followed by "
+    "`,label` after its last comma, or quoted: `\"great, really\",1`")
 
 _MAX_SHOWN = 80
 
@@ -98,20 +106,40 @@ def read_labeled_lines(path, n_classes=None):
         if not raw.strip():
             raise DataFileError(path, lineno, shown,
                                 "blank line before the last example")
-        fields = raw.split(",")
-        if len(fields) < 2:
-            raise DataFileError(path, lineno, shown,
-                                "no comma separating text and label")
+        text, label_field = _text_and_label(path, lineno, raw, shown)
         try:
-            label = np.int64(fields[1])
+            label = np.int64(label_field)
         except (ValueError, OverflowError, TypeError):
             raise DataFileError(
                 path, lineno, shown,
-                f"label {fields[1].strip()!r} is not an integer") from None
+                f"label {label_field.strip()!r} is not an integer") from None
         if n_classes is not None and not 0 <= label < n_classes:
             raise DataFileError(
                 path, lineno, shown,
                 f"label {int(label)} is outside 0..{n_classes - 1}: the model "
                 f"has {n_classes} classes (see --n-classes)")
-        examples.append((str(fields[0]), label))
+        examples.append((str(text), label))
     return examples
+
+
+def _text_and_label(path, lineno, raw, shown):
+    """The text and the (unparsed) label field of one line."""
+    n_commas = raw.count(",")
+    if n_commas == 0:
+        raise DataFileError(path, lineno, shown,
+                            "no comma separating text and label")
+    if n_commas == 1 or not raw.startswith('"'):
+        # One comma: the tutorial's split. More: the last one separates.
+        text, label = raw.rsplit(",", 1)
+        return text, label
+    try:
+        fields = next(csv.reader([raw.rstrip("\n")], strict=True))
+    except csv.Error as e:
+        raise DataFileError(path, lineno, shown,
+                            f"bad CSV quoting ({e})") from None
+    if len(fields) != 2:
+        raise DataFileError(
+            path, lineno, shown,
+            f"a quoted text must be followed by one `,label` (found "
+            f"{len(fields)} fields)")
+    return fields[0], fields[1]

@@ -52,6 +52,9 @@ BUILT_VOCAB_TARGET = 8000
 MODEL_VOCAB_SIZE = 8192
 JOB_FILE = "job.json"
 MAX_SEED = 2**32 - 2  # The eval pipeline is seeded with seed + 1.
+PROG = "python -m train.sentiment"  # in --help and every error line
+# The library's messages name its Python arguments; this program's flags.
+FLAGS_FOR_ARGUMENTS = {"output_dir": "--output-dir", "vocab_dir": "--vocab-dir"}
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -64,10 +67,14 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def parse_args(argv=None):
     parser = _ArgumentParser(
-        prog="python -m train.sentiment",
+        prog=PROG,
         description="Train Trax's sentiment tutorial model on trax_compat.")
     parser.add_argument("--data", help="training file of 'text,label' lines "
-                        "(default: the embedded synthetic corpus)")
+                        "(default: the embedded synthetic corpus). A line "
+                        "with one comma is split there, as the tutorial "
+                        "does; with more, the label is after the last "
+                        "comma, or the text is quoted as in CSV: "
+                        "'\"great, really\",1'")
     parser.add_argument("--eval-data", help="held-out 'text,label' file "
                         "(default: the synthetic eval split, or the last 10%% "
                         "of --data)")
@@ -270,7 +277,14 @@ def main(argv=None):
     from trax_compat.supervised import progress  # pylint: disable=g-import-not-at-top
     from trax_compat.supervised import training  # pylint: disable=g-import-not-at-top
 
-    output_dir = training.writable_output_dir(args.output_dir)
+    try:
+        output_dir = training.writable_output_dir(args.output_dir)
+    except training.OutputDirError as e:
+        # Its advice is the Loop's (output_dir=None); a job needs a folder.
+        reason = ("exists and is not a directory" if os.path.exists(
+            args.output_dir) else f"cannot be used ({e.__cause__ or e})")
+        raise UsageError(f"--output-dir {args.output_dir} {reason}; pass an "
+                         f"--output-dir you can write to.") from None
     # Held from here on (the Loop shares it): nothing in output_dir is
     # touched while another job owns it.
     lock = output_lock.OutputDirLock(output_dir)
@@ -382,7 +396,13 @@ def enable_compilation_cache():
 def _cli():
     debug = command_errors.debug_requested(sys.argv[1:])
     enable_compilation_cache()
-    sys.exit(command_errors.run("train.sentiment", main, debug=debug))
+    sys.exit(run_command(None, debug=debug))
+
+
+def run_command(argv, debug=False):
+    """Runs the job as its command line does; returns the exit code."""
+    return command_errors.run(PROG, lambda: main(argv), debug=debug,
+                              flags=FLAGS_FOR_ARGUMENTS)
 
 
 if __name__ == "__main__":

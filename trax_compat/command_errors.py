@@ -10,11 +10,14 @@ what the user can fix.
   a NaN loss, a stream that ran out, a disk that filled up);
 * 130: Ctrl-C.
 
-Each prints ``<prog>: error: <message>`` on stderr. ``--debug`` or
-``TRAX_COMPAT_DEBUG=1`` lets the exception through, traceback and all.
+Each prints ``<prog>: error: <message>`` on stderr, the library's names of
+Python arguments (``output_dir``) replaced by the program's flags
+(``--output-dir``). ``--debug`` or ``TRAX_COMPAT_DEBUG=1`` lets the
+exception through, traceback and all.
 """
 
 import os
+import re
 import sys
 
 ENV_DEBUG = "TRAX_COMPAT_DEBUG"
@@ -72,8 +75,22 @@ def debug_requested(argv=()):
         "", "0", "false", "False")
 
 
-def run(prog, body, debug=False):
-    """Runs ``body()``; returns its exit code (0 unless it returns an int)."""
+def as_flags(message, flags):
+    """``message`` with each Python argument of ``flags`` (``{"vocab_dir":
+    "--vocab-dir"}``) named as its flag: ``vocab_dir='/a/b'`` becomes
+    ``--vocab-dir /a/b``, a bare ``vocab_dir`` ``--vocab-dir``. Names inside
+    paths are left alone."""
+    for name, flag in (flags or {}).items():
+        message = re.sub(rf"(?<![\w/.-]){name}=(['\"]?)([^\s'\"]*)\1",
+                         rf"{flag} \2", message)
+        message = re.sub(rf"(?<![\w/.-]){name}(?![\w/-]|\.\w)", flag,
+                         message)
+    return message
+
+
+def run(prog, body, debug=False, flags=None):
+    """Runs ``body()``; returns its exit code (0 unless it returns an int).
+    ``flags``: see :func:`as_flags`."""
     try:
         result = body()
         return result if isinstance(result, int) else 0
@@ -92,5 +109,6 @@ def run(prog, body, debug=False):
                        f"Rerun with --debug (or {ENV_DEBUG}=1) for the "
                        f"traceback, and please report it.")
         prefix = "" if isinstance(e, Interrupted) else f"{prog}: error: "
-        print(f"{prefix}{message}", file=sys.stderr, flush=True)
+        print(f"{prefix}{as_flags(message, flags)}", file=sys.stderr,
+              flush=True)
         return code

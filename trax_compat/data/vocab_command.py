@@ -1,7 +1,7 @@
 """``trax-compat vocab``: build, inspect and download vocabulary files.
 
     trax-compat vocab build CORPUS... --target-size 8192 --output FILE.subword
-    trax-compat vocab info FILE [--vocab-type subword]
+    trax-compat vocab info FILE [--vocab-type subword] [--vocab-dir DIR]
     trax-compat vocab download en_8k.subword [--vocab-dir gs://trax-ml/vocabs/]
 """
 
@@ -9,6 +9,9 @@ import argparse
 import os
 import sys
 import tempfile
+
+from trax_compat import command_errors
+from trax_compat.command_errors import UsageError
 
 _TYPES = ("subword", "sentencepiece", "char", "bert", "bert-lowercase")
 
@@ -35,9 +38,17 @@ def add_arguments(parser):
     build.add_argument("--max-subtoken-length", type=int, default=None,
                        help="bound subtoken length (faster on long words)")
 
-    info = sub.add_parser("info", help="print a vocabulary's size")
+    info = sub.add_parser(
+            "info", help="print a vocabulary's size",
+            description="Prints a vocabulary's size. FILE is a path, or a "
+                        "name such as en_8k.subword, looked up as Tokenize "
+                        "does: in --vocab-dir, else $TRAX_COMPAT_VOCAB_DIR, "
+                        "the cache, then the copies bundled with trax_compat.")
     info.add_argument("file")
     info.add_argument("--vocab-type", default="subword", choices=_TYPES)
+    info.add_argument("--vocab-dir", default=None,
+                      help="folder holding FILE (default: look as Tokenize "
+                           "does)")
 
     fetch = sub.add_parser(
             "download", help="download a Trax vocabulary into the cache")
@@ -61,13 +72,9 @@ def _build(args):
     from trax_compat.data import subword  # pylint: disable=g-import-not-at-top
     for path in args.corpus:
         if not os.path.isfile(path):
-            print("trax-compat vocab build: no such corpus file: %s" % path,
-                  file=sys.stderr)
-            return 2
+            raise UsageError("no such corpus file: %s" % path)
     if args.target_size < 1:
-        print("trax-compat vocab build: --target-size must be positive",
-              file=sys.stderr)
-        return 2
+        raise UsageError("--target-size must be positive")
     vocab = subword.build_subword_vocabulary(
             _corpus_lines(args.corpus, args.delimiter, args.field),
             args.target_size, max_subtoken_length=args.max_subtoken_length)
@@ -93,9 +100,33 @@ def _build(args):
     return 0
 
 
+def _local_vocab(name, vocab_dir):
+    """``name`` as a path when it is one, else found where Tokenize looks."""
+    from trax_compat.data import vocab_files  # pylint: disable=g-import-not-at-top
+    given = os.path.expanduser(name)
+    if vocab_dir is None and (os.path.dirname(given) or os.path.isfile(given)):
+        if not os.path.isfile(given):
+            raise UsageError(
+                "%s: no such file; pass a vocabulary file, or a name such as "
+                "en_8k.subword to look it up as Tokenize does" % name)
+        return os.path.abspath(given)
+    try:
+        return vocab_files.resolve_vocab_path(name, vocab_dir)
+    except FileNotFoundError:
+        places = vocab_files.candidate_paths(name, vocab_dir)
+    raise UsageError(
+        "%s not found (looked in %s); pass --vocab-dir with the folder "
+        "holding it, set %s to that folder, or fetch one of Trax's with "
+        "`trax-compat vocab download %s`"
+        % (name, ", ".join(places), vocab_files.ENV_VOCAB_DIR,
+           os.path.basename(given)))
+
+
 def _info(args):
     from trax_compat.data import tokenizer  # pylint: disable=g-import-not-at-top
-    path = os.path.abspath(os.path.expanduser(args.file))
+    path = (os.path.abspath(os.path.expanduser(args.file))
+            if args.vocab_type == "char"  # needs no file
+            else _local_vocab(args.file, args.vocab_dir))
     size = tokenizer.vocab_size(vocab_type=args.vocab_type,
                                 vocab_file=os.path.basename(path),
                                 vocab_dir=os.path.dirname(path))
@@ -113,11 +144,16 @@ def _download(args):
 
 def run(args):
     actions = {"build": _build, "info": _info, "download": _download}
+    # Errors are named as argparse names this subcommand's own.
+    prog = "trax-compat vocab %s" % args.vocab_command
     try:
         return actions[args.vocab_command](args)
+    except UsageError as e:
+        print("%s: error: %s" % (prog, e), file=sys.stderr)
+        return UsageError.exit_code
     except (OSError, ValueError) as e:
-        print("trax-compat vocab %s: %s" % (args.vocab_command, e),
-              file=sys.stderr)
+        print("%s: error: %s" % (prog, command_errors.as_flags(
+            str(e), {"vocab_dir": "--vocab-dir"})), file=sys.stderr)
         return 1
 
 

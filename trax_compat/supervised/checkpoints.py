@@ -13,7 +13,9 @@ Reading one back recomputes every array's checksum: a checkpoint with flipped
 bytes, a truncated file or unreadable metadata is *damaged*, and restoring
 falls back to the newest intact checkpoint, saying so. Nothing is deleted: a
 Loop that resumes past a damaged checkpoint moves it aside to
-``<step>.damaged`` so training can write that step again.
+``<step>.damaged`` so training can write that step again. Checkpoints of
+the earlier layout (``<step>/default/``, no checksums) are verified as far
+as they can be and fall back the same way.
 
 Saving at a step that already has a checkpoint replaces it the way Trax
 overwrites ``model.pkl.gz``: the new one is written completely next to the
@@ -193,15 +195,20 @@ def _restore_and_verify(step_dir, target):
     try:
         items = set(os.listdir(step_dir))
         if "state" not in items and "default" in items:
-            # Written by trax_compat 0.1 (no checksums, nothing to verify).
-            tree = checkpointer.restore(step_dir, args=ocp.args.Composite(
-                default=ocp.args.StandardRestore(
-                    None if target is None else _abstract(target))))
-            return tree["default"], {"format": 1}
-        restored = checkpointer.restore(step_dir, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(
-                None if target is None else _abstract(target)),
-            meta=ocp.args.JsonRestore()))
+            # Written by trax_compat 0.1: the state alone, without "totals"
+            # (a Loop resumed from it starts them at zero) or checksums.
+            if isinstance(target, dict):
+                target = {k: v for k, v in target.items() if k != "totals"}
+            restored = {"state": checkpointer.restore(
+                step_dir, args=ocp.args.Composite(
+                    default=ocp.args.StandardRestore(
+                        None if target is None else _abstract(target))))[
+                            "default"], "meta": None}
+        else:
+            restored = checkpointer.restore(step_dir, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(
+                    None if target is None else _abstract(target)),
+                meta=ocp.args.JsonRestore()))
     except Exception as e:  # pylint: disable=broad-except
         mismatch = _params_mismatch(step_dir, target)
         if mismatch:
@@ -213,6 +220,8 @@ def _restore_and_verify(step_dir, target):
     finally:
         checkpointer.close()
     state, meta = restored["state"], restored["meta"]
+    if meta is None:
+        return state, _verify_unsummed(step_dir, state)
     if not isinstance(meta, dict) or "checksums" not in meta:
         raise CheckpointError("its metadata has no checksums")
     bad = _mismatches(state, meta["checksums"])
@@ -221,6 +230,21 @@ def _restore_and_verify(step_dir, target):
             f"checksum mismatch in {', '.join(bad[:3])}"
             + (f" and {len(bad) - 3} more" if len(bad) > 3 else ""))
     return state, meta
+
+
+def _verify_unsummed(step_dir, state):
+    """Verifies a 0.1 checkpoint as far as one without checksums can be:
+    Orbax has read every file back (damaged ones fail as DATA_LOSS), and
+    the step stored inside must be its directory's, which a checkpoint
+    holding another step's files is not."""
+    name = os.path.basename(os.path.normpath(step_dir))
+    stored = state.get("step") if isinstance(state, dict) else None
+    if stored is None or np.ndim(stored) != 0:
+        raise CheckpointError("it has no step to verify it by")
+    if name.isdigit() and int(stored) != int(name):
+        raise CheckpointError(
+            f"it holds the state of step {int(stored)}, not {name}")
+    return {"format": 1}
 
 
 def _params_mismatch(step_dir, target):
