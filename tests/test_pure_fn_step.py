@@ -1,5 +1,5 @@
 """The Loop's step is ``value_and_grad`` over the model's ``pure_fn``: the
-same gradients as the model's Flax module, one compilation per task, and the
+same gradients as the model written in JAX, one compilation per task, and the
 model's layer state carried by ``TrainState`` through checkpoints, a kill -9
 and a resume."""
 
@@ -23,7 +23,7 @@ from trax_compat.supervised import training
 from tests.conftest import REPO, float_batches
 
 
-def test_gradients_equal_the_flax_modules_bitwise_on_the_seed_model():
+def test_gradients_equal_the_seed_model_written_in_jax():
     model = tl.Serial(tl.Embedding(8192, 256), tl.Mean(axis=1), tl.Dense(2),
                       tl.LogSoftmax())
     loss_layer = tl.WeightedCategoryCrossEntropy()
@@ -39,18 +39,30 @@ def test_gradients_equal_the_flax_modules_bitwise_on_the_seed_model():
                                       None)
         return loss
 
-    def through_flax(params):
-        outputs = model.module.apply({"params": params}, jnp.asarray(ids))
-        return loss_layer.module.apply({}, outputs, *batch[1:])
+    def by_hand(params):
+        table = params["layers_0"]["embedding"]
+        dense = params["layers_2"]
+        x = jnp.mean(jnp.take(table, jnp.asarray(ids), axis=0, mode="clip"),
+                     axis=1)
+        logits = jnp.dot(x, dense["kernel"]) + dense["bias"]
+        log_probs = logits - jax.scipy.special.logsumexp(logits, axis=-1,
+                                                         keepdims=True)
+        one_hot = jnp.asarray(batch[1][:, None] == jnp.arange(2),
+                              jnp.float32)
+        cross_entropy = -jnp.sum(one_hot * log_probs, axis=-1)
+        return jnp.sum(cross_entropy * batch[2]) / jnp.sum(batch[2])
 
     loss_a, grads_a = jax.jit(jax.value_and_grad(through_pure_fn))(params)
-    loss_b, grads_b = jax.jit(jax.value_and_grad(through_flax))(params)
-    np.testing.assert_array_equal(loss_a, loss_b)
+    loss_b, grads_b = jax.jit(jax.value_and_grad(by_hand))(params)
+    # XLA may fuse the two programs differently: an ulp apart at most. (The
+    # seed tutorial's oracle tests hold the Loop to Trax's own numbers.)
+    np.testing.assert_allclose(loss_a, loss_b, rtol=2e-7)
     assert jax.tree_util.tree_structure(grads_a) == (
         jax.tree_util.tree_structure(grads_b))
     for a, b in zip(jax.tree_util.tree_leaves(grads_a),
                     jax.tree_util.tree_leaves(grads_b)):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-6,
+                                   atol=1e-6 * np.abs(b).max())
     assert np.abs(grads_a["layers_2"]["kernel"]).max() > 0
 
 

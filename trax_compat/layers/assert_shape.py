@@ -4,7 +4,6 @@ nothing and have no weights, so ``Relu()`` prints ``Serial[Relu]`` and has
 weights ``((), (), ())`` as in Trax."""
 
 import string
-from typing import Sequence
 
 from trax_compat.layers import base
 from trax_compat.layers import combinators
@@ -50,16 +49,6 @@ def _check(specs, xs):
                 same(letter, size)
 
 
-class AssertShapeModule(base.TraxModule):
-    """Identity that checks shapes while tracing (shapes are static)."""
-    specs: Sequence[str]
-
-    def __call__(self, *xs, rng=None):
-        del rng
-        _check(self.specs, xs)
-        return base.pack(xs)
-
-
 class AssertShape(base.Layer):
     """Returns its inputs unchanged after checking their shapes."""
 
@@ -72,8 +61,10 @@ class AssertShape(base.Layer):
         self._specs = tuple(spec.split(","))
         self._n_in = self._n_out = len(self._specs)
 
-    def make_module(self):
-        return AssertShapeModule(specs=self._specs)
+    def forward(self, inputs):
+        # Shapes are static: the check runs once, while tracing.
+        _check(self._specs, self._pack_inputs(inputs))
+        return inputs
 
 
 def AssertFunction(specification, layer):  # pylint: disable=invalid-name

@@ -14,7 +14,6 @@ def ShiftRight(n_positions=1, mode="train"):  # pylint: disable=invalid-name
             return x
         pad = [(0, 0)] * len(x.shape)
         pad[1] = (n_positions, 0)
-        padded = jnp.pad(x, pad, mode="constant",
-                         constant_values=jnp.zeros((), x.dtype))
+        padded = jnp.pad(x, pad, mode="constant", constant_values=0)
         return padded[:, :-n_positions]
     return AssertFunction("...->...", Fn(f"ShiftRight({n_positions})", f))

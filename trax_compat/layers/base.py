@@ -1,16 +1,19 @@
-"""The Trax layer object, computed by a Flax Linen module.
+"""Trax's layer protocol: the one definition of every layer.
 
-A ``Layer`` keeps what Trax users see (``n_in``/``n_out`` over a data stack,
-Trax-shaped ``weights`` and ``state`` as nested tuples, ``init``, ``rng``,
-``print(model)``, ``LayerError``) and delegates the computation to a
-``flax.linen.Module`` from ``make_module()``. Weights are turned into a Flax
-variables dict on the way in (``params_from_weights``) and back
-(``weights_from_params``); both only restructure, the arrays are shared.
+A ``Layer`` computes in ``forward`` with ``self.weights``, ``self.state``
+and ``self.rng``, and makes its weights and state in
+``init_weights_and_state``; around these it keeps what Trax users see
+(``n_in``/``n_out`` over a data stack, Trax-shaped ``weights`` and ``state``
+as nested tuples, ``init``, ``pure_fn``, ``print(model)``, ``LayerError``).
 
-Randomness: each of our modules takes an optional ``rng`` keyword. Given one
-(``layer(x)``, ``pure_fn``), combinators split it among sublayers exactly as
-Trax does, so dropout masks match Trax's. Without one (the Loop and plain
-Flax use ``rngs={'dropout': key}``), modules draw with ``make_rng('dropout')``.
+Flax, optax and Orbax see the weights as a named dict tree
+(``params_from_weights`` / ``weights_from_params``, one rule for every
+layer in ``flax_names``; the arrays are shared, not copied), and Flax code
+runs any layer through one generic module, ``ForwardModule(layer)``
+(``layer.to_flax()``).
+
+Randomness: combinators split their key among sublayers exactly as Trax
+does, so dropout masks match Trax's.
 """
 
 import os
@@ -18,7 +21,6 @@ import random
 import sys
 import traceback
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -117,36 +119,6 @@ def _signature_or_repr(x):
         return repr(x)
 
 
-def _as_array(x):
-    return x if isinstance(x, jax.Array) else jnp.asarray(x)
-
-
-class TraxModule(nn.Module):
-    """Base of the Flax modules computing our layers.
-
-    ``__call__(*inputs, rng=None)``: the inputs are the layer's stack items;
-    ``rng`` (optional) is the layer's Trax key.
-    """
-
-
-def takes_rng(module):
-    return isinstance(module, TraxModule)
-
-
-def call_module(module, inputs, rng):
-    """Calls a child module, passing the Trax key only to our modules."""
-    if rng is not None and takes_rng(module):
-        return module(*inputs, rng=rng)
-    return module(*inputs)
-
-
-def split_rngs(rng, n):
-    """One key per sublayer, as Trax's combinators split them."""
-    if rng is None or n == 0:
-        return (None,) * n
-    return tuple(jax.random.split(rng, n))
-
-
 def as_stack(outputs, n_out):
     """A layer's packaged outputs as a tuple of ``n_out`` stack items."""
     if n_out == 1:
@@ -158,18 +130,6 @@ def pack(items):
     """Trax's output packaging: one item bare, else a tuple."""
     items = tuple(items)
     return items[0] if len(items) == 1 else items
-
-
-def _make_apply(module):
-    """``apply(variables, inputs, rng)``: the Trax key goes to our modules
-    as ``rng`` and to any module as the 'dropout' stream."""
-    def apply(variables, inputs, rng):
-        if rng is None:  # e.g. pure_fn(x, w, s, rng=None)
-            return module.apply(variables, *inputs)
-        kwargs = {"rng": rng} if takes_rng(module) else {}
-        return module.apply(variables, *inputs, rngs={"dropout": rng},
-                            **kwargs)
-    return apply
 
 
 # Trax's markers for a shared layer's second and later occurrences: its
@@ -190,29 +150,19 @@ def is_empty(tree):
     return isinstance(tree, (tuple, list)) and not tree
 
 
-def _defining_class(cls, attr):
-    for klass in cls.__mro__:
-        if attr in vars(klass):
-            return klass
-    return None
-
-
 class Layer:
     """Base class of Trax-style layers, with Trax's subclassing protocol.
 
     A subclass implements ``forward(self, inputs)`` using ``self.weights``,
     ``self.state`` and ``self.rng``, and ``init_weights_and_state(self,
     input_signature)`` when it has weights or state; ``has_backward`` and
-    ``backward`` give it custom gradients. Such a layer runs in Flax through
-    one generic module (``forward_module.ForwardModule``).
-
-    Built-in leaves instead implement ``make_module()``, a Flax module
-    computing them, and name their weights in ``weight_names`` (see
-    ``flax_names``); their ``forward`` runs that module.
+    ``backward`` give it custom gradients. Built-in and user layers alike run
+    in Flax through one generic module (``forward_module.ForwardModule``).
     """
 
-    # The Flax names of this layer's own weights and state: a string for
-    # the whole tree, or a (nested) tuple of strings matching the Trax tuple.
+    # The Flax names of this layer's own weights and state (see
+    # ``flax_names``): a string for the whole tree, or a (nested) tuple of
+    # strings matching the Trax tuple, e.g. ``("kernel", "bias")``.
     weight_names = "weights"
     state_names = "state"
 
@@ -234,7 +184,6 @@ class Layer:
         self._rng_seed_int = random.randint(0, 2**31 - 1)
         self._caller = _caller_info()
         self._module = None
-        self._jitted_apply = None
 
     # -- attribute typo guard ---------------------------------------------------
 
@@ -368,34 +317,12 @@ class Layer:
 
     # -- Flax side ------------------------------------------------------------
 
-    def make_module(self):
-        """Returns the ``flax.linen.Module`` computing this layer natively;
-        layers written with ``forward`` need none."""
-        raise NotImplementedError(
-            f"{type(self).__name__} does not define make_module().")
-
-    def runs_forward_module(self):
-        """True when this layer computes through its own ``forward`` in the
-        generic module: it defines ``forward`` below any ``make_module``
-        (a user's layer), has custom gradients, or shares a layer."""
-        cls = type(self)
-        module_owner = _defining_class(cls, "make_module")
-        forward_owner = _defining_class(cls, "forward")
-        if module_owner is Layer:
-            return True
-        if forward_owner is not Layer and not issubclass(module_owner,
-                                                         forward_owner):
-            return True
-        return self.has_backward or has_shared_layers(self)
-
     @property
     def module(self):
+        """The Flax Linen module computing this layer (the generic host)."""
         if self._module is None:
-            if self.runs_forward_module():
-                from trax_compat.layers import forward_module  # pylint: disable=g-import-not-at-top
-                self._module = forward_module.ForwardModule(layer=self)
-            else:
-                self._module = self.make_module()
+            from trax_compat.layers import forward_module  # pylint: disable=g-import-not-at-top
+            self._module = forward_module.ForwardModule(layer=self)
         return self._module
 
     def flax_child_names(self):
@@ -517,30 +444,20 @@ class Layer:
                 f"number of inputs ({self._n_in}).")
         return tuple(x)
 
-    def _apply_fn(self):
-        if self._jitted_apply is None:
-            self._jitted_apply = jax.jit(_make_apply(self.make_module()))
-        return self._jitted_apply
-
     def forward(self, inputs):
         """Computes the outputs from ``inputs`` with ``self.weights``,
-        ``self.state`` and ``self.rng``. Built-in leaves run their Flax
-        module; layers written in Trax's style override this."""
-        if _defining_class(type(self), "make_module") is Layer:
-            raise NotImplementedError(
-                f"{type(self).__name__} defines neither forward() nor "
-                f"make_module().")
-        inputs = jax.tree_util.tree_map(_as_array, self._pack_inputs(inputs))
-        params = self.params_from_weights(self.weights)
-        return self._apply_fn()({"params": params}, inputs, self._rng)
+        ``self.state`` and ``self.rng`` (and may set ``self.state``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define forward().")
 
     def pure_fn(self, x, weights, state, rng, use_cache=False):
         """Computes the layer on ``x`` with explicit weights, state and key;
         returns ``(outputs, new_state)``. With ``use_cache`` (combinators)
         the weights and state stay in the layer, so a later occurrence of
         the same layer, given the cache markers, computes with them."""
+        old_weights, old_state, old_rng = self.weights, self.state, self._rng
+        keep = False
         try:
-            old_weights, old_state, old_rng = self.weights, self.state, self.rng
             self._rng = rng
             was_cached = is_weights_marker(weights) and is_state_marker(state)
             if not was_cached:
@@ -552,9 +469,9 @@ class Layer:
                 else:
                     outputs = self.forward(x)
                     new_state = self.state
-            self._rng = old_rng
-            if not use_cache:
-                self.weights, self.state = old_weights, old_state
+            # With use_cache the (possibly traced) weights and state stay,
+            # for a later occurrence of this layer in the same network.
+            keep = use_cache
             if was_cached:
                 new_state = GET_STATE_FROM_CACHE
             return outputs, new_state
@@ -562,6 +479,11 @@ class Layer:
             raise LayerError(self._name, "pure_fn", self._caller,
                              _signature_or_repr(x),
                              _short_traceback(e)) from e
+        finally:
+            # Tracers must not outlive the trace in the layer's attributes.
+            self._rng = old_rng
+            if not keep:
+                self.weights, self.state = old_weights, old_state
 
     def _forward_with_custom_gradients(self, x):
         """``forward`` whose gradients come from ``backward``."""

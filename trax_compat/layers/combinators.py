@@ -1,8 +1,5 @@
 """Combinators: layers built from other layers, threading Trax's stack."""
 
-from typing import Any, Sequence
-
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -84,26 +81,6 @@ def _check_lengths(layer, weights, state):
 
 # -- Serial --------------------------------------------------------------------
 
-class SerialModule(base.TraxModule):
-    """Runs ``layers`` in sequence on a stack of arrays (Trax's Serial)."""
-    layers: Sequence[Any]
-    n_ins: Sequence[int]
-    n_outs: Sequence[int]
-
-    def __call__(self, *xs, rng=None):
-        stack = list(xs)
-        rngs = base.split_rngs(rng, len(self.layers))
-        for layer, n_in, n_out, r in zip(self.layers, self.n_ins, self.n_outs,
-                                         rngs):
-            if len(stack) < n_in:
-                raise ValueError(
-                    f"Number of inputs ({len(stack)}) to {type(layer).__name__}"
-                    f" less than n_in ({n_in}).")
-            outputs = base.call_module(layer, stack[:n_in], r)
-            stack = list(base.as_stack(outputs, n_out)) + stack[n_in:]
-        return base.pack(stack)
-
-
 class Serial(base.Layer):
     """Layers applied one after another, each taking its inputs from the top
     of the stack and pushing its outputs back. Without sublayers it is a
@@ -132,12 +109,6 @@ class Serial(base.Layer):
         if self._n_in == 1 and not self._sublayers:
             return (x,)
         return tuple(x)
-
-    def make_module(self):
-        return SerialModule(
-            layers=tuple(layer.module for layer in self._sublayers),
-            n_ins=tuple(layer.n_in for layer in self._sublayers),
-            n_outs=tuple(layer.n_out for layer in self._sublayers))
 
     def forward(self, xs):
         self._pack_inputs(xs)  # Trax's input checks
@@ -174,24 +145,6 @@ class Serial(base.Layer):
 
 
 # -- Parallel ------------------------------------------------------------------
-
-class ParallelModule(base.TraxModule):
-    """Applies ``layers`` to successive spans of the inputs."""
-    layers: Sequence[Any]
-    n_ins: Sequence[int]
-    n_outs: Sequence[int]
-
-    def __call__(self, *xs, rng=None):
-        rngs = base.split_rngs(rng, len(self.layers))
-        outputs = []
-        start = 0
-        for layer, n_in, n_out, r in zip(self.layers, self.n_ins, self.n_outs,
-                                         rngs):
-            out = base.call_module(layer, xs[start:start + n_in], r)
-            outputs.extend(base.as_stack(out, n_out))
-            start += n_in
-        return base.pack(outputs)
-
 
 class Parallel(base.Layer):
     """Sublayers applied side by side to successive spans of the stack;
@@ -230,12 +183,6 @@ class Parallel(base.Layer):
                 f"got {shapes.signature(x) if x is not None else x}.")
         return tuple(x[:self._n_in])
 
-    def make_module(self):
-        return ParallelModule(
-            layers=tuple(layer.module for layer in self._sublayers),
-            n_ins=tuple(layer.n_in for layer in self._sublayers),
-            n_outs=tuple(layer.n_out for layer in self._sublayers))
-
     def _allot_to_sublayers(self, inputs):
         items = _as_tuple(inputs) if self._n_in != 1 else (inputs,)
         allotted, start = [], 0
@@ -269,40 +216,6 @@ class Parallel(base.Layer):
 
 
 # -- Scan ----------------------------------------------------------------------
-
-class ScanModule(base.TraxModule):
-    """Runs ``cell`` along ``axis``, threading ``n_carry`` carries (Trax's
-    Scan; the cell's key at step i is ``fold_in(rng, i)``)."""
-    cell: Any
-    cell_n_out: int
-    n_carry: int = 1
-    axis: int = 0
-
-    def __call__(self, *xs, rng=None):
-        n_carry = self.n_carry
-        inputs = xs[:len(xs) - n_carry] if n_carry else xs
-        carry = tuple(xs[len(xs) - n_carry:]) if n_carry else ()
-        inputs = tuple(jnp.moveaxis(x, self.axis, 0) for x in inputs)
-        length = inputs[0].shape[0]
-        steps = jnp.arange(length, dtype=jnp.int32)
-        keys = (None if rng is None
-                else jax.vmap(lambda i: jax.random.fold_in(rng, i))(steps))
-        cell_n_out = self.cell_n_out
-
-        def body(cell, carry, step):
-            x_t, key = step
-            out = base.call_module(cell, tuple(x_t) + tuple(carry), key)
-            out = base.as_stack(out, cell_n_out)
-            if n_carry:
-                return tuple(out[-n_carry:]), tuple(out[:-n_carry])
-            return (), tuple(out)
-
-        scan = nn.scan(body, variable_broadcast="params",
-                       split_rngs={"params": False, "dropout": True})
-        carry, ys = scan(self.cell, carry, (inputs, keys))
-        ys = tuple(jnp.moveaxis(y, 0, self.axis) for y in ys)
-        return base.pack(ys + tuple(carry))
-
 
 def _shape_without_axis(sig, axis):
     return shapes.ShapeDtype(sig.shape[:axis] + sig.shape[axis + 1:],
@@ -338,23 +251,25 @@ class Scan(base.Layer):
         self._carry = state[1]
         self.sublayer.state = state[0]
 
-    def runs_forward_module(self):
-        # The predict-mode carry is state the native module does not keep.
-        return self._mode == "predict" or super().runs_forward_module()
-
     def flax_child_names(self):
         return ("cell",)
 
-    def state_from_flax_state(self, flax_state):
-        if self.runs_forward_module():
-            return super().state_from_flax_state(flax_state)
-        return (self.sublayer.state_from_flax_state(
-            (flax_state or {}).get("cell", {})), ())
+    # The state is (the sublayer's state, the carry kept in predict mode):
+    # named 'cell' and 'carry', each left out while empty.
+    def flax_state_from_state(self, state):
+        cell_state, carry = state
+        named = {}
+        cell = self.sublayer.flax_state_from_state(cell_state)
+        if cell:
+            named["cell"] = cell
+        if not base.is_empty(carry):
+            named["carry"] = carry
+        return named
 
-    def make_module(self):
-        return ScanModule(cell=self.sublayer.module,
-                          cell_n_out=self.sublayer.n_out,
-                          n_carry=self._n_carry, axis=self._axis)
+    def state_from_flax_state(self, flax_state):
+        flax_state = flax_state or {}
+        return (self.sublayer.state_from_flax_state(flax_state.get("cell", {})),
+                flax_state.get("carry", ()))
 
     def forward(self, inputs):
         weights = self.weights[0]
@@ -461,14 +376,6 @@ def Multiply():  # pylint: disable=invalid-name
     return Fn("Multiply", lambda x0, x1: x0 * x1)
 
 
-class ConcatenateModule(base.TraxModule):
-    axis: int = -1
-
-    def __call__(self, *xs, rng=None):
-        del rng
-        return jnp.concatenate(xs, self.axis)
-
-
 class Concatenate(base.Layer):
     """Joins ``n_items`` arrays along ``axis``."""
 
@@ -477,8 +384,8 @@ class Concatenate(base.Layer):
         super().__init__(n_in=n_items, name=name)
         self._axis = axis
 
-    def make_module(self):
-        return ConcatenateModule(axis=self._axis)
+    def forward(self, inputs):
+        return jnp.concatenate(self._pack_inputs(inputs), self._axis)
 
 
 def Split(n_items=2, axis=-1):  # pylint: disable=invalid-name

@@ -1,9 +1,7 @@
 """Conv and pooling with Trax's layout (NHWC inputs, HWIO kernel) and initializers."""
 
 import itertools
-from typing import Callable, Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -11,34 +9,6 @@ from trax_compat.layers import base
 from trax_compat.layers import flax_names
 from trax_compat.layers import initializers as init
 from trax_compat.layers.functional import Fn
-
-
-class ConvModule(base.TraxModule):
-    """``conv(x, kernel) + bias`` via ``lax.conv_general_dilated``."""
-    filters: int
-    kernel_size: Sequence[int]
-    strides: Sequence[int]
-    padding: str
-    dimension_numbers: Sequence[str]
-    kernel_shape_fn: Callable
-    bias_shape: Sequence[int]
-    use_bias: bool = True
-    kernel_init: Callable = None
-    bias_init: Callable = None
-
-    @nn.compact
-    def __call__(self, x, rng=None):
-        del rng
-        kernel = flax_names.param(self, "kernel", self.kernel_init,
-                                  tuple(self.kernel_shape_fn(x.shape)))
-        y = jax.lax.conv_general_dilated(
-            x, kernel, tuple(self.strides), self.padding,
-            rhs_dilation=(1,) * len(self.kernel_size),
-            dimension_numbers=tuple(self.dimension_numbers))
-        if self.use_bias:
-            y = y + flax_names.param(self, "bias", self.bias_init,
-                                     tuple(self.bias_shape))
-        return y
 
 
 class Conv(base.Layer):
@@ -77,15 +47,13 @@ class Conv(base.Layer):
     def weight_names(self):
         return flax_names.kernel_and_bias(self._use_bias)
 
-    def make_module(self):
-        return ConvModule(
-            filters=self._filters, kernel_size=self._kernel_size,
-            strides=self._strides, padding=self._padding,
-            dimension_numbers=self._dimension_numbers,
-            kernel_shape_fn=self._kernel_shape, bias_shape=self._bias_shape(),
-            use_bias=self._use_bias,
-            kernel_init=init.as_flax_init(self._kernel_initializer),
-            bias_init=init.as_flax_init(self._bias_initializer))
+    def forward(self, x):
+        kernel = self.weights[0] if self._use_bias else self.weights
+        y = jax.lax.conv_general_dilated(
+            x, kernel, self._strides, self._padding,
+            rhs_dilation=(1,) * len(self._kernel_size),
+            dimension_numbers=self._dimension_numbers)
+        return y + self.weights[1] if self._use_bias else y
 
     def init_weights_and_state(self, input_signature):
         rng_w, rng_b = jax.random.split(self.rng, 2)

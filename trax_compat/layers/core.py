@@ -1,8 +1,5 @@
-"""Core layers (Dense, Embedding, Dropout, Mean, ...), each a Flax module."""
+"""Core layers (Dense, Embedding, Dropout, Mean, ...)."""
 
-from typing import Callable, Sequence
-
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,25 +22,6 @@ def one_hot(x, n_categories, dtype=jnp.float32):
 
 # -- Dense ---------------------------------------------------------------------
 
-class DenseModule(base.TraxModule):
-    """``x @ kernel + bias`` with Trax's default initializers."""
-    n_units: int
-    use_bias: bool = True
-    kernel_init: Callable = init.as_flax_init(init.GlorotUniformInitializer())
-    bias_init: Callable = init.as_flax_init(init.RandomNormalInitializer(1e-6))
-
-    @nn.compact
-    def __call__(self, x, rng=None):
-        del rng
-        kernel = flax_names.param(self, "kernel", self.kernel_init,
-                                        (x.shape[-1], self.n_units))
-        y = jnp.dot(x, kernel)
-        if self.use_bias:
-            y = y + flax_names.param(self, "bias", self.bias_init,
-                                           (self.n_units,))
-        return y
-
-
 class Dense(base.Layer):
     """A fully connected layer: ``y = x @ w + b``; weights ``(w, b)`` (or
     ``w`` alone with ``use_bias=False``)."""
@@ -63,11 +41,11 @@ class Dense(base.Layer):
     def weight_names(self):
         return flax_names.kernel_and_bias(self._use_bias)
 
-    def make_module(self):
-        return DenseModule(
-            n_units=self._n_units, use_bias=self._use_bias,
-            kernel_init=init.as_flax_init(self._kernel_initializer),
-            bias_init=init.as_flax_init(self._bias_initializer))
+    def forward(self, x):
+        if self._use_bias:
+            w, b = self.weights
+            return jnp.dot(x, w) + b
+        return jnp.dot(x, self.weights)
 
     def init_weights_and_state(self, input_signature):
         shape_w = (input_signature.shape[-1], self._n_units)
@@ -87,24 +65,6 @@ class Dense(base.Layer):
 
 # -- Embedding -----------------------------------------------------------------
 
-class EmbedModule(base.TraxModule):
-    """Rows of an embedding table; ids are clipped into range as in Trax."""
-    vocab_size: int
-    d_feature: int
-    embedding_init: Callable = init.as_flax_init(
-        init.ScaledInitializer(-1, -2, 1.0, "fan_out", "uniform"))
-
-    @nn.compact
-    def __call__(self, x, rng=None):
-        del rng
-        table = flax_names.param(self, "embedding", self.embedding_init,
-                                       (self.vocab_size, self.d_feature))
-        embedded = jnp.take(table, x, axis=0, mode="clip")
-        if table.dtype == jnp.bfloat16:  # float32 activations, as in Trax.
-            embedded = embedded.astype(jnp.float32)
-        return embedded
-
-
 class Embedding(base.Layer):
     """Trainable embeddings: int ids -> vectors of size ``d_feature``; ids
     outside ``[0, vocab_size)`` are clipped."""
@@ -120,10 +80,11 @@ class Embedding(base.Layer):
             out_dim=-1, in_dim=-2, scale=1.0, mode="fan_out",
             distribution="uniform")
 
-    def make_module(self):
-        return EmbedModule(
-            vocab_size=self._vocab_size, d_feature=self._d_feature,
-            embedding_init=init.as_flax_init(self._kernel_initializer))
+    def forward(self, x):
+        embedded = jnp.take(self.weights, x, axis=0, mode="clip")
+        if self.weights.dtype == jnp.bfloat16:  # float32 activations, as Trax
+            embedded = embedded.astype(jnp.float32)
+        return embedded
 
     def init_weights_and_state(self, input_signature):
         del input_signature
@@ -137,26 +98,6 @@ class Embedding(base.Layer):
 
 # -- Dropout -------------------------------------------------------------------
 
-class DropoutModule(base.TraxModule):
-    """Trax's dropout: keep with probability ``1 - rate``, scale survivors by
-    ``1 / (1 - rate)``; a no-op unless ``mode == 'train'``."""
-    rate: float = 0.0
-    shared_axes: Sequence[int] = ()
-    mode: str = "train"
-
-    def __call__(self, x, rng=None):
-        if self.mode != "train" or self.rate == 0.0:
-            return x  # x * 1 in Trax; the same values.
-        if rng is None:
-            rng = self.make_rng("dropout")
-        mask_shape = list(x.shape)
-        for axis in self.shared_axes:
-            mask_shape[axis] = 1
-        keep_prob = 1.0 - self.rate
-        keep = jax.random.bernoulli(rng, keep_prob, tuple(mask_shape))
-        return x * (keep.astype(x.dtype) / keep_prob)
-
-
 class Dropout(base.Layer):
     """Randomly zeroes a fraction ``rate`` of the inputs in train mode; its
     state is the rate, as in Trax."""
@@ -167,9 +108,18 @@ class Dropout(base.Layer):
         self._shared_axes = tuple(shared_axes or ())
         self._mode = mode
 
-    def make_module(self):
-        return DropoutModule(rate=float(self._initial_rate),
-                             shared_axes=self._shared_axes, mode=self._mode)
+    def forward(self, x):
+        """Trax's dropout: keep with probability ``1 - rate`` and scale the
+        survivors by ``1 / (1 - rate)``; a no-op unless in train mode."""
+        rate = float(self._initial_rate)
+        if self._mode != "train" or rate == 0.0:
+            return x  # x * 1 in Trax; the same values.
+        mask_shape = list(x.shape)
+        for axis in self._shared_axes:
+            mask_shape[axis] = 1
+        keep_prob = 1.0 - rate
+        keep = jax.random.bernoulli(self.rng, keep_prob, tuple(mask_shape))
+        return x * (keep.astype(x.dtype) / keep_prob)
 
     def init_weights_and_state(self, input_signature):
         del input_signature

@@ -2,13 +2,13 @@
 
 One declarative rule for every layer, so no layer hand-writes conversions:
 
-- a layer computing through its own ``forward`` (``runs_forward_module``)
-  keeps its whole tree under one name, ``weights`` in ``params`` and
-  ``state`` in the ``state`` collection;
-- a combinator keeps each sublayer's subtree under that sublayer's module
-  name (``flax_child_names``: ``layers_0``, ``layers_1``... or ``cell``);
-- a built-in leaf names its arrays in ``weight_names`` / ``state_names``: a
-  string for a single array, a (nested) tuple matching the Trax tuple.
+- a combinator keeps each sublayer's subtree under that sublayer's name
+  (``flax_child_names``: ``layers_0``, ``layers_1``... or ``cell``);
+- a leaf names its arrays in ``weight_names`` / ``state_names``: a string
+  for the whole tree (by default ``weights`` and ``state``, so a user's layer
+  needs to declare nothing), or a (nested) tuple matching the Trax tuple;
+- a network in which one layer occurs twice keeps its whole tree under
+  ``weights`` / ``state`` (cache markers included) for now.
 
 Empty weights or state take no entry. Only containers are rebuilt; the
 arrays are shared.
@@ -43,7 +43,7 @@ def to_flax(layer, tree, kind):
     subtree."""
     if base.is_empty(tree):
         return {}
-    if layer.runs_forward_module():
+    if layer.sublayers and base.has_shared_layers(layer):
         return {kind: tree}
     if layer.sublayers:
         out = {}
@@ -60,7 +60,7 @@ def from_flax(layer, flax_tree, kind):
     """The inverse of ``to_flax``."""
     empty = _EMPTY[kind]
     flax_tree = flax_tree or {}
-    if layer.runs_forward_module():
+    if layer.sublayers and base.has_shared_layers(layer):
         return flax_tree.get(kind, empty)
     if layer.sublayers:
         return tuple(_child_from_flax(sub, flax_tree.get(name, {}), kind)
@@ -89,14 +89,3 @@ def kernel_and_bias(use_bias):
     bare kernel without bias."""
     return ("kernel", "bias") if use_bias else "kernel"
 
-
-def param(module, name, init_fn, shape):
-    """The module's param ``name``: the existing value when the variables
-    hold one, else a new one from ``init_fn``.
-
-    Reading an existing param directly skips Flax's shape check, so a wrong
-    input width fails in the computation with the same error as in Trax.
-    """
-    if module.has_variable("params", name):
-        return module.get_variable("params", name)
-    return module.param(name, init_fn, shape)

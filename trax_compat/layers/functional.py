@@ -1,26 +1,8 @@
 """Weightless layers from plain functions: ``PureLayer`` and ``Fn``."""
 
 import inspect
-from typing import Callable
 
 from trax_compat.layers import base
-
-
-class PureModule(base.TraxModule):
-    """Applies a weightless function to the inputs packaged as Trax packages
-    them (one input bare, several as a tuple)."""
-    forward_fn: Callable
-    n_in: int = 1
-
-    def __call__(self, *xs, rng=None):
-        del rng  # Pure functions use no randomness.
-        packed = xs[0] if self.n_in == 1 else tuple(xs)
-        out = self.forward_fn(packed)
-        if out is None:
-            raise ValueError('Argument "container" is None.')
-        if isinstance(out, (list, tuple)) and not out:
-            return ()
-        return out
 
 
 class PureLayer(base.Layer):
@@ -31,8 +13,14 @@ class PureLayer(base.Layer):
         super().__init__(n_in=n_in, n_out=n_out, name=name)
         self._forward_fn = forward_fn
 
-    def make_module(self):
-        return PureModule(forward_fn=self._forward_fn, n_in=self._n_in)
+    def forward(self, inputs):
+        items = self._pack_inputs(inputs)  # Trax's checks of the count.
+        outputs = self._forward_fn(items[0] if self._n_in == 1 else items)
+        if outputs is None:
+            raise ValueError('Argument "container" is None.')
+        if isinstance(outputs, (list, tuple)) and not outputs:
+            return ()
+        return outputs
 
 
 def Fn(name, f, n_out=1):  # pylint: disable=invalid-name

@@ -86,9 +86,3 @@ def RandomUniformInitializer(lim=1.0):
             return jax.random.uniform(rng, shape, jnp.float32, -lim, lim)
     return init
 
-
-def as_flax_init(trax_init):
-    """Adapts a Trax initializer to Flax's ``(key, shape, dtype)`` protocol."""
-    def init(key, shape, dtype=jnp.float32):
-        return trax_init(tuple(shape), key).astype(dtype)
-    return init

@@ -1,43 +1,15 @@
 """Recurrent layers (LSTM, GRU, SRU) built as Trax builds them: a Serial of
 a zero state, a Scan over a cell, and a Select dropping the final state."""
 
-from typing import Callable
-
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from trax_compat.layers import activation_fns
 from trax_compat.layers import base
-from trax_compat.layers import flax_names
 from trax_compat.layers import combinators as cb
 from trax_compat.layers import core
 from trax_compat.layers import initializers as init
 from trax_compat.layers.functional import Fn
-
-
-class LSTMCellModule(base.TraxModule):
-    """One LSTM step on ``(x, concat(c, h))`` with Trax's gate order
-    (i, j, f, o) and sigmoid/tanh arithmetic."""
-    n_units: int
-    kernel_init: Callable
-    bias_init: Callable
-
-    @nn.compact
-    def __call__(self, x, lstm_state, rng=None):
-        del rng
-        c, h = jnp.split(lstm_state, 2, axis=-1)
-        d_in = x.shape[-1] + self.n_units
-        w = flax_names.param(self, "kernel", self.kernel_init,
-                             (d_in, 4 * self.n_units))
-        b = flax_names.param(self, "bias", self.bias_init,
-                             (4 * self.n_units,))
-        y = jnp.dot(jnp.concatenate([x, h], axis=-1), w) + b
-        i, j, f, o = jnp.split(y, 4, axis=-1)
-        new_c = (c * jax.nn.sigmoid(f)
-                 + jax.nn.sigmoid(i) * jnp.tanh(j))
-        new_h = jnp.tanh(new_c) * jax.nn.sigmoid(o)
-        return new_h, jnp.concatenate([new_c, new_h], axis=-1)
 
 
 class LSTMCell(base.Layer):
@@ -56,14 +28,17 @@ class LSTMCell(base.Layer):
 
     weight_names = ("kernel", "bias")
 
-    def make_module(self):
-        forget_bias = self._forget_bias
-        bias_init = init.as_flax_init(self._bias_initializer)
-        return LSTMCellModule(
-            n_units=self._n_units,
-            kernel_init=init.as_flax_init(self._kernel_initializer),
-            bias_init=lambda k, s, d=jnp.float32: bias_init(k, s, d)
-            + forget_bias)
+    def forward(self, inputs):
+        """One step on ``(x, concat(c, h))`` with Trax's gate order
+        (i, j, f, o)."""
+        x, lstm_state = inputs
+        w, b = self.weights
+        c, h = jnp.split(lstm_state, 2, axis=-1)
+        y = jnp.dot(jnp.concatenate([x, h], axis=-1), w) + b
+        i, j, f, o = jnp.split(y, 4, axis=-1)
+        new_c = c * jax.nn.sigmoid(f) + jax.nn.sigmoid(i) * jnp.tanh(j)
+        new_h = jnp.tanh(new_c) * jax.nn.sigmoid(o)
+        return new_h, jnp.concatenate([new_c, new_h], axis=-1)
 
     def init_weights_and_state(self, input_signature):
         if input_signature[1].shape[-1] != 2 * self._n_units:
@@ -78,32 +53,6 @@ class LSTMCell(base.Layer):
              + self._forget_bias)
         self._weights = (w, b)
 
-
-
-class GRUCellModule(base.TraxModule):
-    """One GRU step on ``(x, h)`` with Trax's gates (update, reset)."""
-    n_units: int
-    kernel_init: Callable
-    bias_init: Callable
-    forget_bias: float = 0.0
-
-    @nn.compact
-    def __call__(self, x, gru_state, rng=None):
-        del rng
-        n, d_in = self.n_units, x.shape[-1] + self.n_units
-        gates_bias_init = (lambda k, s, d=jnp.float32: self.bias_init(k, s, d)
-                           + self.forget_bias)
-        w1 = flax_names.param(self, "kernel_gates", self.kernel_init,
-                              (d_in, 2 * n))
-        b1 = flax_names.param(self, "bias_gates", gates_bias_init, (2 * n,))
-        w2 = flax_names.param(self, "kernel_candidate", self.kernel_init,
-                              (d_in, n))
-        b2 = flax_names.param(self, "bias_candidate", self.bias_init, (n,))
-        y = jnp.dot(jnp.concatenate([x, gru_state], axis=-1), w1) + b1
-        u, r = jnp.split(jax.nn.sigmoid(y), 2, axis=-1)
-        c = jnp.dot(jnp.concatenate([x, r * gru_state], axis=-1), w2) + b2
-        new_state = u * gru_state + (1 - u) * jnp.tanh(c)
-        return new_state, new_state
 
 
 class GRUCell(base.Layer):
@@ -122,12 +71,15 @@ class GRUCell(base.Layer):
     weight_names = ("kernel_gates", "bias_gates", "kernel_candidate",
                     "bias_candidate")
 
-    def make_module(self):
-        return GRUCellModule(
-            n_units=self._n_units,
-            kernel_init=init.as_flax_init(self._kernel_initializer),
-            bias_init=init.as_flax_init(self._bias_initializer),
-            forget_bias=self._forget_bias)
+    def forward(self, inputs):
+        """One step on ``(x, h)`` with Trax's gates (update, reset)."""
+        x, gru_state = inputs
+        w1, b1, w2, b2 = self.weights
+        y = jnp.dot(jnp.concatenate([x, gru_state], axis=-1), w1) + b1
+        u, r = jnp.split(jax.nn.sigmoid(y), 2, axis=-1)
+        c = jnp.dot(jnp.concatenate([x, r * gru_state], axis=-1), w2) + b2
+        new_state = u * gru_state + (1 - u) * jnp.tanh(c)
+        return new_state, new_state
 
     def init_weights_and_state(self, input_signature):
         if input_signature[1].shape[-1] != self._n_units:
