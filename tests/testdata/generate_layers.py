@@ -176,15 +176,6 @@ def tree_shapes(tree):
     return list(np.shape(tree))
 
 
-def tree_typed(tree):
-    """The same, unambiguous: {"tuple": [...]} and {"shape", "dtype"}."""
-    if isinstance(tree, tuple):
-        return {"tuple": [tree_typed(t) for t in tree]} if tree else None
-    if isinstance(tree, list):
-        return {"list": [tree_typed(t) for t in tree]}
-    return {"shape": list(np.shape(tree)), "dtype": np.asarray(tree).dtype.name}
-
-
 def tree_values(tree):
     if isinstance(tree, (tuple, list)):
         return ([tree_values(t) for t in tree]
@@ -220,7 +211,7 @@ def model_record(name, constructor, x):
     weights, state = model.weights, model.state
     record.update({"repr_after_init": str(model),
                    "weights_shapes": tree_shapes(weights),
-                   "weights_typed": tree_typed(weights),
+                   "weights_typed": oc.tree_typed(weights),
                    "state_shapes": tree_shapes(state),
                    "n_weights_total": n_weights(weights)})
     out = model(x)
@@ -264,9 +255,9 @@ def error_record(case, call):
     try:
         call()
     except Exception as e:  # pylint: disable=broad-except
-        record = {"case": case, "raised": True,
-                  "error_type": type(e).__name__,
-                  "error_class": f"{type(e).__module__}.{type(e).__qualname__}"}
+        cls = type(e)
+        record = {"case": case, "raised": True, "error_type": cls.__name__,
+                  "error_class": f"{cls.__module__}.{cls.__qualname__}"}
         if not isinstance(e, tl.LayerError):
             return {**record, "error_message": str(e)}
         # JAX may append a note on its filtered traceback after a dashed

@@ -69,6 +69,17 @@ def array(x):
     return {"shape": list(x.shape), "dtype": x.dtype.name, "data": x.tolist()}
 
 
+def tree_typed(tree):
+    """A Trax weight or state tree, unambiguous: {"tuple": [...]},
+    {"list": [...]}, {"shape", "dtype"} for an array, null for ()."""
+    if isinstance(tree, tuple):
+        return {"tuple": [tree_typed(t) for t in tree]} if tree else None
+    if isinstance(tree, list):
+        return {"list": [tree_typed(t) for t in tree]}
+    return {"shape": list(np.shape(tree)),
+            "dtype": np.asarray(tree).dtype.name}
+
+
 def write_json(path, obj, indent=1):
     """UTF-8, non-ASCII kept, NaN as the token ``NaN``, final newline."""
     path = pathlib.Path(path)
