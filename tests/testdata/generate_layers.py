@@ -168,19 +168,8 @@ ERRORS = [
 ]
 
 
-def tree_shapes(tree):
-    """Shapes with Trax's nesting: lists for tuples and lists, null for ()."""
-    if isinstance(tree, (tuple, list)):
-        return ([tree_shapes(t) for t in tree]
-                if tree or isinstance(tree, list) else None)
-    return list(np.shape(tree))
-
-
-def tree_values(tree):
-    if isinstance(tree, (tuple, list)):
-        return ([tree_values(t) for t in tree]
-                if tree or isinstance(tree, list) else None)
-    return oc.array(tree)
+def shape_list(a):
+    return list(np.shape(a))
 
 
 def value(x):
@@ -201,8 +190,7 @@ def model_record(name, constructor, x):
     record = {"constructor": constructor, "repr": str(model),
               "n_in": model.n_in, "n_out": model.n_out, "name": model.name,
               "init_rng": INIT_RNG}
-    zeros = not isinstance(x, (np.ndarray, list)) and len(x) == 2 and \
-        isinstance(x[0], tuple)
+    zeros = isinstance(x, tuple) and isinstance(x[0], tuple)  # (shape, dtype)
     if zeros:
         x = np.zeros(*x)
     signature = shapes.signature(x)
@@ -210,9 +198,9 @@ def model_record(name, constructor, x):
     model.init(signature, rng=trax_random.get_prng(0))
     weights, state = model.weights, model.state
     record.update({"repr_after_init": str(model),
-                   "weights_shapes": tree_shapes(weights),
+                   "weights_shapes": oc.nested(weights, shape_list),
                    "weights_typed": oc.tree_typed(weights),
-                   "state_shapes": tree_shapes(state),
+                   "state_shapes": oc.nested(state, shape_list),
                    "n_weights_total": n_weights(weights)})
     out = model(x)
     if zeros:
@@ -221,7 +209,8 @@ def model_record(name, constructor, x):
         record["output_shape_dtype"] = {"shape": list(out.shape),
                                         "dtype": out.dtype.name}
         return record
-    record.update({"weights_values": tree_values(weights), "input": value(x),
+    record.update({"weights_values": oc.nested(weights, oc.array),
+                   "input": value(x),
                    "output": value(out), "call": CALL})
     if name.startswith("a_"):
         record["extra_call_out_of_range_ids"] = {

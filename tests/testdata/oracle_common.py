@@ -69,6 +69,20 @@ def array(x):
     return {"shape": list(x.shape), "dtype": x.dtype.name, "data": x.tolist()}
 
 
+def nested(tree, leaf):
+    """A Trax weight, state or slot tree as JSON: a list for each tuple or
+    list, null for () (and None), ``leaf(array)`` for each array."""
+    if tree is None or (isinstance(tree, tuple) and not tree):
+        return None
+    if isinstance(tree, (tuple, list)):
+        return [nested(t, leaf) for t in tree]
+    return leaf(tree)
+
+
+def shape_dtype(a):
+    return {"shape": list(np.shape(a)), "dtype": np.asarray(a).dtype.name}
+
+
 def tree_typed(tree):
     """A Trax weight or state tree, unambiguous: {"tuple": [...]},
     {"list": [...]}, {"shape", "dtype"} for an array, null for ()."""
@@ -76,8 +90,7 @@ def tree_typed(tree):
         return {"tuple": [tree_typed(t) for t in tree]} if tree else None
     if isinstance(tree, list):
         return {"list": [tree_typed(t) for t in tree]}
-    return {"shape": list(np.shape(tree)),
-            "dtype": np.asarray(tree).dtype.name}
+    return shape_dtype(tree)
 
 
 def write_json(path, obj, indent=1):
