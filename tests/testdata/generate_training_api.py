@@ -397,34 +397,15 @@ def run_c(tmp, arrays):
     p = RUN_PARAMS["c"]
     s, output_dir = Streams(), tmp / "c"
     events = []
-    call_at = eval(CALL_AT)  # pylint: disable=eval-used
-
-    class RecordingCallback(callbacks.TrainingStepCallback):
-        """Logs each hook with its step argument and the Loop's step."""
-
-        def __init__(self, loop):
-            super().__init__(loop)
-            events.append(["__init__", None, loop.step])
-
-        def call_at(self, step):
-            result = bool(call_at(step))
-            events.append(["call_at", step, self._loop.step, result])
-            return result
-
-        def on_step_begin(self, step):
-            events.append(["on_step_begin", step, self._loop.step])
-            print("[callback] on_step_begin(%d)" % step)
-
-        def on_step_end(self, step):
-            events.append(["on_step_end", step, self._loop.step])
-            print("[callback] on_step_end(%d)" % step)
+    recording_callback = oc.recording_callback(
+        callbacks.TrainingStepCallback, eval(CALL_AT), events)  # pylint: disable=eval-used
 
     def build():
         task = train_task(s("train"),
                           n_steps_per_checkpoint=p["n_steps_per_checkpoint"])
         return training.Loop(model(), task, eval_tasks=[eval_task(s("eval"))],
                              output_dir=str(output_dir),
-                             callbacks=[RecordingCallback],
+                             callbacks=[recording_callback],
                              random_seed=LOOP_SEED)
 
     _, record = run_loop(s, build, p["n_steps"], output_dir, arrays, "c")
