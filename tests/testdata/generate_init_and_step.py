@@ -31,7 +31,6 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 import trax
-from trax import layers as tl
 
 import generate_trax_run_dev  # this folder
 import oracle_common as oc  # this folder

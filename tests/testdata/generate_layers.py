@@ -22,7 +22,6 @@ import sys
 
 import numpy as np
 
-import trax
 from trax import layers as tl
 from trax import shapes
 from trax.fastmath import numpy as jnp  # pylint: disable=unused-import
