@@ -24,6 +24,8 @@ import trax_compat as trax
 from trax_compat import layers as tl
 from trax_compat.supervised import training
 from tests.conftest import ORACLE, load_oracle_json
+from tests.testdata.oracle_common import (
+    recording_callback as recording_callback_class)
 
 ORACLE_DIR = ORACLE / "training_api"
 TIMING = re.compile(r"Ran (\d+) train steps in [0-9.]+ secs")
@@ -279,26 +281,9 @@ def test_callbacks_run_in_trax_order(oracle, tmp_path):
     data, arrays = oracle
     run = data["runs"]["c_callbacks"]
     events = []
-    call_at = lambda step: step % 3 == 0
-
-    class RecordingCallback(trax.supervised.callbacks.TrainingStepCallback):
-
-        def __init__(self, loop):
-            super().__init__(loop)
-            events.append(["__init__", None, loop.step])
-
-        def call_at(self, step):
-            result = bool(call_at(step))
-            events.append(["call_at", step, self._loop.step, result])
-            return result
-
-        def on_step_begin(self, step):
-            events.append(["on_step_begin", step, self._loop.step])
-            print("[callback] on_step_begin(%d)" % step)
-
-        def on_step_end(self, step):
-            events.append(["on_step_end", step, self._loop.step])
-            print("[callback] on_step_end(%d)" % step)
+    recording_callback = recording_callback_class(
+        trax.supervised.callbacks.TrainingStepCallback,
+        lambda step: step % 3 == 0, events)
 
     streams = _Streams(data["params"])
     task = training.TrainTask(streams.make("train"),
@@ -308,7 +293,7 @@ def test_callbacks_run_in_trax_order(oracle, tmp_path):
     loop, said = _quiet(training.Loop, _model(), task,
                         eval_tasks=[_eval_task(streams)],
                         output_dir=str(tmp_path / "c"),
-                        callbacks=[RecordingCallback], random_seed=1)
+                        callbacks=[recording_callback], random_seed=1)
     streams.loop = loop
     _, said_run = _quiet(loop.run, 10)
     loop.close()

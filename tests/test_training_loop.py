@@ -19,7 +19,7 @@ from trax_compat.supervised import training
 
 from tests.conftest import ORACLE, VOCAB_DIR, CORPUS_DIR, read_tweets, float_batches
 from tests.conftest import load_oracle_json, oracle_array
-from tests.testdata.oracle_common import Recorder
+from tests.testdata.oracle_common import Recorder, tutorial_tasks
 from tests.testdata.oracle_common import tutorial_pipeline as _pipeline
 
 STEP_LINE = re.compile(r"^Step +(\d+): (.*)$")
@@ -68,14 +68,8 @@ def oracle_run(tmp_path_factory):
     eval_stream = Recorder(tutorial_pipeline(VOCAB_DIR)(
         itertools.cycle(eval_list)))
     model = tutorial_model()
-    train_task = training.TrainTask(
-        labeled_data=train_stream,
-        loss_layer=tl.WeightedCategoryCrossEntropy(),
-        optimizer=trax.optimizers.Adam(0.01), n_steps_per_checkpoint=100)
-    eval_task = training.EvalTask(
-        labeled_data=eval_stream,
-        metrics=[tl.WeightedCategoryCrossEntropy(),
-                 tl.WeightedCategoryAccuracy()], n_eval_batches=20)
+    train_task, eval_task = tutorial_tasks(
+        tl, training, trax.optimizers, train_stream, eval_stream)
     output_dir = tmp_path_factory.mktemp("oracle_run") / "out"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

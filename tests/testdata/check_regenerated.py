@@ -135,6 +135,7 @@ def check(name, out, tmp):
     if kind == "npz":
         if name == "init_and_step.npz":
             # make_testdata's compaction (the embedding as a hash).
+            (tmp / ORACLE).mkdir(parents=True, exist_ok=True)
             make_testdata.compact_init_and_step(out, tmp)
             new_bytes = (tmp / ORACLE / name).read_bytes()
         else:

@@ -22,7 +22,6 @@ import sys
 
 import numpy as np
 
-import trax
 from trax import layers as tl
 from trax import shapes
 from trax.fastmath import numpy as jnp  # pylint: disable=unused-import
@@ -168,28 +167,8 @@ ERRORS = [
 ]
 
 
-def tree_shapes(tree):
-    """Shapes with Trax's nesting: lists for tuples and lists, null for ()."""
-    if isinstance(tree, (tuple, list)):
-        return ([tree_shapes(t) for t in tree]
-                if tree or isinstance(tree, list) else None)
-    return list(np.shape(tree))
-
-
-def tree_typed(tree):
-    """The same, unambiguous: {"tuple": [...]} and {"shape", "dtype"}."""
-    if isinstance(tree, tuple):
-        return {"tuple": [tree_typed(t) for t in tree]} if tree else None
-    if isinstance(tree, list):
-        return {"list": [tree_typed(t) for t in tree]}
-    return {"shape": list(np.shape(tree)), "dtype": np.asarray(tree).dtype.name}
-
-
-def tree_values(tree):
-    if isinstance(tree, (tuple, list)):
-        return ([tree_values(t) for t in tree]
-                if tree or isinstance(tree, list) else None)
-    return oc.array(tree)
+def shape_list(a):
+    return list(np.shape(a))
 
 
 def value(x):
@@ -210,8 +189,7 @@ def model_record(name, constructor, x):
     record = {"constructor": constructor, "repr": str(model),
               "n_in": model.n_in, "n_out": model.n_out, "name": model.name,
               "init_rng": INIT_RNG}
-    zeros = not isinstance(x, (np.ndarray, list)) and len(x) == 2 and \
-        isinstance(x[0], tuple)
+    zeros = isinstance(x, tuple) and isinstance(x[0], tuple)  # (shape, dtype)
     if zeros:
         x = np.zeros(*x)
     signature = shapes.signature(x)
@@ -219,9 +197,9 @@ def model_record(name, constructor, x):
     model.init(signature, rng=trax_random.get_prng(0))
     weights, state = model.weights, model.state
     record.update({"repr_after_init": str(model),
-                   "weights_shapes": tree_shapes(weights),
-                   "weights_typed": tree_typed(weights),
-                   "state_shapes": tree_shapes(state),
+                   "weights_shapes": oc.nested(weights, shape_list),
+                   "weights_typed": oc.tree_typed(weights),
+                   "state_shapes": oc.nested(state, shape_list),
                    "n_weights_total": n_weights(weights)})
     out = model(x)
     if zeros:
@@ -230,7 +208,8 @@ def model_record(name, constructor, x):
         record["output_shape_dtype"] = {"shape": list(out.shape),
                                         "dtype": out.dtype.name}
         return record
-    record.update({"weights_values": tree_values(weights), "input": value(x),
+    record.update({"weights_values": oc.nested(weights, oc.array),
+                   "input": value(x),
                    "output": value(out), "call": CALL})
     if name.startswith("a_"):
         record["extra_call_out_of_range_ids"] = {
@@ -264,9 +243,9 @@ def error_record(case, call):
     try:
         call()
     except Exception as e:  # pylint: disable=broad-except
-        record = {"case": case, "raised": True,
-                  "error_type": type(e).__name__,
-                  "error_class": f"{type(e).__module__}.{type(e).__qualname__}"}
+        cls = type(e)
+        record = {"case": case, "raised": True, "error_type": cls.__name__,
+                  "error_class": f"{cls.__module__}.{cls.__qualname__}"}
         if not isinstance(e, tl.LayerError):
             return {**record, "error_message": str(e)}
         # JAX may append a note on its filtered traceback after a dashed

@@ -79,15 +79,9 @@ def build_loop(corpus_dir, vocab_dir, output_dir):
         oc.tutorial_pipeline(trax.data, vocab_dir)(eval_tweets))
     model = tl.Serial(tl.Embedding(vocab_size=8192, d_feature=256),
                       tl.Mean(axis=1), tl.Dense(2), tl.LogSoftmax())
-    train_task = training.TrainTask(
-        labeled_data=streamed_batches,
-        loss_layer=tl.WeightedCategoryCrossEntropy(),
-        optimizer=trax.optimizers.Adam(0.01), n_steps_per_checkpoint=100)
-    eval_task = training.EvalTask(
-        labeled_data=streamed_eval_batches,
-        metrics=[tl.WeightedCategoryCrossEntropy(),
-                 tl.WeightedCategoryAccuracy()],
-        n_eval_batches=20)
+    train_task, eval_task = oc.tutorial_tasks(
+        tl, training, trax.optimizers, streamed_batches,
+        streamed_eval_batches)
     loop = training.Loop(model, train_task, eval_tasks=[eval_task],
                          output_dir=str(output_dir), random_seed=0)
     return (model, loop, streamed_batches, streamed_eval_batches, train_task,

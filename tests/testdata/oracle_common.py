@@ -69,6 +69,30 @@ def array(x):
     return {"shape": list(x.shape), "dtype": x.dtype.name, "data": x.tolist()}
 
 
+def nested(tree, leaf):
+    """A Trax weight, state or slot tree as JSON: a list for each tuple or
+    list, null for () (and None), ``leaf(array)`` for each array."""
+    if tree is None or (isinstance(tree, tuple) and not tree):
+        return None
+    if isinstance(tree, (tuple, list)):
+        return [nested(t, leaf) for t in tree]
+    return leaf(tree)
+
+
+def shape_dtype(a):
+    return {"shape": list(np.shape(a)), "dtype": np.asarray(a).dtype.name}
+
+
+def tree_typed(tree):
+    """A Trax weight or state tree, unambiguous: {"tuple": [...]},
+    {"list": [...]}, {"shape", "dtype"} for an array, null for ()."""
+    if isinstance(tree, tuple):
+        return {"tuple": [tree_typed(t) for t in tree]} if tree else None
+    if isinstance(tree, list):
+        return {"list": [tree_typed(t) for t in tree]}
+    return shape_dtype(tree)
+
+
 def write_json(path, obj, indent=1):
     """UTF-8, non-ASCII kept, NaN as the token ``NaN``, final newline."""
     path = pathlib.Path(path)
@@ -170,3 +194,47 @@ def history(loop_history):
             out[f"{mode}/{metric}"] = [[int(s), float(v)] for s, v in
                                        loop_history.get(mode, metric)]
     return out
+
+
+def recording_callback(base, call_at, events):
+    """The callback class of the training-API run c, on ``base`` (Trax's
+    ``TrainingStepCallback`` in the generator, trax_compat's in the tests):
+    it appends ``[hook, step argument, loop.step(, call_at result)]`` to
+    ``events`` and prints a line at each step hook."""
+
+    class RecordingCallback(base):
+        """Logs each hook with its step argument and the Loop's step."""
+
+        def __init__(self, loop):
+            super().__init__(loop)
+            events.append(["__init__", None, loop.step])
+
+        def call_at(self, step):
+            result = bool(call_at(step))
+            events.append(["call_at", step, self._loop.step, result])
+            return result
+
+        def on_step_begin(self, step):
+            events.append(["on_step_begin", step, self._loop.step])
+            print("[callback] on_step_begin(%d)" % step)
+
+        def on_step_end(self, step):
+            events.append(["on_step_end", step, self._loop.step])
+            print("[callback] on_step_end(%d)" % step)
+
+    return RecordingCallback
+
+
+def tutorial_tasks(tl, training, optimizers, train_stream, eval_stream):
+    """The sentiment tutorial's TrainTask and EvalTask, from real Trax's
+    modules in the generators and trax_compat's in the tests."""
+    train_task = training.TrainTask(
+        labeled_data=train_stream,
+        loss_layer=tl.WeightedCategoryCrossEntropy(),
+        optimizer=optimizers.Adam(0.01), n_steps_per_checkpoint=100)
+    eval_task = training.EvalTask(
+        labeled_data=eval_stream,
+        metrics=[tl.WeightedCategoryCrossEntropy(),
+                 tl.WeightedCategoryAccuracy()],
+        n_eval_batches=20)
+    return train_task, eval_task
