@@ -164,7 +164,7 @@ class LoopContender:
     name = "A  trax_compat training.Loop"
 
     def __init__(self, sample_batch, learning_rate, lr_schedule=None,
-                 name=None):
+                 name=None, model=None):
         import jax  # pylint: disable=g-import-not-at-top
         from trax_compat import layers as tl  # pylint: disable=g-import-not-at-top
         from trax_compat import optimizers  # pylint: disable=g-import-not-at-top
@@ -172,8 +172,9 @@ class LoopContender:
         self._jax = jax
         self._feed = _Feed()
         self._feed.load([sample_batch])
-        model = tl.Serial(tl.Embedding(8192, 256), tl.Mean(axis=1),
-                          tl.Dense(2), tl.LogSoftmax())
+        if model is None:
+            model = tl.Serial(tl.Embedding(8192, 256), tl.Mean(axis=1),
+                              tl.Dense(2), tl.LogSoftmax())
         if name:
             self.name = name
         task = training.TrainTask(
@@ -281,6 +282,12 @@ def make_contenders(args, sample_batch):
                       "(apply_gradients)", optimizers.Adam(schedule),
                       sample_batch, direct=True),
     ]
+    # The same model written as a user writes Trax layers (forward and
+    # init_weights_and_state): A3 / A is what hand-written layers cost.
+    from benchmarks import user_layers  # pylint: disable=g-import-not-at-top
+    contenders.append(LoopContender(
+        sample_batch, lr, model=user_layers.tutorial_model(),
+        name="A3 = A with user-written forward layers"))
     if args.diagnose:
         contenders += [
             FlaxContender("B3 = B2 + Loop's per-step loss/norm sums",
@@ -295,12 +302,13 @@ def make_contenders(args, sample_batch):
 
 def ratio_pairs(contenders):
     """(Loop, baseline) short names: A against every plain Flax loop, A2
-    (with a schedule) against B5 and B6 (the same schedule)."""
+    (with a schedule) against B5 and B6 (the same schedule), A3 (user-written
+    layers) against A (built-in layers)."""
     shorts = [c.name.split()[0] for c in contenders]
     scheduled = ("B5", "B6")
     return ([("A", b) for b in shorts if b.startswith("B")
              and b not in scheduled]
-            + [("A2", b) for b in scheduled])
+            + [("A2", b) for b in scheduled] + [("A3", "A")])
 
 
 def timed_run(contender, batches):

@@ -197,3 +197,18 @@ def test_user_layer_runs_in_flax_through_the_generic_host(make_layer):
     else:
         y = module.apply(variables, x)
     np.testing.assert_allclose(y, expected, rtol=1e-6)
+
+
+def test_the_benchmarks_user_written_tutorial_model_equals_the_built_in_one():
+    from benchmarks import user_layers  # pylint: disable=g-import-not-at-top
+    ids = np.random.RandomState(0).randint(0, 8192, (5, 7)).astype(np.int32)
+    key = trax.fastmath.random.get_prng(3)
+    built_in = tl.Serial(tl.Embedding(8192, 256), tl.Mean(axis=1),
+                         tl.Dense(2), tl.LogSoftmax())
+    user = user_layers.tutorial_model()
+    for model in (built_in, user):
+        model.init(trax.shapes.signature(ids), rng=key)
+    for a, b in zip(jax.tree_util.tree_leaves(built_in.weights),
+                    jax.tree_util.tree_leaves(user.weights)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(built_in(ids), user(ids))
