@@ -6,6 +6,9 @@ Use it where Trax code says ``import trax``::
         from trax_compat import layers as tl
         from trax_compat.supervised import training
 
+To run Trax code without editing its imports, see :func:`install_as_trax`
+(notebooks) and ``trax-compat run script.py`` (scripts).
+
 Submodules are imported on first attribute access so that
 ``import trax_compat`` stays cheap (no JAX, TensorFlow or CLU until needed).
 """
@@ -20,6 +23,15 @@ _SUBMODULES = ("data", "layers", "optimizers", "supervised", "shapes", "fastmath
 _ALIASES = {"lr": "supervised.lr_schedules"}
 
 __all__ = list(_SUBMODULES)
+
+
+def install_as_trax(shadow=False):
+    """Makes ``import trax`` and ``trax.X.Y`` give trax_compat's modules, so
+    that unmodified Trax code runs on trax_compat (call it before the first
+    ``import trax``). A real ``trax`` that is importable is not hidden
+    unless ``shadow`` is True. See ``trax_compat.as_trax``."""
+    from trax_compat import as_trax  # pylint: disable=g-import-not-at-top
+    as_trax.install_as_trax(shadow=shadow)
 
 
 def __getattr__(name):
