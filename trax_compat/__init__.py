@@ -15,6 +15,8 @@ Submodules are imported on first attribute access so that
 
 import importlib
 
+from trax_compat import missing as _missing
+
 __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "layers", "optimizers", "supervised", "shapes", "fastmath")
@@ -40,7 +42,11 @@ def __getattr__(name):
         module = importlib.import_module(f"{__name__}.{path}")
         globals()[name] = module
         return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _missing.lookup(__name__, name)  # a Trax name not here: say so
+
+
+# `import trax_compat.models` (a Trax module not here yet) says so.
+_missing.install_finder()
 
 
 def __dir__():
