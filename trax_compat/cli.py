@@ -19,7 +19,23 @@ _SUBCOMMANDS = {
               "build and inspect vocabulary files"),
     "compare-logs": ("trax_compat.logs.compare_command",
                      "compare two Trax-format training logs"),
+    "run": ("trax_compat.run", "run an unmodified Trax script on trax_compat"),
 }
+# Subcommands whose arguments after the first positional one (a script's
+# path) belong to that script, `--debug` included.
+_PASSES_ARGS_ON = {"run"}
+
+
+def own_args_end(argv):
+    """Where the arguments for the program named in ``argv`` begin
+    (``len(argv)`` when there are none)."""
+    own = [i for i, a in enumerate(argv) if a != "--debug"]
+    if not own or argv[own[0]] not in _PASSES_ARGS_ON:
+        return len(argv)
+    for i in own[1:]:
+        if not argv[i].startswith("-"):
+            return i + 1
+    return len(argv)
 
 
 def _build_parser():
@@ -36,8 +52,9 @@ def _build_parser():
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = command_errors.debug_requested(argv)
-    argv = [a for a in argv if a != "--debug"]
+    end = own_args_end(argv)
+    debug = command_errors.debug_requested(argv[:end])
+    argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
     parser, sub = _build_parser()
     if not argv or argv[0] not in _SUBCOMMANDS:
         args = parser.parse_args(argv)  # prints help / errors and exits

@@ -88,3 +88,8 @@ def assert_shape_equals(array, shape):
 def assert_same_shape(array1, array2):
     """Raises AssertionError unless the two arrays have the same shape."""
     assert_shape_equals(array1, array2.shape)
+
+from trax_compat import missing as _missing  # noqa: E402
+
+# A Trax name not here yet (or a Trax submodule not imported yet).
+__getattr__ = _missing.module_getattr(__name__)

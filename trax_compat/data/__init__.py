@@ -16,3 +16,8 @@ from trax_compat.data.inputs import bucket_by_length
 from trax_compat.data.inputs import filter_by_length
 from trax_compat.data.inputs import pad_to_max_dims
 from trax_compat.data.inputs import shuffle
+
+from trax_compat import missing as _missing  # noqa: E402
+
+# A Trax name not here yet (or a Trax submodule not imported yet).
+__getattr__ = _missing.module_getattr(__name__)

@@ -22,3 +22,8 @@ from trax_compat.fastmath.nested import tree_flatten
 from trax_compat.fastmath.nested import tree_leaves
 from trax_compat.fastmath.nested import tree_unflatten
 from trax_compat.fastmath.ops import *  # noqa: F401,F403  (see ops.__all__)
+
+from trax_compat import missing as _missing  # noqa: E402
+
+# A Trax name not here yet (or a Trax submodule not imported yet).
+__getattr__ = _missing.module_getattr(__name__)

@@ -212,3 +212,8 @@ def dataset_as_numpy(ds, batch_size=None):
         return as_numpy_iterator()
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     return iter(tfds.as_numpy(ds))
+
+from trax_compat import missing as _missing  # noqa: E402
+
+# A Trax name not here yet (or a Trax submodule not imported yet).
+__getattr__ = _missing.module_getattr(__name__)

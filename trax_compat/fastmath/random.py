@@ -14,7 +14,10 @@ __all__ = ["get_prng", "split", "fold_in", "uniform", "normal", "randint",
 
 
 def _op(name):
-    return _backend_state.backend()["random_" + name]
+    # Through ops.backend_op: a backend without random numbers says so
+    # (UnsupportedOpError, still a KeyError) instead of a bare KeyError.
+    from trax_compat.fastmath import ops  # pylint: disable=g-import-not-at-top
+    return ops.backend_op("random_" + name)
 
 
 def get_prng(seed):

@@ -7,6 +7,8 @@ so a layer added to its module is exported without a second list here.
 
 import importlib
 
+from trax_compat import missing as _missing
+
 # Trax's layer modules (research/ excluded), in Trax's import order.
 _MODULES = (
     "acceleration", "activation_fns", "assert_shape", "attention", "base",
@@ -31,11 +33,15 @@ def _export_all():
         try:
             module = importlib.import_module(f"{__name__}.{module_name}")
         except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{module_name}":
+            if not _missing.is_missing_module(e, f"{__name__}.{module_name}"):
                 raise
             continue  # a module not written yet
+        # A Trax name not written yet says so (tl.core.X as tl.X, below).
+        vars(module).setdefault("__getattr__",
+                                _missing.module_getattr(module.__name__))
         for name in _public_names(module):
             globals()[name] = getattr(module, name)
 
 
 _export_all()
+__getattr__ = _missing.module_getattr(__name__)

@@ -16,3 +16,8 @@ __all__ = [
         'AdafactorState', 'SM3State', 'TraxOptimizerState',
         'apply_gradients', 'clip_grads', 'l2_norm',
 ]
+
+from trax_compat import missing as _missing  # noqa: E402
+
+# A Trax name not here yet (or a Trax submodule not imported yet).
+__getattr__ = _missing.module_getattr(__name__)

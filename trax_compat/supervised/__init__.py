@@ -4,3 +4,8 @@
 from trax_compat.supervised import callbacks
 from trax_compat.supervised import lr_schedules
 from trax_compat.supervised import training
+
+from trax_compat import missing as _missing  # noqa: E402
+
+# A Trax name not here yet (or a Trax submodule not imported yet).
+__getattr__ = _missing.module_getattr(__name__)
