@@ -37,10 +37,8 @@ class Dense(base.Layer):
                  use_bias=True, use_bfloat16=False):
         super().__init__(name=f"Dense_{n_units}")
         self._n_units = n_units
-        self._kernel_initializer = (kernel_initializer
-                                    or init.GlorotUniformInitializer())
-        self._bias_initializer = (bias_initializer
-                                  or init.RandomNormalInitializer(1e-6))
+        self._kernel_initializer, self._bias_initializer = (
+            _default_initializers(kernel_initializer, bias_initializer))
         self._use_bias = use_bias
         self._use_bfloat16 = use_bfloat16
 
@@ -68,6 +66,13 @@ class Dense(base.Layer):
         else:
             self._weights = w
 
+
+
+def _default_initializers(kernel_initializer, bias_initializer):
+    """Trax's defaults for a kernel and a bias: Glorot uniform, and normal
+    with standard deviation 1e-6."""
+    return (kernel_initializer or init.GlorotUniformInitializer(),
+            bias_initializer or init.RandomNormalInitializer(1e-6))
 
 
 def _weight_and_bias(weights):
@@ -357,10 +362,8 @@ class LocallyConnected1d(base.Layer):
                 f"centred on each position); got {kernel_size}.")
         self._filters = filters
         self._kernel_size = kernel_size
-        self._kernel_initializer = (kernel_initializer
-                                    or init.GlorotUniformInitializer())
-        self._bias_initializer = (bias_initializer
-                                  or init.RandomNormalInitializer(1e-6))
+        self._kernel_initializer, self._bias_initializer = (
+            _default_initializers(kernel_initializer, bias_initializer))
         self._use_bias = use_bias
         self._padding = padding
 
