@@ -5,8 +5,11 @@ from the repository root:
 
     python tests/testdata/generate_layers_core.py OUT
 
-It writes ``OUT/trax_oracle/layers_core/layers_core.json`` and
-``layers_core.npz`` (see ``tests/testdata/trax_oracle/layers_core/README.md``).
+It writes ``OUT/trax_oracle/layers_core/layers_core.json.gz`` and
+``layers_core.npz``, byte for byte reproducible (gzip without name or
+mtime, zip entries with a fixed time); with ``OUT`` = ``tests/testdata``
+they replace the committed copies. See
+``tests/testdata/trax_oracle/layers_core/README.md``.
 
 Each case of ``LAYERS`` is built from its constructor expression (``tl =
 trax.layers``, ``init = trax.layers.initializers``, ``jnp =
@@ -22,6 +25,7 @@ functions of ``trax.layers.core``; ``ERRORS`` what Trax raises on misuse.
 import argparse
 import contextlib
 import io
+import json
 import pathlib
 import re
 import sys
@@ -36,6 +40,7 @@ from trax.fastmath import random as trax_random
 from trax.layers import initializers as init  # pylint: disable=unused-import
 
 import oracle_common as oc  # this folder
+from make_testdata import gzip_bytes, write_npz  # this folder
 
 F32 = np.float32
 # Kinks of the piecewise activations (0, +-1, -1 + 0) are included on
@@ -273,8 +278,12 @@ def build(out):
         "errors": [error_record(case, call) for case, call in ERRORS],
     }
     folder = out / "trax_oracle" / "layers_core"
-    oc.write_json(folder / "layers_core.json", doc)
-    np.savez_compressed(folder / "layers_core.npz", **arrays)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    (folder / "layers_core.json.gz").write_bytes(
+        gzip_bytes(text.encode("utf-8")))
+    write_npz(folder / "layers_core.npz", arrays)
+    print(f"wrote {folder}", file=sys.stderr)
 
 
 def main(argv=None):
