@@ -53,8 +53,9 @@ class _ConvBase(base.Layer):
         if not self._lhs_spec == self._out_spec == "NHWC":
             raise ValueError(
                 f"{self._kind} on more than 4 dimensions only supported in "
-                f"NHWC: inputs of shape {tuple(shape)} need dimension_numbers "
-                f"('NHWC', ..., 'NHWC'), got {self._dimension_numbers}.")
+                f"NHWC. Inputs of shape {tuple(shape)} need "
+                f"dimension_numbers ('NHWC', ..., 'NHWC'), got "
+                f"{self._dimension_numbers}.")
         return [functools.reduce(operator.mul, shape[:-3])] + shape[-3:]
 
     def _convolve(self, x, kernel):
