@@ -72,13 +72,16 @@ NPZ_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 # Written by this folder's own generate_*.py scripts (run with real Trax),
 # not copied from the fixtures folder: left alone.
-GENERATED = ("trax_oracle/earlystopping", "trax_oracle/optimizers",
-             "trax_oracle/layers_core")
+GENERATED = ("trax_oracle/earlystopping", "trax_oracle/optimizers")
+# Each layer family's oracle (trax_oracle/layers_<family>/) is written
+# directly by its own generate_layers_<family>.py.
+GENERATED_PREFIX = "trax_oracle/layers_"
 
 
 def _kept(rel):
     # This folder's scripts (make_testdata, generate_*, their helpers).
     return (rel in KEEP or (rel.endswith(".py") and "/" not in rel)
+            or rel.startswith(GENERATED_PREFIX)
             or any(rel == d or rel.startswith(d + "/") for d in GENERATED))
 
 
