@@ -17,7 +17,9 @@ from trax_compat import layers as tl
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
 from trax_compat.supervised import training
-from tests.conftest import load_oracle_json, oracle_array
+from tests.conftest import check_metric_case
+from tests.conftest import load_oracle_json
+from tests.conftest import oracle_array
 
 ORACLE = "layers_norm_metrics/layers_norm_metrics.json"
 RTOL, ATOL = 1e-6, 1e-6
@@ -208,14 +210,7 @@ def test_batchnorm_in_flax_updates_its_state_collection():
 @pytest.mark.parametrize("index", range(N_METRIC_CASES))
 def test_metric_matches_trax(oracle, index):
     case = oracle["metrics"][index]
-    layer = eval(case["layer"])  # pylint: disable=eval-used
-    assert repr(layer) == case["repr"]
-    assert (layer.n_in, layer.n_out) == (case["n_in"], case["n_out"])
-    inputs = tuple(oracle_array(a) for a in case["inputs"])
-    value = np.asarray(layer(inputs))
-    expected = oracle_array(case["value"])
-    assert value.shape == () and value.dtype == expected.dtype
-    np.testing.assert_allclose(value, expected, rtol=RTOL, atol=1e-7)
+    layer, inputs = check_metric_case(case, rtol=RTOL)
 
     def f(first):
         return layer.pure_fn((first,) + inputs[1:], layer.weights,
