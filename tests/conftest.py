@@ -160,6 +160,23 @@ def oracle_array(entry):
     return np.asarray(entry["data"], dtype=entry["dtype"]).reshape(entry["shape"])
 
 
+def check_metric_case(case, rtol):
+    """Builds a recorded metric case's layer (``tl`` from trax_compat) and
+    checks its repr, arity and value on the recorded inputs; returns the
+    layer and the inputs."""
+    import numpy as np
+    from trax_compat import layers as tl  # pylint: disable=unused-import
+    layer = eval(case["layer"])  # pylint: disable=eval-used
+    assert repr(layer) == case["repr"]
+    assert (layer.n_in, layer.n_out) == (case["n_in"], case["n_out"])
+    inputs = tuple(oracle_array(a) for a in case["inputs"])
+    value = np.asarray(layer(inputs))
+    expected = oracle_array(case["value"])
+    assert value.shape == () and value.dtype == expected.dtype
+    np.testing.assert_allclose(value, expected, rtol=rtol, atol=1e-7)
+    return layer, inputs
+
+
 def read_tweets(path):
     """Reads a corpus file exactly as the Trax tutorial does."""
     import numpy as np

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import check_metric_case
 from conftest import load_oracle_json
 from conftest import oracle_array
 
@@ -187,14 +188,7 @@ def test_metric_case_list_is_the_oracles(metric_cases):
 def test_every_metric_case(metric_cases, index):
     case = metric_cases[index]
     assert case["layer"] == METRIC_CASES[index]
-    layer = eval(case["layer"])  # pylint: disable=eval-used
-    assert repr(layer) == case["repr"]
-    assert (layer.n_in, layer.n_out) == (case["n_in"], case["n_out"])
-    inputs = tuple(oracle_array(a) for a in case["inputs"])
-    value = np.asarray(layer(inputs))
-    expected = oracle_array(case["value"])
-    assert value.shape == () and value.dtype == expected.dtype
-    np.testing.assert_allclose(value, expected, rtol=2e-7, atol=1e-7)
+    check_metric_case(case, rtol=2e-7)
 
 
 # -- combinators on the stack ----------------------------------------------------

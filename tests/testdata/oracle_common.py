@@ -9,6 +9,7 @@ unchanged.
 """
 
 import contextlib
+import gzip
 import io
 import json
 import pathlib
@@ -95,10 +96,24 @@ def tree_typed(tree):
 
 def write_json(path, obj, indent=1):
     """UTF-8, non-ASCII kept, NaN as the token ``NaN``, final newline."""
+    _write(path, _json_bytes(obj, indent))
+
+
+def write_json_gz(path, obj, indent=1):
+    """``write_json``'s text, gzipped reproducibly (no name, mtime 0)."""
+    _write(path, gzip.compress(_json_bytes(obj, indent), compresslevel=9,
+                               mtime=0))
+
+
+def _json_bytes(obj, indent):
+    text = json.dumps(obj, indent=indent, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def _write(path, data):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, indent=indent, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    path.write_bytes(data)
     print(f"[{pathlib.Path(sys.argv[0]).stem}] wrote {path}", file=sys.stderr)
 
 
