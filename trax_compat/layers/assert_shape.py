@@ -93,7 +93,9 @@ class AssertShape(base.Layer):
                 fail()
             parts = spec.split(".")
             if len(parts) != 2:  # two ellipses, or a '..' typo
-                fail()
+                raise ValueError(
+                    f"AssertShape: spec {spec.replace('.', '...')!r} has "
+                    f"more than one '...'; use at most one per input.")
             before, after = parts
             end = len(shape) - len(after)
             check_axes(shape[:len(before)], before)
