@@ -1,5 +1,6 @@
 """Recurrent layers (LSTM, GRU, SRU) built as Trax builds them: a Serial of
-a zero state, a Scan over a cell, and a Select dropping the final state."""
+a zero state, a Scan over a cell, and a Select dropping the final state;
+and Trax's GRU cells made of other layers (``GeneralGRUCell``)."""
 
 import jax
 import jax.numpy as jnp
@@ -7,6 +8,7 @@ import jax.numpy as jnp
 from trax_compat.layers import activation_fns
 from trax_compat.layers import base
 from trax_compat.layers import combinators as cb
+from trax_compat.layers import convolution
 from trax_compat.layers import core
 from trax_compat.layers import initializers as init
 from trax_compat.layers.functional import Fn
@@ -16,15 +18,14 @@ class LSTMCell(base.Layer):
     """LSTM cell; weights ``(w, b)``. As in Trax, ``forget_bias`` is added
     to the whole bias vector at init."""
 
-    def __init__(self, n_units, forget_bias=1.0, kernel_initializer=None,
-                 bias_initializer=None):
+    def __init__(self, n_units, forget_bias=1.0,
+                 kernel_initializer=init.GlorotUniformInitializer(),
+                 bias_initializer=init.RandomNormalInitializer(1e-6)):
         super().__init__(n_in=2, n_out=2)
         self._n_units = n_units
         self._forget_bias = forget_bias
-        self._kernel_initializer = (kernel_initializer
-                                    or init.GlorotUniformInitializer())
-        self._bias_initializer = (bias_initializer
-                                  or init.RandomNormalInitializer(1e-6))
+        self._kernel_initializer = kernel_initializer
+        self._bias_initializer = bias_initializer
 
     weight_names = ("kernel", "bias")
 
@@ -58,15 +59,14 @@ class LSTMCell(base.Layer):
 class GRUCell(base.Layer):
     """GRU cell; weights ``(w_gates, b_gates, w_candidate, b_candidate)``."""
 
-    def __init__(self, n_units, forget_bias=0.0, kernel_initializer=None,
-                 bias_initializer=None):
+    def __init__(self, n_units, forget_bias=0.0,
+                 kernel_initializer=init.RandomUniformInitializer(0.01),
+                 bias_initializer=init.RandomNormalInitializer(1e-6)):
         super().__init__(n_in=2, n_out=2)
         self._n_units = n_units
         self._forget_bias = forget_bias
-        self._kernel_initializer = (kernel_initializer
-                                    or init.RandomUniformInitializer(0.01))
-        self._bias_initializer = (bias_initializer
-                                  or init.RandomNormalInitializer(1e-6))
+        self._kernel_initializer = kernel_initializer
+        self._bias_initializer = bias_initializer
 
     weight_names = ("kernel_gates", "bias_gates", "kernel_candidate",
                     "bias_candidate")
@@ -132,11 +132,91 @@ def GRU(n_units, mode="train"):  # pylint: disable=invalid-name
         name=f"GRU_{n_units}", sublayers_to_print=[])
 
 
+def ConvGRUCell(n_units, kernel_size=(3, 3)):  # pylint: disable=invalid-name
+    """Convolutional GRU (arXiv:1511.06432): ``GeneralGRUCell`` with
+    ``Conv(n_units, kernel_size, padding='SAME')`` transforms."""
+
+    def conv():
+        return convolution.Conv(filters=n_units, kernel_size=kernel_size,
+                                padding="SAME")
+
+    return GeneralGRUCell(candidate_transform=conv, memory_transform_fn=None,
+                          gate_nonlinearity=activation_fns.Sigmoid,
+                          candidate_nonlinearity=activation_fns.Tanh)
+
+
+def GeneralGRUCell(candidate_transform, memory_transform_fn=None,  # pylint: disable=invalid-name
+                   gate_nonlinearity=activation_fns.Sigmoid,
+                   candidate_nonlinearity=activation_fns.Tanh,
+                   dropout_rate_c=0.1, sigmoid_bias=0.5):
+    """A one-input GRU cell on the state ``s`` built from layer factories:
+    ``u * s + (1 - u) * c`` with gate ``u = gate(T(s) + sigmoid_bias)`` and
+    candidate ``c = Dropout(cand(T(r * s)))``, ``r`` a second gate like
+    ``u``; each ``T`` is a fresh ``candidate_transform()``."""
+    def gate_block():
+        return [candidate_transform(), _AddSigmoidBias(sigmoid_bias),
+                gate_nonlinearity()]
+
+    update_gate = gate_block()
+    candidate_block = [cb.Dup(), gate_block(), cb.Multiply(),
+                       candidate_transform(), candidate_nonlinearity(),
+                       core.Dropout(rate=dropout_rate_c)]
+    memory = memory_transform_fn() if memory_transform_fn else []
+    return cb.Serial(cb.Branch(memory, update_gate, candidate_block), _gate())
+
+
+def _gate():
+    """Trax's ``Gate`` layer: ``g * m + (1 - g) * c`` on ``(m, g, c)``."""
+    gate = getattr(cb, "Gate", None)  # in combinators once it lands there
+    if gate is not None:
+        return gate()
+    return Fn("Gate", lambda m, g, c: g * m + (1.0 - g) * c)
+
+
+def _AddSigmoidBias(sigmoid_bias):  # pylint: disable=invalid-name
+    # The name is not formatted in Trax either: reprs show the braces.
+    return Fn("AddSigmoidBias({sigmoid_bias})", lambda x: x + sigmoid_bias)
+
+
 def InnerSRUCell():  # pylint: disable=invalid-name
+    """One SRU step on ``(x * (1 - f), f, c)``: the new ``c``, twice."""
     def f(cur_x_times_one_minus_f, cur_f, cur_state):
         res = cur_f * cur_state + cur_x_times_one_minus_f
         return res, res
     return Fn("InnerSRUCell", f, n_out=2)
+
+
+def ScanSRUCell(mode, monkey_patched_mask=None):  # pylint: disable=invalid-name
+    """``InnerSRUCell`` scanned over axis 1. With ``monkey_patched_mask`` (an
+    object whose ``get_layer()`` pushes a mask; predict mode only, as in
+    Trax's Terraformer) masked positions keep the previous state."""
+    if monkey_patched_mask is None:
+        return cb.Scan(InnerSRUCell(), axis=1, mode=mode)
+    if mode != "predict":
+        raise ValueError(
+            f"ScanSRUCell: monkey_patched_mask is only supported with "
+            f"mode='predict'; got mode={mode!r}.")
+
+    def update_mask(mask, x_times_one_minus_f):
+        ones = jnp.ones(x_times_one_minus_f.shape[:2], dtype=jnp.float32)
+        if ones.shape[1] > 1:
+            # The mask covers the first positions; later ones are kept.
+            mask = jax.lax.dynamic_update_slice_in_dim(
+                ones != 0, mask != 0, 1, axis=1)
+        else:
+            mask = ones
+        return mask, x_times_one_minus_f
+
+    def masked_cell(cur_mask, cur_x_times_one_minus_f, cur_f, cur_state):
+        res = ((cur_f * cur_state + cur_x_times_one_minus_f) * cur_mask
+               + (1 - cur_mask) * cur_state)
+        return res, res
+
+    return cb.Serial(
+        monkey_patched_mask.get_layer(),
+        Fn("update_mask", update_mask, n_out=2),
+        cb.Scan(Fn("MaskedInnerSRUCell", masked_cell, n_out=2), axis=1,
+                mode=mode))
 
 
 def SRU(n_units, activation=None, mode="train"):  # pylint: disable=invalid-name
@@ -149,7 +229,7 @@ def SRU(n_units, activation=None, mode="train"):  # pylint: disable=invalid-name
         cb.Parallel(sigmoid, sigmoid),
         Fn("", lambda r, f, y: (y * (1.0 - f), f, r), n_out=3),
         cb.Parallel([], [], cb.Branch(MakeZeroState(), [])),
-        cb.Scan(InnerSRUCell(), axis=1, mode=mode),
+        ScanSRUCell(mode=mode),
         cb.Select([0], n_in=2),
         activation if activation is not None else [],
         Fn("FinalSRUGate", lambda c, r, x: c * r + x * (1 - r) * (3**0.5)),
