@@ -438,18 +438,20 @@ class Cond(base.Layer):
         if false is None:
             # Unused in forward; it gives the identity branch an arity.
             false = Serial()
+        # Trax's messages, then the fix.
         if cond.n_out != 1:
             raise ValueError(
-                f"Cond's cond layer must give exactly one output (a "
-                f"boolean); got cond:{cond.n_in}->{cond.n_out}. End it with "
-                f"a layer that reduces its outputs to one.")
+                f"cond.n_out must be 1: cond:{cond.n_in}->{cond.n_out}. "
+                f"Cond's first layer gives the one boolean that picks the "
+                f"branch; reduce its outputs to one.")
         for what in ("n_in", "n_out"):
             if getattr(true, what) != getattr(false, what):
                 raise ValueError(
-                    f"Cond's true and false layers must have the same "
-                    f"{what}: true:{true.n_in}->{true.n_out} ; "
-                    f"false:{false.n_in}->{false.n_out}. Wrap one in a "
-                    f"Serial with Select/Drop to match the other.")
+                    f"true.{what} and false.{what} must be equal: "
+                    f"true:{true.n_in}->{true.n_out} ; "
+                    f"false:{false.n_in}->{false.n_out}. Both branches "
+                    f"replace the same stack items; wrap one in a Serial "
+                    f"with Select/Drop to match the other.")
         self._sublayers = (cond, true, false)
         self._n_in = cond.n_in + true.n_in
         self._n_out = true.n_out
@@ -567,8 +569,8 @@ class BatchLeadingAxes(base.Layer):
         if layer.n_out != 1:
             raise ValueError(
                 f"BatchLeadingAxes currently only works for layers with "
-                f"n_out = 1, got {layer.n_out}. Wrap the layer with one "
-                f"giving a single output.")
+                f"n_out = 1, got {layer.n_out}. Wrap the layer in a Serial "
+                f"ending in one that gives a single output.")
         super().__init__(n_in=layer.n_in, n_out=layer.n_out)
         self._sublayers = (layer,)
         self._n_last_axes_to_keep = n_last_axes_to_keep
