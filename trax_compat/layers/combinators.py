@@ -82,25 +82,60 @@ def _check_lengths(layer, weights, state):
                 f"number of sublayers ({n}).")
 
 
-def _own_and_sublayer_state_to_flax(sublayer, sub_state, sub_name, own,
-                                    own_name):
-    """Flax state of a one-sublayer combinator that keeps state of its own
-    (Scan's carry, Cache's output) beside the sublayer's; each part is left
-    out while empty."""
-    named = {}
-    sub = sublayer.flax_state_from_state(sub_state)
-    if sub:
-        named[sub_name] = sub
-    if not base.is_empty(own):
-        named[own_name] = own
-    return named
+class _Wrapper(base.Layer):
+    """A combinator around one layer, with that layer's arity."""
+
+    def __init__(self, layer):
+        super().__init__(n_in=layer.n_in, n_out=layer.n_out)
+        self._sublayers = (layer,)
+
+    @property
+    def sublayer(self):
+        return self._sublayers[0]
 
 
-def _own_and_sublayer_state_from_flax(sublayer, flax_state, sub_name,
-                                      own_name):
-    """The inverse: ``(sublayer state, own state)``."""
-    flax_state = flax_state or {}
-    return (sublayer.state_from_flax_state(flax_state.get(sub_name, {})),
+class _WrapperWithState(_Wrapper):
+    """A wrapper keeping state of its own (Scan's carry, Cache's outputs)
+    beside its layer's: its state is the pair, the own part at
+    ``_OWN_INDEX``. In Flax the two parts are named ``_FLAX_NAMES`` (the
+    layer's, the own), each left out while empty."""
+
+    _OWN_INDEX = 1
+    _FLAX_NAMES = ("layers_0", "own")
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self._own_state = ()
+
+    def _pair(self, sub, own):
+        return (sub, own) if self._OWN_INDEX == 1 else (own, sub)
+
+    @property
+    def state(self):
+        return self._pair(self.sublayer.state, self._own_state)
+
+    @state.setter
+    def state(self, state):
+        if base.is_state_marker(state):
+            return
+        self._own_state = state[self._OWN_INDEX]
+        self.sublayer.state = state[1 - self._OWN_INDEX]
+
+    def flax_state_from_state(self, state):
+        sub_name, own_name = self._FLAX_NAMES
+        named = {}
+        sub = self.sublayer.flax_state_from_state(state[1 - self._OWN_INDEX])
+        if sub:
+            named[sub_name] = sub
+        if not base.is_empty(state[self._OWN_INDEX]):
+            named[own_name] = state[self._OWN_INDEX]
+        return named
+
+    def state_from_flax_state(self, flax_state):
+        sub_name, own_name = self._FLAX_NAMES
+        flax_state = flax_state or {}
+        return self._pair(
+            self.sublayer.state_from_flax_state(flax_state.get(sub_name, {})),
             flax_state.get(own_name, ()))
 
 
@@ -247,47 +282,22 @@ def _shape_without_axis(sig, axis):
                              sig.dtype)
 
 
-class Scan(base.Layer):
+class Scan(_WrapperWithState):
     """Applies ``layer`` cumulatively along ``axis``; the layer takes
     ``(inputs..., carries...)`` and returns ``(outputs..., new carries...)``."""
 
     def __init__(self, layer, axis=0, n_carry=1, remat=False, mode="train"):
-        super().__init__(n_in=layer.n_in, n_out=layer.n_out)
-        self._sublayers = (layer,)
+        super().__init__(layer)
         self._remat = remat
         self._n_carry = n_carry
         self._axis = axis
         self._mode = mode
-        self._carry = ()
 
-    @property
-    def sublayer(self):
-        return self._sublayers[0]
-
-    @property
-    def state(self):
-        # The sublayer's state and, in predict mode, the carry so far.
-        return (self.sublayer.state, self._carry)
-
-    @state.setter
-    def state(self, state):
-        if base.is_state_marker(state):
-            return
-        self._carry = state[1]
-        self.sublayer.state = state[0]
+    # State: (the sublayer's state, the carry kept in predict mode).
+    _FLAX_NAMES = ("cell", "carry")
 
     def flax_child_names(self):
         return ("cell",)
-
-    # The state is (the sublayer's state, the carry kept in predict mode):
-    # named 'cell' and 'carry', each left out while empty.
-    def flax_state_from_state(self, state):
-        return _own_and_sublayer_state_to_flax(
-            self.sublayer, state[0], "cell", state[1], "carry")
-
-    def state_from_flax_state(self, flax_state):
-        return _own_and_sublayer_state_from_flax(
-            self.sublayer, flax_state, "cell", "carry")
 
     def forward(self, inputs):
         weights = self.weights[0]
@@ -311,8 +321,8 @@ class Scan(base.Layer):
         xs = inputs[:len(inputs) - n_carry]
         carry = inputs[len(inputs) - n_carry:] if n_carry else ()
         if (n_carry and self._mode == "predict"
-                and not base.is_empty(self._carry)):
-            carry = tuple(self._carry)
+                and not base.is_empty(self._own_state)):
+            carry = tuple(self._own_state)
         xs = tuple(jnp.moveaxis(x, self._axis, 0) for x in xs)
         init = (tuple(carry), self.sublayer.state, jnp.array(0, jnp.int32))
         (carry, new_state, _), ys = jax.lax.scan(body, init, xs)
@@ -509,39 +519,13 @@ class Cond(base.Layer):
 
 # -- Cache ---------------------------------------------------------------------
 
-class Cache(base.Layer):
+class Cache(_WrapperWithState):
     """Runs its layer on the first call and keeps the outputs in its state;
     later calls return them without computing (until the state is reset)."""
 
-    def __init__(self, layer):
-        super().__init__(n_in=layer.n_in, n_out=layer.n_out)
-        self._sublayers = (layer,)
-        self._cached = ()
-
-    @property
-    def sublayer(self):
-        return self._sublayers[0]
-
-    @property
-    def state(self):
-        # (the outputs kept, () before the first call; the layer's state)
-        return (self._cached, self.sublayer.state)
-
-    @state.setter
-    def state(self, state):
-        if base.is_state_marker(state):
-            return
-        self._cached = state[0]
-        self.sublayer.state = state[1]
-
-    def flax_state_from_state(self, state):
-        return _own_and_sublayer_state_to_flax(
-            self.sublayer, state[1], "layers_0", state[0], "cached")
-
-    def state_from_flax_state(self, flax_state):
-        sub_state, cached = _own_and_sublayer_state_from_flax(
-            self.sublayer, flax_state, "layers_0", "cached")
-        return (cached, sub_state)
+    # State: (the outputs kept, () before the first call; the layer's state).
+    _OWN_INDEX = 0
+    _FLAX_NAMES = ("layers_0", "cached")
 
     def init_weights_and_state(self, input_signature):
         weights, state = self.sublayer.init(input_signature, use_cache=True)
@@ -560,7 +544,7 @@ class Cache(base.Layer):
 
 # -- BatchLeadingAxes ----------------------------------------------------------
 
-class BatchLeadingAxes(base.Layer):
+class BatchLeadingAxes(_Wrapper):
     """Runs ``layer`` with every axis but the last ``n_last_axes_to_keep``
     of each input folded into one batch axis, then unfolds the output: a
     layer written for ``[batch, ...]`` accepts any number of leading axes."""
@@ -571,13 +555,8 @@ class BatchLeadingAxes(base.Layer):
                 f"BatchLeadingAxes currently only works for layers with "
                 f"n_out = 1, got {layer.n_out}. Wrap the layer in a Serial "
                 f"ending in one that gives a single output.")
-        super().__init__(n_in=layer.n_in, n_out=layer.n_out)
-        self._sublayers = (layer,)
+        super().__init__(layer)
         self._n_last_axes_to_keep = n_last_axes_to_keep
-
-    @property
-    def sublayer(self):
-        return self._sublayers[0]
 
     def _fold(self, shape):
         kept = tuple(shape[-self._n_last_axes_to_keep:])
