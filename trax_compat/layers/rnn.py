@@ -162,15 +162,8 @@ def GeneralGRUCell(candidate_transform, memory_transform_fn=None,  # pylint: dis
                        candidate_transform(), candidate_nonlinearity(),
                        core.Dropout(rate=dropout_rate_c)]
     memory = memory_transform_fn() if memory_transform_fn else []
-    return cb.Serial(cb.Branch(memory, update_gate, candidate_block), _gate())
-
-
-def _gate():
-    """Trax's ``Gate`` layer: ``g * m + (1 - g) * c`` on ``(m, g, c)``."""
-    gate = getattr(cb, "Gate", None)  # in combinators once it lands there
-    if gate is not None:
-        return gate()
-    return Fn("Gate", lambda m, g, c: g * m + (1.0 - g) * c)
+    return cb.Serial(cb.Branch(memory, update_gate, candidate_block),
+                     cb.Gate())
 
 
 def _AddSigmoidBias(sigmoid_bias):  # pylint: disable=invalid-name
