@@ -32,19 +32,23 @@ class _ShapeChecked(base.Layer):
     """Checks inputs and outputs of ``forward`` against an einsum-like spec,
     as Trax's ``assert_shape`` does on a layer class: the two checkers are
     made before the layer (Trax's order of Python random draws) and are not
-    sublayers, so the repr and weights stay the class's own."""
+    sublayers, so the repr and weights stay the class's own. No spec, no
+    checks."""
 
     _shape_spec = None
 
     def __init__(self, n_in=1, n_out=1):
-        before, after = self._shape_spec.split("->")
-        checks = (assert_shape.AssertShape(before),
-                  assert_shape.AssertShape(after))
+        checks = None
+        if self._shape_spec is not None:
+            before, after = self._shape_spec.split("->")
+            checks = (assert_shape.AssertShape(before),
+                      assert_shape.AssertShape(after))
         super().__init__(n_in=n_in, n_out=n_out)
         self._shape_checks = checks
 
     def _check_shapes(self, inputs, which):
-        self._shape_checks[0 if which == "in" else 1].forward(inputs)
+        if self._shape_checks is not None:
+            self._shape_checks[0 if which == "in" else 1].forward(inputs)
 
 
 # -- Attention built from Dense layers -----------------------------------------
@@ -151,50 +155,54 @@ def _per_head_attention(queries, keys, values, mask, dropout, mode, rng):
     return activations, strengths.astype(jnp.float32)
 
 
-class PureAttention(_ShapeChecked):
-    """``(Q, K, V, mask) -> (activations, mask)``: splits Q, K and V into
-    ``n_heads`` heads, attends per head and merges the heads; no weights."""
+class _AttentionCore(_ShapeChecked):
+    """Shared by the attention classes: ``dropout`` and ``mode``, and in
+    'viz' mode the attention strengths kept as state."""
 
-    _shape_spec = "blq,bkq,bkd,b1xk->bld,b1xk"
-
-    def __init__(self, n_heads=1, dropout=0.0, mode="train"):
-        super().__init__(n_in=4, n_out=2)
-        self._n_heads = n_heads
+    def __init__(self, n_in, n_out, dropout, mode):
+        super().__init__(n_in=n_in, n_out=n_out)
         self._dropout = dropout
         self._mode = mode
 
-    def forward(self, inputs):
-        self._check_shapes(inputs, "in")
-        q, k, v, mask = inputs
-        _check_heads(q.shape[-1], self._n_heads)
-        split = [_split_heads(a, self._n_heads, False) for a in (q, k, v)]
-        results, strengths = _per_head_attention(
-            *split, mask, dropout=self._dropout, mode=self._mode,
-            rng=self.rng)
-        if self._mode == "viz":
-            self.state = strengths
-        outputs = (_merge_heads(results, self._n_heads, False), mask)
-        self._check_shapes(outputs, "out")
-        return outputs
-
-
-class DotProductAttention(base.Layer):
-    """``(Q, K, V, mask) -> activations`` on arrays already split into heads
-    (Trax's ``trax.layers.attention.DotProductAttention``)."""
-
-    def __init__(self, dropout=0.0, mode="train"):
-        super().__init__(n_in=4, n_out=1)
-        self._dropout = dropout
-        self._mode = mode
-
-    def forward(self, inputs):
-        q, k, v, mask = inputs
+    def _attend(self, q, k, v, mask):
         activations, strengths = _per_head_attention(
             q, k, v, mask, dropout=self._dropout, mode=self._mode,
             rng=self.rng)
         if self._mode == "viz":
             self.state = strengths
         return activations
+
+
+class PureAttention(_AttentionCore):
+    """``(Q, K, V, mask) -> (activations, mask)``: splits Q, K and V into
+    ``n_heads`` heads, attends per head and merges the heads; no weights."""
+
+    _shape_spec = "blq,bkq,bkd,b1xk->bld,b1xk"
+
+    def __init__(self, n_heads=1, dropout=0.0, mode="train"):
+        super().__init__(4, 2, dropout, mode)
+        self._n_heads = n_heads
+
+    def forward(self, inputs):
+        self._check_shapes(inputs, "in")
+        q, k, v, mask = inputs
+        _check_heads(q.shape[-1], self._n_heads)
+        split = [_split_heads(a, self._n_heads, False) for a in (q, k, v)]
+        results = self._attend(*split, mask)
+        outputs = (_merge_heads(results, self._n_heads, False), mask)
+        self._check_shapes(outputs, "out")
+        return outputs
+
+
+class DotProductAttention(_AttentionCore):
+    """``(Q, K, V, mask) -> activations`` on arrays already split into heads
+    (Trax's ``trax.layers.attention.DotProductAttention``)."""
+
+    def __init__(self, dropout=0.0, mode="train"):
+        super().__init__(4, 1, dropout, mode)
+
+    def forward(self, inputs):
+        return self._attend(*inputs)
 
 
 def SplitIntoHeads(n_heads, merged_batch_and_head=True):  # pylint: disable=invalid-name
@@ -253,7 +261,7 @@ def CausalAttention(d_feature, n_heads=1, dropout=0.0,  # pylint: disable=invali
             mode=mode)))
 
 
-class DotProductCausalAttention(_ShapeChecked):
+class DotProductCausalAttention(_AttentionCore):
     """``(Q, K, V) -> activations`` (per head) with a causal mask. In
     'predict' mode its state is ``(keys, values, index)``: buffers of
     ``max_inference_length`` positions filled as the pieces arrive."""
@@ -261,9 +269,7 @@ class DotProductCausalAttention(_ShapeChecked):
     _shape_spec = "bld,bld,bld->bld"
 
     def __init__(self, dropout=0.0, max_inference_length=2048, mode="train"):
-        super().__init__(n_in=3, n_out=1)
-        self._dropout = dropout
-        self._mode = mode
+        super().__init__(3, 1, dropout, mode)
         self._max_len = max_inference_length
         # Trax's hook for Terraformer's predict-mode mask (research code).
         if self.monkey_patched_mask() is not None:
@@ -289,11 +295,7 @@ class DotProductCausalAttention(_ShapeChecked):
         else:
             length = q.shape[-2]
             mask = jnp.tril(jnp.ones((1, length, length), dtype=np.bool_))
-        activations, strengths = _per_head_attention(
-            q, k, v, mask, dropout=self._dropout, mode=self._mode,
-            rng=self.rng)
-        if self._mode == "viz":
-            self.state = strengths
+        activations = self._attend(q, k, v, mask)
         self._check_shapes(activations, "out")
         return activations
 
@@ -340,15 +342,18 @@ def ShiftRight(n_positions=1, mode="train"):  # pylint: disable=invalid-name
     return AssertFunction("...->...", Fn(f"ShiftRight({n_positions})", f))
 
 
+def _require_rank(x, rank, what, axes):
+    if len(x.shape) != rank:
+        raise ValueError(f"{what} must be a {rank}-D array with shape {axes}; "
+                         f"instead got shape {x.shape}.")
+
+
 def PaddingMask(pad=0):  # pylint: disable=invalid-name
     """Integer sequences (batch, length) -> boolean mask (batch, 1, 1,
     length), False where the id is ``pad``."""
     def f(x):
-        if len(x.shape) != 2:
-            raise ValueError(
-                f"Input to PaddingMask must be a 2-D array with shape "
-                f"(batch_size, sequence_length); instead got shape "
-                f"{x.shape}.")
+        _require_rank(x, 2, "Input to PaddingMask",
+                      "(batch_size, sequence_length)")
         return (x != pad).reshape((x.shape[0], 1, 1, x.shape[1]))
     return AssertFunction("bs->b11l", Fn(f"PaddingMask({pad})", f))
 
@@ -357,11 +362,8 @@ def EncoderDecoderMask():  # pylint: disable=invalid-name
     """``(decoder activations, encoder padding mask)`` -> mask of shape
     (batch, 1, decoder length, encoder length) for cross attention."""
     def f(decoder_input, mask):
-        if len(decoder_input.shape) != 3:
-            raise ValueError(
-                f"Decoder input to EncoderDecoderMask must be a 3-D array "
-                f"with shape (batch_size, decoder_sequence_length, d_model); "
-                f"instead got shape {decoder_input.shape}.")
+        _require_rank(decoder_input, 3, "Decoder input to EncoderDecoderMask",
+                      "(batch_size, decoder_sequence_length, d_model)")
         mask = mask.reshape((mask.shape[0], 1, 1, mask.shape[-1]))
         # Float, as in Trax: a boolean mask plus float zeros.
         return mask + jnp.zeros((1, 1, decoder_input.shape[1], 1))
