@@ -334,3 +334,22 @@ def test_viz_mode_keeps_the_attention_strengths_as_state():
     assert strengths.shape == (2, 3, 3)
     np.testing.assert_allclose(strengths.sum(-1), 1.0, rtol=1e-6)
     np.testing.assert_array_equal(strengths[..., 2], 0.0)
+
+
+@pytest.mark.parametrize("layer, x, argument", [
+    (tl.CausalAttention(4, n_heads=2, max_inference_length=3,
+                        mode="predict"), np.ones((1, 2, 4), np.float32),
+     "max_inference_length=3"),
+    (tl.PositionalEncoding(max_len=3, mode="predict"),
+     np.ones((1, 2, 4), np.float32), "max_len=3"),
+])
+def test_predict_past_the_buffer_is_a_clear_error(layer, x, argument):
+    layer.init(shapes.signature(x))
+    layer(x)  # positions 0 and 1
+    with pytest.raises(tl.LayerError, match=f"{argument} positions; this "
+                       r"input of length 2 at position 2 runs to 4\. Create "
+                       f"the layer with a larger {argument.split('=')[0]}"):
+        layer(x)
+    # Under jit the position is not known: no check (as in Trax).
+    weights, state = layer.weights, layer.state
+    jax.jit(layer.pure_fn)(x, weights, state, fastmath.random.get_prng(0))

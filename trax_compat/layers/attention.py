@@ -290,6 +290,8 @@ class DotProductCausalAttention(_AttentionCore):
         self._check_shapes(inputs, "in")
         q, k, v = inputs
         if self._mode == "predict":
+            _check_room(self.state[2], k.shape[1], self._max_len,
+                        "DotProductCausalAttention", "max_inference_length")
             self.state, mask = _cache_update(inputs, self.state)
             k, v, _ = self.state
         else:
@@ -310,6 +312,21 @@ class DotProductCausalAttention(_AttentionCore):
 
         self.state = (buffer(input_signature[1]), buffer(input_signature[2]),
                       jnp.array(0))
+
+
+def _check_room(index, length, capacity, layer_name, argument):
+    """Refuses a predict-mode piece that runs past the buffers (JAX would
+    clamp the write and silently give wrong outputs, as in Trax). Only
+    where the position is known, i.e. outside jit."""
+    if isinstance(index, jax.core.Tracer):
+        return
+    end = int(index) + length
+    if end > capacity:
+        raise ValueError(
+            f"{layer_name} in predict mode holds {argument}={capacity} "
+            f"positions; this input of length {length} at position "
+            f"{int(index)} runs to {end}. Create the layer with a larger "
+            f"{argument}, or reset its state to start a new sequence.")
 
 
 def _cache_update(inputs, state):
@@ -451,6 +468,8 @@ class PositionalEncoding(_ShapeChecked):
                              f"({self._dropout}) is not zero.")
         # As Trax: with d_feature, the table is cut to this piece's length
         # before the kernel, then sliced at the current position.
+        _check_room(self.state, x.shape[1], self._max_len,
+                    "PositionalEncoding", "max_len")
         table = self._table(x.shape[1])
         emb = jax.lax.dynamic_slice_in_dim(table, self.state, x.shape[1],
                                            axis=1)
