@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trax_compat.fastmath import random as trax_random
-from trax_compat.layers import assert_shape
+# The class itself: the package's name `assert_shape` is Trax's decorator.
+from trax_compat.layers.assert_shape import AssertShape
 from trax_compat.layers import base
 from trax_compat.layers import combinators as cb
 from trax_compat.layers import core
@@ -41,8 +42,7 @@ class _ShapeChecked(base.Layer):
         checks = None
         if self._shape_spec is not None:
             before, after = self._shape_spec.split("->")
-            checks = (assert_shape.AssertShape(before),
-                      assert_shape.AssertShape(after))
+            checks = (AssertShape(before), AssertShape(after))
         super().__init__(n_in=n_in, n_out=n_out)
         self._shape_checks = checks
 
