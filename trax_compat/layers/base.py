@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trax_compat import shapes
+from trax_compat.fastmath import nested
 from trax_compat.fastmath import random as trax_random
 from trax_compat.layers import weights_io
 # Trax has these in its base module.
@@ -41,7 +42,11 @@ EMPTY_STATE = ()
 # here (see trax_compat.layers._public_names).
 _EXPORTS = ("EMPTY_WEIGHTS", "EMPTY_STATE", "GET_WEIGHTS_FROM_CACHE",
             "GET_STATE_FROM_CACHE", "flatten_weights_and_state",
-            "unflatten_weights_and_state", "np_to_file", "np_from_file")
+            "unflatten_weights_and_state", "np_to_file", "np_from_file",
+            "N_WEIGHTS_SHARDS", "Fn", "PureLayer")
+
+# Trax's global number of weight shards (1: weights are not sharded).
+N_WEIGHTS_SHARDS = 1
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -573,3 +578,68 @@ def count_weights(weights):
     """Total number of scalars in a nested weights structure."""
     return int(sum(np.prod(np.shape(w))
                    for w in jax.tree_util.tree_leaves(weights)))
+
+
+# -- weight sharding (Trax's helpers for weights split across devices) ------------
+
+def _shard_axis(shape):
+    # Trax's heuristic: the last axis of arrays of rank 3 or more, else the
+    # first.
+    return 0 if len(shape) < 3 else -1
+
+
+def shard(tensors, n_shards=None):
+    """Splits each array into ``n_shards`` along its shard axis and stacks,
+    for each local device d, piece ``d % n_shards``: arrays with a leading
+    device axis, ready for ``pmap``."""
+    n_shards = N_WEIGHTS_SHARDS if n_shards is None else n_shards
+    first = jax.process_index() * jax.local_device_count()
+    devices = range(first, first + jax.local_device_count())
+
+    def shard_one(x):
+        axis = _shard_axis(x.shape)
+        if int(x.shape[axis]) % n_shards != 0:
+            raise ValueError(
+                f"Cannot split an array of shape {tuple(x.shape)} into "
+                f"{n_shards} shards along axis {axis}; use a size divisible "
+                f"by {n_shards}.")
+        pieces = jnp.split(x, n_shards, axis=axis)
+        return np.stack([pieces[d % n_shards] for d in devices], axis=0)
+    return nested.nested_map(shard_one, tensors)
+
+
+def unshard_in_pmap(tensors, n_shards):
+    """Inside ``pmap`` over the axis 'batch': joins each device group's
+    shards again; returns ``(tensors, True)``, or ``(tensors, False)``
+    unchanged outside ``pmap`` (e.g. during init)."""
+    groups = [[n_shards * i + d for d in range(n_shards)]
+              for i in range(jax.device_count() // n_shards)]
+
+    def unshard_one(x):
+        gathered = jax.lax.all_gather(x, "batch", axis_index_groups=groups)
+        pieces = [jnp.squeeze(p, axis=0)
+                  for p in jnp.split(gathered, n_shards, axis=0)]
+        return jnp.concatenate(pieces, axis=_shard_axis(pieces[0].shape))
+    try:
+        jax.lax.axis_index("batch")  # Fails outside pmap.
+    except NameError:
+        return tensors, False
+    return nested.nested_map(unshard_one, tensors), True
+
+
+def unshard(tensors, n_shards=None):
+    """The inverse of ``shard`` outside ``pmap``, in host (NumPy) memory:
+    joins the first ``n_shards`` entries of each array's device axis."""
+    n_shards = N_WEIGHTS_SHARDS if n_shards is None else n_shards
+
+    def unshard_one(x):
+        pieces = [np.squeeze(p, axis=0)
+                  for p in np.split(np.asarray(x), n_shards, axis=0)]
+        return np.concatenate(pieces, axis=_shard_axis(pieces[0].shape))
+    return nested.nested_map(unshard_one, tensors)
+
+
+# Trax defines these in its base module; ours live in functional (which
+# needs Layer from here).
+from trax_compat.layers.functional import Fn  # pylint: disable=g-import-not-at-top,wrong-import-position
+from trax_compat.layers.functional import PureLayer  # pylint: disable=g-import-not-at-top,wrong-import-position
