@@ -72,7 +72,8 @@ NPZ_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 # Written by this folder's own generate_*.py scripts (run with real Trax),
 # not copied from the fixtures folder: left alone.
-GENERATED = ("trax_oracle/earlystopping", "trax_oracle/optimizers")
+GENERATED = ("trax_oracle/earlystopping", "trax_oracle/optimizers",
+             "trax_oracle/deep_ngram")
 # Each layer family's oracle (trax_oracle/layers_<family>/) is written
 # directly by its own generate_layers_<family>.py.
 GENERATED_PREFIX = "trax_oracle/layers_"
