@@ -410,13 +410,19 @@ def parse_args(argv=None):
     p.add_argument("--learning-rate", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0,
                    help="NumPy seed for the Shuffle stage")
-    args = p.parse_args(argv)
-    defaults = (200, 2, 10) if args.quick else (2000, 10, 50)
-    for name, value in zip(("steps", "rounds", "warmup"), defaults):
+    return rounds_defaults(p, p.parse_args(argv), (200, 2, 10),
+                           (2000, 10, 50))
+
+
+def rounds_defaults(parser, args, quick, default):
+    """Fills ``args.steps``, ``rounds`` and ``warmup`` left unset with the
+    ``quick`` or ``default`` triple, and checks them; returns ``args``."""
+    for name, value in zip(("steps", "rounds", "warmup"),
+                           quick if args.quick else default):
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.rounds < 1 or args.steps < args.rounds:
-        p.error("need --rounds >= 1 and --steps >= --rounds")
+        parser.error("need --rounds >= 1 and --steps >= --rounds")
     return args
 
 

@@ -216,7 +216,7 @@ def make_contenders(kind, args, sample_batch):
     loop = loop_vs_flax.LoopContender(
         sample_batch, lr, model=trax_model(kind, *shape),
         loss_layer=tl.CrossEntropyLoss(),
-        name=f"A  trax_compat training.Loop ({kind})")
+        name="A  trax_compat training.Loop")
     # Both twins start from the Loop's initial weights.
     weights = loop.loop.model.weights
     twin = twin_model(kind, *shape)
@@ -227,9 +227,9 @@ def make_contenders(kind, args, sample_batch):
             params=twin_params(kind, weights), loss=cross_entropy_loss)
 
     return [loop,
-            flax(f"B1 Flax twin + optax.adam ({kind})", optax.adam(lr)),
-            flax(f"B2 Flax twin + trax_compat Adam (apply_gradients) "
-                 f"({kind})", optimizers.Adam(lr), direct=True)]
+            flax("B1 Flax twin + optax.adam", optax.adam(lr)),
+            flax("B2 Flax twin + trax_compat Adam (apply_gradients)",
+                 optimizers.Adam(lr), direct=True)]
 
 
 def parse_args(argv=None):
@@ -238,7 +238,7 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: --steps 100 --rounds 2 --warmup 5")
+                   help="smoke run: --steps 60 --rounds 2 --warmup 3")
     p.add_argument("--models", nargs="+", choices=MODELS, default=MODELS)
     p.add_argument("--steps", type=int, default=None,
                    help="timed steps per contender (default 400)")
@@ -253,14 +253,8 @@ def parse_args(argv=None):
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    defaults = (100, 2, 5) if args.quick else (400, 8, 20)
-    for name, value in zip(("steps", "rounds", "warmup"), defaults):
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    if args.rounds < 1 or args.steps < args.rounds:
-        p.error("need --rounds >= 1 and --steps >= --rounds")
-    return args
+    return loop_vs_flax.rounds_defaults(p, p.parse_args(argv), (60, 2, 3),
+                                        (400, 8, 20))
 
 
 def measure(args, log=print):
