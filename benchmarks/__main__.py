@@ -12,6 +12,8 @@ Sections (all by default; name some to run only those):
               time the Loop's training stream spends producing batches and
               the time training waited for them
   --imports   import time in fresh processes (benchmarks.import_time)
+  --models    2-layer LSTM and CausalAttention language models in the Loop
+              vs hand-written Flax twins (benchmarks.models_vs_flax)
 
 Every figure in the table is measured in this run; ratios compare
 contenders measured alternately on the same machine (medians). See
@@ -42,6 +44,8 @@ TARGET_LOOP_RATIO = 0.9
 TARGET_JOB_SPEEDUP = 8.0
 TARGET_IMPORT_RATIO = 1.5
 
+SECTIONS = ("loop", "job", "pipeline", "imports", "models")
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
@@ -50,7 +54,7 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="smoke run: everything smaller (under a minute)")
-    for name in ("loop", "job", "pipeline", "imports"):
+    for name in SECTIONS:
         p.add_argument(f"--{name}", action="store_true",
                        help=f"run the {name} section (default: all)")
     p.add_argument("--job-steps", type=int, default=None,
@@ -62,9 +66,8 @@ def parse_args(argv=None):
     p.add_argument("--json", metavar="FILE",
                    help="also write all results to FILE as JSON")
     args = p.parse_args(argv)
-    chosen = [n for n in ("loop", "job", "pipeline", "imports")
-              if getattr(args, n)]
-    args.sections = chosen or ["loop", "job", "pipeline", "imports"]
+    chosen = [n for n in SECTIONS if getattr(args, n)]
+    args.sections = chosen or list(SECTIONS)
     if args.job_steps is None:
         args.job_steps = 200 if args.quick else 2000
     if args.job_steps < 4:
@@ -128,6 +131,31 @@ def section_imports(args):
     return import_time.measure(args.import_repeats, contenders, log=_indent)
 
 
+def section_models(args):
+    from benchmarks import models_vs_flax  # pylint: disable=g-import-not-at-top
+    _heading("5. language models: training.Loop vs hand-written Flax twins")
+    mv_args = models_vs_flax.parse_args(["--quick"] if args.quick else [])
+    return models_vs_flax.measure(mv_args, log=_indent)
+
+
+def _loop_rows(prefix, loop):
+    """Rows ``A / Bx`` of one ``loop_vs_flax.run_rounds`` result."""
+    rows = []
+    names = loop["names"]
+    med = loop["medians"]
+    a = med[names[0]]
+    for full in names[1:]:
+        short = full.split()[0]
+        rows.append([
+            f"{prefix} / {full[3:].strip()} (steps/s)",
+            f"{a:.0f}", f"{med[full]:.0f}",
+            f"{loop['ratio'][short]:.2f} (paired "
+            f"{loop['paired'][short]:.2f})",
+            f">= {TARGET_LOOP_RATIO}",
+            _ok(loop["paired"][short], TARGET_LOOP_RATIO)])
+    return rows
+
+
 def _ok(value, target, higher_is_better=True):
     if value is None or value != value:  # None or NaN
         return "?"
@@ -139,18 +167,7 @@ def summary_rows(args, res):
     rows = []
     loop = res.get("loop")
     if loop:
-        names = loop["names"]
-        med = loop["medians"]
-        a = med[names[0]]
-        for full in names[1:]:
-            short = full.split()[0]
-            rows.append([
-                f"1. Loop / {full[3:].strip()} (steps/s)",
-                f"{a:.0f}", f"{med[full]:.0f}",
-                f"{loop['ratio'][short]:.2f} (paired "
-                f"{loop['paired'][short]:.2f})",
-                f">= {TARGET_LOOP_RATIO}",
-                _ok(loop["paired"][short], TARGET_LOOP_RATIO)])
+        rows += _loop_rows("1. Loop", loop)
     job = res.get("job")
     if job:
         scale = args.job_steps / 2000
@@ -229,6 +246,11 @@ def summary_rows(args, res):
                 "4. tutorial imports vs import trax",
                 f"{tut['seconds']:.2f}s", f"{TRAX_IMPORT_S:.0f}s",
                 f"{TRAX_IMPORT_S / tut['seconds']:.0f}x faster", "", ""])
+    for kind, result in (res.get("models") or {}).items():
+        rows += _loop_rows(f"5. {kind} Loop", result)
+        rows.append([f"5. {kind}: XLA compiles during timing",
+                     str(result["compiles_during_timing"]), "", "", "0",
+                     _ok(-result["compiles_during_timing"], 0)])
     return rows
 
 
@@ -241,7 +263,8 @@ def main(argv=None):
     for line in common.machine_info():
         print(line)
     runners = {"loop": section_loop, "job": section_job,
-               "pipeline": section_pipeline, "imports": section_imports}
+               "pipeline": section_pipeline, "imports": section_imports,
+               "models": section_models}
     results = {}
     for name in args.sections:
         results[name] = runners[name](args)

@@ -164,7 +164,7 @@ class LoopContender:
     name = "A  trax_compat training.Loop"
 
     def __init__(self, sample_batch, learning_rate, lr_schedule=None,
-                 name=None, model=None):
+                 name=None, model=None, loss_layer=None):
         import jax  # pylint: disable=g-import-not-at-top
         from trax_compat import layers as tl  # pylint: disable=g-import-not-at-top
         from trax_compat import optimizers  # pylint: disable=g-import-not-at-top
@@ -178,7 +178,7 @@ class LoopContender:
         if name:
             self.name = name
         task = training.TrainTask(
-            self._feed, tl.WeightedCategoryCrossEntropy(),
+            self._feed, loss_layer or tl.WeightedCategoryCrossEntropy(),
             optimizers.Adam(learning_rate), lr_schedule=lr_schedule,
             n_steps_per_checkpoint=10**9)
         with contextlib.redirect_stdout(io.StringIO()):
@@ -200,9 +200,14 @@ class FlaxContender:
     ``trax_compat.optimizers.apply_gradients`` does, instead of
     ``params + tx.update(...)``). ``norms``: also accumulate the Loop's
     per-step loss / gradient-norm / weight-norm sums on the device.
+    ``module``, ``params`` and ``loss``: another Flax model, its starting
+    weights (default: ``module.init``) and ``loss(model_output, targets,
+    weights)`` (default: the sentiment classifier and weighted
+    cross-entropy on its logits).
     """
 
-    def __init__(self, name, tx, sample_batch, direct=False, norms=False):
+    def __init__(self, name, tx, sample_batch, direct=False, norms=False,
+                 module=None, params=None, loss=None):
         import jax  # pylint: disable=g-import-not-at-top
         import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
         import optax  # pylint: disable=g-import-not-at-top
@@ -211,21 +216,27 @@ class FlaxContender:
         from trax_compat import optimizers  # pylint: disable=g-import-not-at-top
         self.name = name
         self._jax = jax
-        module = sentiment.SentimentClassifier()
-        params = module.init(jax.random.PRNGKey(0),
-                             jnp.asarray(sample_batch[0]))["params"]
+        if module is None:
+            module = sentiment.SentimentClassifier()
+        if params is None:
+            params = module.init(jax.random.PRNGKey(0),
+                                 jnp.asarray(sample_batch[0]))["params"]
         self.state = train_state.TrainState.create(
             apply_fn=module.apply, params=params, tx=tx)
-        n_classes = module.n_classes
 
-        def loss_fn(params, inputs, targets, weights):
+        def weighted_cross_entropy(out, targets, weights):
             # WeightedCategoryCrossEntropy on the model's log-probabilities.
-            out = module.apply({"params": params}, inputs)
             log_probs = out - jax.scipy.special.logsumexp(
                 out, axis=-1, keepdims=True)
-            one_hot = jax.nn.one_hot(targets, n_classes, dtype=jnp.float32)
+            one_hot = jax.nn.one_hot(targets, out.shape[-1], dtype=jnp.float32)
             ce = -jnp.sum(one_hot * log_probs, axis=-1)
             return jnp.sum(ce * weights) / jnp.sum(weights)
+
+        loss = loss or weighted_cross_entropy
+
+        def loss_fn(params, inputs, targets, weights):
+            return loss(module.apply({"params": params}, inputs), targets,
+                        weights)
 
         def train_step(state, sums, batch):
             loss, grads = jax.value_and_grad(loss_fn)(state.params, *batch)
@@ -306,9 +317,10 @@ def ratio_pairs(contenders):
     layers) against A (built-in layers)."""
     shorts = [c.name.split()[0] for c in contenders]
     scheduled = ("B5", "B6")
-    return ([("A", b) for b in shorts if b.startswith("B")
-             and b not in scheduled]
-            + [("A2", b) for b in scheduled] + [("A3", "A")])
+    pairs = ([("A", b) for b in shorts if b.startswith("B")
+              and b not in scheduled]
+             + [("A2", b) for b in scheduled] + [("A3", "A")])
+    return [(a, b) for a, b in pairs if a in shorts and b in shorts]
 
 
 def timed_run(contender, batches):
@@ -398,13 +410,19 @@ def parse_args(argv=None):
     p.add_argument("--learning-rate", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0,
                    help="NumPy seed for the Shuffle stage")
-    args = p.parse_args(argv)
-    defaults = (200, 2, 10) if args.quick else (2000, 10, 50)
-    for name, value in zip(("steps", "rounds", "warmup"), defaults):
+    return rounds_defaults(p, p.parse_args(argv), (200, 2, 10),
+                           (2000, 10, 50))
+
+
+def rounds_defaults(parser, args, quick, default):
+    """Fills ``args.steps``, ``rounds`` and ``warmup`` left unset with the
+    ``quick`` or ``default`` triple, and checks them; returns ``args``."""
+    for name, value in zip(("steps", "rounds", "warmup"),
+                           quick if args.quick else default):
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.rounds < 1 or args.steps < args.rounds:
-        p.error("need --rounds >= 1 and --steps >= --rounds")
+        parser.error("need --rounds >= 1 and --steps >= --rounds")
     return args
 
 
@@ -425,19 +443,28 @@ def measure(args, log=print):
     log(f"            inputs shapes: "
         f"{sorted({s[0][0] for s in shapes})}")
 
+    return run_rounds(make_contenders(args, warmup[0]), warmup, timed,
+                      args.rounds, log=log)
+
+
+def run_rounds(contenders, warmup, timed, rounds, log=print):
+    """Warms every contender up on ``warmup``, then times them alternately
+    on ``timed`` in ``rounds`` rounds; the first contender must be a
+    ``LoopContender`` (its host syncs are checked). Logs the table and
+    returns the dict described in ``measure``."""
+    t0 = time.perf_counter()
     compiles = CompileCounter()
-    contenders = make_contenders(args, warmup[0])
     for c in contenders:
         n0 = compiles.count
         t, _ = timed_run(c, warmup)
         log(f"warm-up   : {c.name}: {len(warmup)} steps in {t:.2f}s "
             f"({compiles.count - n0} XLA compilations)")
 
-    per_round = args.steps // args.rounds
+    per_round = len(timed) // rounds
     rates = {c.name: [] for c in contenders}
     cpu_ms = {c.name: [] for c in contenders}
     n0 = compiles.count
-    for r in range(args.rounds):
+    for r in range(rounds):
         chunk = timed[r * per_round:(r + 1) * per_round]
         # Rotate the order so no contender always runs first/last.
         order = contenders[r % len(contenders):] + contenders[
