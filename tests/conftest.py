@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pathlib
+import signal
 
 import pytest
 
@@ -190,6 +191,15 @@ def _no_internet_for_vocab_downloads(monkeypatch):
     a closed loopback port unless a test starts its own local server."""
     if "TRAX_COMPAT_GCS_ENDPOINT" not in os.environ:
         monkeypatch.setenv("TRAX_COMPAT_GCS_ENDPOINT", "http://127.0.0.1:9")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_the_tests():
+    """A shell that starts the suite in the background makes it ignore
+    SIGINT, and child processes inherit that; the Ctrl-C tests (in this
+    process and in the main job's) need it delivered."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def float_batches(n_features=3, n=4, seed=0):
