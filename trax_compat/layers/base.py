@@ -124,19 +124,6 @@ def _signature_or_repr(x):
         return repr(x)
 
 
-def as_stack(outputs, n_out):
-    """A layer's packaged outputs as a tuple of ``n_out`` stack items."""
-    if n_out == 1:
-        return (outputs,)
-    return tuple(outputs)
-
-
-def pack(items):
-    """Trax's output packaging: one item bare, else a tuple."""
-    items = tuple(items)
-    return items[0] if len(items) == 1 else items
-
-
 # Trax's markers for a shared layer's second and later occurrences: its
 # weights and state live at its first occurrence.
 GET_WEIGHTS_FROM_CACHE = {"__marker_for_cached_weights_": ()}
@@ -555,16 +542,6 @@ def layers_in_order(layer):
     yield layer
     for sub in layer.sublayers:
         yield from layers_in_order(sub)
-
-
-def has_shared_layers(layer):
-    """True when one layer instance occurs twice in ``layer``'s network."""
-    seen = set()
-    for sub in layers_in_order(layer):
-        if id(sub) in seen:
-            return True
-        seen.add(id(sub))
-    return False
 
 
 def to_list(outputs):
