@@ -30,7 +30,7 @@ def _check(error, trax_name, out_of_scope=None):
 
 def test_missing_attributes_name_the_trax_name():
     for owner, name, trax_name in (
-            (trax, "models", "trax.models"),
+            (trax.models, "NeuralGPU", "trax.models.NeuralGPU"),
             (trax.data, "TFDS", "trax.data.TFDS"),
             (trax.supervised, "decoding", "trax.supervised.decoding")):
         with pytest.raises(AttributeError) as caught:
@@ -87,8 +87,9 @@ def test_under_the_trax_name_too():
         import trax_compat
         trax_compat.install_as_trax()
         import trax
-        for stmt in ('import trax.models', 'from trax.supervised import decoding',
-                     'from trax import rl', 'trax.models.Reformer',
+        for stmt in ('import trax.models.neural_gpu',
+                     'from trax.supervised import decoding',
+                     'from trax import rl', 'trax.models.NeuralGPU',
                      'trax.data.TFDS'):
             try:
                 exec(stmt)
@@ -102,8 +103,9 @@ def test_under_the_trax_name_too():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "ImportError trax.models", "ImportError trax.supervised.decoding",
-        "ImportError trax.rl", "AttributeError trax.models",
+        "ImportError trax.models.neural_gpu",
+        "ImportError trax.supervised.decoding",
+        "ImportError trax.rl", "AttributeError trax.models.NeuralGPU",
         "AttributeError trax.data.TFDS"]
 
 

@@ -19,7 +19,8 @@ from trax_compat import missing as _missing
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "layers", "optimizers", "supervised", "shapes", "fastmath")
+_SUBMODULES = ("data", "layers", "models", "optimizers", "supervised", "shapes",
+               "fastmath")
 
 # Trax's short names for deeper modules (``trax.lr`` is its lr_schedules).
 _ALIASES = {"lr": "supervised.lr_schedules"}

@@ -74,15 +74,17 @@ NPZ_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # not copied from the fixtures folder: left alone.
 GENERATED = ("trax_oracle/earlystopping", "trax_oracle/optimizers",
              "trax_oracle/deep_ngram")
-# Each layer family's oracle (trax_oracle/layers_<family>/) is written
-# directly by its own generate_layers_<family>.py.
-GENERATED_PREFIX = "trax_oracle/layers_"
+# Each family's oracle (trax_oracle/layers_<family>/, models_<family>/,
+# ...) is written directly by its own generate_<folder>.py.
+GENERATED_PREFIXES = ("trax_oracle/layers_", "trax_oracle/models_",
+                      "trax_oracle/decoding", "trax_oracle/checkpoints",
+                      "trax_oracle/data_")
 
 
 def _kept(rel):
     # This folder's scripts (make_testdata, generate_*, their helpers).
     return (rel in KEEP or (rel.endswith(".py") and "/" not in rel)
-            or rel.startswith(GENERATED_PREFIX)
+            or rel.startswith(GENERATED_PREFIXES)
             or any(rel == d or rel.startswith(d + "/") for d in GENERATED))
 
 
