@@ -20,7 +20,8 @@ def test_trax_module_names_are_exposed():
     assert trax.fastmath.numpy.ones(2).shape == (2,)
     assert callable(trax.optimizers.Adam)
     assert sorted(set(trax.__all__)) == sorted(
-        ["data", "layers", "optimizers", "supervised", "shapes", "fastmath"])
+        ["data", "layers", "models", "optimizers", "supervised", "shapes",
+         "fastmath"])
 
 
 def _modules_after(statement):
