@@ -38,8 +38,9 @@ def test_missing_attributes_name_the_trax_name():
         _check(caught.value, trax_name)
         assert not hasattr(owner, name)
     with pytest.raises(AttributeError) as caught:
-        tl.LSHSelfAttention  # pylint: disable=pointless-statement
-    _check(caught.value, "trax.layers.LSHSelfAttention", "Trax's research code")
+        tl.RelativeAttentionLayer  # pylint: disable=pointless-statement
+    _check(caught.value, "trax.layers.RelativeAttentionLayer",
+           "Trax's research code")
 
 
 def test_missing_layers_are_found_from_what_the_modules_have():

@@ -14,6 +14,8 @@ _MODULES = (
     "acceleration", "activation_fns", "assert_shape", "attention", "base",
     "combinators", "convolution", "core", "deconvolution", "initializers",
     "metrics", "normalization", "pooling", "reversible", "rnn",
+    # from Trax's research/: the attention layers Reformer needs
+    "efficient_attention",
     # ours: Flax modules as layers
     "flax_adapter", "functional",
 )

@@ -14,7 +14,7 @@ from trax_compat import missing as _missing
 
 # Trax's model modules (research/ and rl excluded).
 _MODULES = ("atari_cnn", "mlp", "neural_gpu", "resnet", "rnn", "transformer",
-            "reformer")
+            "reformer.reformer")
 
 
 def _public_names(module):
@@ -33,7 +33,8 @@ def _export_all():
             continue  # a module not written yet
         vars(module).setdefault("__getattr__",
                                 _missing.module_getattr(module.__name__))
-        globals()[module_name] = module
+        # trax.models.reformer is the module reformer/reformer.py, as in Trax.
+        globals()[module_name.rsplit(".", 1)[-1]] = module
         for name in _public_names(module):
             globals()[name] = getattr(module, name)
 

@@ -1,0 +1,592 @@
+"""Reformer's memory-efficient attention layers, as Trax defines them in
+``trax.layers.research.efficient_attention``: ``SelfAttention`` (optionally
+chunked), ``LSHSelfAttention`` (locality-sensitive-hashing attention) and
+``EncDecAttention``.
+
+Each layer keeps one set of projection weights per head, stacked on a
+leading head axis (Trax's layout), and computes one example and one head at a
+time in ``_forward_unbatched``; ``forward_and_or_backward`` maps that over
+heads and examples and sums the heads' outputs. The key the layer gets is
+shared by every example and head, so dropout masks are broadcast as in Trax;
+LSH draws its random rotations from a per-(example, head) key in its state,
+advanced on every forward pass.
+
+Masks and positions follow Trax exactly, quirks included: positions are
+counted from 1 inside ``attend``, so a padding token at position 0 of a
+masked ``SelfAttention`` is not masked, and a masked ``EncDecAttention``
+shifts every logit by -1e9 (valid) or -2e9 (padding).
+"""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trax_compat.layers import base
+
+__all__ = ["length_normalized", "hash_vecs", "look_adjacent",
+           "mask_self_attention", "attend", "apply_broadcasted_dropout",
+           "SelfAttention", "LSHSelfAttention", "EncDecAttention"]
+
+
+# -- functions ------------------------------------------------------------------
+
+def length_normalized(x, epsilon=1e-6):
+    """``x`` divided by the root mean square of its last axis."""
+    variance = jnp.mean(x**2, axis=-1, keepdims=True)
+    return x / jnp.sqrt(variance + epsilon)
+
+
+def _bucket_factors(n_buckets):
+    """(rotation size, total buckets) for an int or a list of even factors."""
+    factors = [n_buckets] if isinstance(n_buckets, int) else list(n_buckets)
+    for factor in factors:
+        if factor % 2:
+            raise ValueError(
+                f"n_buckets must be even (or a list of even factors); got "
+                f"{n_buckets!r}.")
+    return sum(factors), int(np.prod(factors)), factors
+
+
+def hash_vecs(vecs, n_buckets_in, n_hashes, rng):
+    """Angular LSH of ``vecs`` (length, depth): ``(buckets, n_buckets)`` with
+    buckets of shape (n_hashes, length). One random rotation per hash round,
+    drawn from ``rng`` as one normal array (depth, n_hashes, rot_size / 2)."""
+    rot_size, n_buckets, factors = _bucket_factors(n_buckets_in)
+    rotations = jax.random.normal(
+        rng, (vecs.shape[-1], n_hashes, rot_size // 2)).astype(jnp.float32)
+    rotated = jnp.einsum("tf,fhb->htb", vecs, rotations)
+    # A bucket is the argmax over the rotated vector and its negation; a
+    # list of factors hashes each factor's slice and combines the digits.
+    buckets, start, place = None, 0, 1
+    for factor in factors:
+        part = rotated[..., start:start + factor // 2]
+        start += factor // 2
+        digit = jnp.argmax(jnp.concatenate([part, -part], axis=-1),
+                           axis=-1).astype(jnp.int32)
+        buckets = digit if buckets is None else buckets + place * digit
+        place *= factor
+    return buckets, n_buckets
+
+
+def look_adjacent(x, n_chunks_before, n_chunks_after):
+    """Each chunk of ``x`` (n_chunks, chunk_len, ...) joined with its
+    neighbours along axis 1 (wrapping around at the ends)."""
+    if n_chunks_before == 0 and n_chunks_after == 0:
+        return x
+    parts = [x if i == 0 else jnp.concatenate([x[i:], x[:i]], axis=0)
+             for i in range(-n_chunks_before, n_chunks_after + 1)]
+    return jnp.concatenate(parts, axis=1)
+
+
+def mask_self_attention(dots, q_info, kv_info, causal=True, exclude_self=True,
+                        masked=False):
+    """Self-attention masking from positions: future keys (-1e9), the query
+    itself (-1e5), keys with a negative position, i.e. padding (-1e9)."""
+    q_info = q_info.astype(jnp.float32)
+    kv_info = kv_info.astype(jnp.float32)
+    if causal:
+        dots = dots - 1e9 * jnp.less(q_info, kv_info)
+    if exclude_self:
+        dots = dots - 1e5 * jnp.equal(q_info, kv_info)
+    if masked:
+        dots = dots - 1e9 * jnp.less(kv_info, 0.0).astype(jnp.float32)
+    return dots
+
+
+def _chunked(x, chunk_len):
+    return jnp.reshape(x, (-1, chunk_len) + tuple(x.shape[1:]))
+
+
+def attend(q, k=None, v=None, q_chunk_len=None, kv_chunk_len=None,
+           n_chunks_before=0, n_chunks_after=0, mask_fn=None, q_info=None,
+           kv_info=None, dropout=0.0, rng=None):
+    """Dot-product attention of ``q`` (q_len, d) over ``k``/``v``, optionally
+    chunked (each query chunk sees its own key chunk and its neighbours).
+    With ``k`` None the keys are the length-normalized queries. Returns
+    ``(output (q_len, d_v), logsumexp of the logits (q_len,))``."""
+    if v is None:
+        raise ValueError("attend needs values (v).")
+    share_qk = k is None
+    # Positions count from 1 here, so that position 0 can be masked too.
+    q_info = (jnp.arange(1, q.shape[-2] + 1, dtype=jnp.int32)
+              if q_info is None else q_info + 1)
+    if kv_info is None and not share_qk:
+        kv_info = jnp.arange(1, v.shape[-2] + 1, dtype=jnp.int32)
+    elif kv_info is not None:
+        kv_info = kv_info + 1
+
+    if q_chunk_len is not None:
+        q = _chunked(q, q_chunk_len)
+        q_info = _chunked(q_info, q_chunk_len)
+    if share_qk:
+        if kv_chunk_len is not None and kv_chunk_len != q_chunk_len:
+            raise ValueError("Shared queries and keys need one chunk length.")
+        k, kv_chunk_len = q, q_chunk_len
+        if kv_info is None:
+            kv_info = q_info
+        elif kv_chunk_len is not None:
+            kv_info = _chunked(kv_info, kv_chunk_len)
+    elif kv_chunk_len is not None:
+        k = _chunked(k, kv_chunk_len)
+        kv_info = _chunked(kv_info, kv_chunk_len)
+    if kv_chunk_len is not None:
+        v = _chunked(v, kv_chunk_len)
+    if (q_chunk_len is None) != (kv_chunk_len is None):
+        raise ValueError("Chunk both queries and keys, or neither.")
+    if q_chunk_len is None and (n_chunks_before or n_chunks_after):
+        raise ValueError("Adjacent chunks need a chunk length.")
+
+    if share_qk:
+        k = length_normalized(k)
+    k = k / jnp.sqrt(k.shape[-1])
+    k = look_adjacent(k, n_chunks_before, n_chunks_after)
+    v = look_adjacent(v, n_chunks_before, n_chunks_after)
+    kv_info = look_adjacent(kv_info, n_chunks_before, n_chunks_after)
+
+    dots = jnp.matmul(q, jnp.swapaxes(k, -1, -2))
+    if mask_fn is not None:
+        dots = mask_fn(dots, q_info[..., :, None], kv_info[..., None, :])
+    dots_logsumexp = jax.scipy.special.logsumexp(dots, axis=-1, keepdims=True)
+    dots = jnp.exp(dots - dots_logsumexp)
+    if dropout > 0.0:
+        # One mask for the last two axes, shared by every chunk.
+        keep_prob = 1.0 - dropout
+        keep = jax.random.bernoulli(rng, keep_prob, dots.shape[-2:])
+        dots = dots * (keep.astype(dots.dtype) / keep_prob)
+    out = jnp.matmul(dots, v)
+    return (jnp.reshape(out, (-1, out.shape[-1])),
+            jnp.reshape(dots_logsumexp, (-1,)))
+
+
+def apply_broadcasted_dropout(vecs, dropout_rate, rng):
+    """Dropout with one mask over the last axis, shared by the others."""
+    if dropout_rate <= 0.0:
+        return vecs
+    keep_prob = 1.0 - dropout_rate
+    keep = jax.random.bernoulli(rng, keep_prob, (vecs.shape[-1],))
+    return vecs * (keep.astype(vecs.dtype) / keep_prob)
+
+
+# -- layers -----------------------------------------------------------------------
+
+def _unbatched(signature):
+    return jax.ShapeDtypeStruct(tuple(signature.shape[1:]), signature.dtype)
+
+
+def _stack(trees):
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs, axis=0), *trees)
+
+
+class _EfficientAttention(base.Layer):
+    """What the three layers share: per-head weights stacked on axis 0,
+    per-(example, head) state stacked on axis 0 (example-major), dropout
+    only in train mode, and the batched forward (and backward) pass."""
+
+    def __init__(self, n_heads, n_in, d_qk, d_v, mode, attention_dropout,
+                 output_dropout, n_parallel_heads):
+        super().__init__(n_in=n_in, n_out=1)
+        if n_parallel_heads and (
+                (n_parallel_heads > n_heads and n_parallel_heads % n_heads)
+                or (n_parallel_heads < n_heads and n_heads % n_parallel_heads)):
+            raise ValueError(
+                "n_parallel_heads must be a multiple or fraction of n_heads; "
+                f"got n_parallel_heads={n_parallel_heads}, n_heads={n_heads}.")
+        self._n_heads = n_heads
+        # Heads run in parallel here whatever n_parallel_heads asks (it only
+        # trades memory for speed in Trax; the results are the same).
+        self._n_parallel_heads = n_parallel_heads or None
+        self._d_qk = d_qk
+        self._d_v = d_v
+        self._mode = mode
+        train = mode == "train"
+        self._attention_dropout = attention_dropout if train else 0.0
+        self._output_dropout = output_dropout if train else 0.0
+        self._incremental = False
+
+    def _kernel_initializer(self, shape, rng):
+        # Glorot-uniform over all heads' width together, one head at a time.
+        lim = np.sqrt(6.0 / (shape[0] + shape[1] * self._n_heads))
+        return jax.random.uniform(rng, shape, jnp.float32, -lim, lim)
+
+    def _weight_signature(self, input_signature):
+        return input_signature
+
+    def _create_weights_unbatched(self, input_signature, rng):
+        raise NotImplementedError
+
+    def _create_state_unbatched(self, input_signature, rng):
+        del input_signature, rng
+        return ()
+
+    def init_weights_and_state(self, input_signature):
+        if not isinstance(input_signature, (tuple, list)):
+            input_signature = (input_signature,)
+        input_signature = tuple(self._weight_signature(tuple(input_signature)))
+        unbatched = tuple(_unbatched(s) for s in input_signature)
+        batch_size = int(input_signature[0].shape[0])
+        weight_rngs = jax.random.split(self.rng, self._n_heads)
+        weights = _stack([self._create_weights_unbatched(unbatched, r)
+                          for r in weight_rngs])
+        # Trax splits the same key again for the state.
+        state_rngs = jax.random.split(self.rng, self._n_heads * batch_size)
+        state = _stack([self._create_state_unbatched(unbatched, r)
+                        for r in state_rngs])
+        self.state = tuple(state)
+        self.weights = tuple(weights)
+
+    def _forward_unbatched(self, *inputs, weights, state, rng, update_state):
+        """One example, one head: ``(output (length, d_model), new state)``."""
+        raise NotImplementedError
+
+    def _run(self, inputs, weights, state, rng, update_state):
+        """All examples and heads: outputs summed over heads, and the new
+        state in the layer's example-major layout."""
+        batch_size = int(inputs[0].shape[0])
+        n_heads = self._n_heads
+        state_bh = jax.tree_util.tree_map(
+            lambda s: jnp.reshape(s, (batch_size, n_heads) + s.shape[1:]),
+            state)
+
+        def one_head(x, w, s):
+            return self._forward_unbatched(*x, weights=w, state=s, rng=rng,
+                                           update_state=update_state)
+
+        def one_example(x, s):
+            out, new_s = jax.vmap(one_head, in_axes=(None, 0, 0))(
+                x, weights, s)
+            return jnp.sum(out, axis=0), new_s
+
+        out, new_state = jax.vmap(one_example)(tuple(inputs), state_bh)
+        new_state = jax.tree_util.tree_map(
+            lambda s: jnp.reshape(s, (batch_size * n_heads,) + s.shape[2:]),
+            new_state)
+        return out.astype(inputs[0].dtype), new_state
+
+    def forward_and_or_backward(self, inputs, weights, state, rng,
+                                output_grad=None, compute_output=True,
+                                update_state=True):
+        """Trax's efficient-attention entry point (reversible layers call it
+        in their backward pass with ``update_state=False``, which reuses the
+        hashes kept in ``state``): ``(output, new_state, inputs_grad,
+        weights_grad)``, each None where not asked for."""
+        single = not isinstance(inputs, (tuple, list))
+        inputs = (inputs,) if single else tuple(inputs)
+
+        def run(xs, w):
+            return self._run(xs, w, state, rng, update_state)
+
+        if output_grad is None:
+            output, new_state = run(inputs, weights)
+            inputs_grad = weights_grad = None
+        else:
+            output, vjp_fn, new_state = jax.vjp(run, inputs, weights,
+                                                has_aux=True)
+            inputs_grad, weights_grad = vjp_fn(output_grad)
+            if single:
+                inputs_grad = inputs_grad[0]
+        return (output if compute_output else None,
+                tuple(new_state) if update_state else None,
+                inputs_grad, weights_grad)
+
+    def forward(self, inputs):
+        inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
+        output, new_state, _, _ = self.forward_and_or_backward(
+            inputs, self.weights, self.state, self.rng)
+        self.state = new_state
+        return output
+
+
+def _qkv_names(share_qk, bias):
+    kernels = (("query", "value", "output") if share_qk
+               else ("query", "key", "value", "output"))
+    if not bias:
+        return kernels
+    biases = (("query_bias", "value_bias") if share_qk
+              else ("query_bias", "key_bias", "value_bias"))
+    return kernels + biases
+
+
+class SelfAttention(_EfficientAttention):
+    """Multi-head self-attention, optionally chunked along the sequence
+    (``chunk_len``; each chunk attends to itself and ``n_chunks_before`` /
+    ``n_chunks_after`` neighbouring chunks), causal and/or masked (a second
+    input, True at valid tokens). ``share_qk`` uses the length-normalized
+    queries as keys and keeps a token from attending to itself."""
+
+    def __init__(self, n_heads=2, d_qk=64, d_v=64, share_qk=False,
+                 causal=False, masked=False, chunk_len=None,
+                 n_chunks_before=0, n_chunks_after=0, bias=False,
+                 mode="train", predict_mem_len=None, predict_drop_len=None,
+                 attention_dropout=0.0, output_dropout=0.0,
+                 n_parallel_heads=None, use_python_loop=False,
+                 use_reference_code=False):
+        del use_python_loop, use_reference_code  # Same results either way.
+        super().__init__(n_heads, 2 if masked else 1, d_qk, d_v, mode,
+                         attention_dropout, output_dropout, n_parallel_heads)
+        if mode == "predict":
+            raise NotImplementedError(
+                "SelfAttention(mode='predict') (fast inference) is not "
+                "implemented in trax_compat yet; use mode='eval' and run the "
+                "whole sequence.")
+        self._share_qk = share_qk
+        self._causal = causal
+        self._masked = masked
+        self._chunk_len = chunk_len
+        self._n_chunks_before = n_chunks_before
+        self._n_chunks_after = n_chunks_after
+        self._bias = bias
+
+    @property
+    def weight_names(self):
+        return _qkv_names(self._share_qk, self._bias)
+
+    def _weight_signature(self, input_signature):
+        return input_signature[:1]  # the mask has no weights or state
+
+    def _create_weights_unbatched(self, input_signature, rng):
+        d_model = input_signature[0].shape[-1]
+        rng_q, rng_k, rng_v, rng_o = jax.random.split(rng, 4)
+        w_q = self._kernel_initializer((d_model, self._d_qk), rng_q)
+        w_v = self._kernel_initializer((d_model, self._d_v), rng_v)
+        w_o = jnp.transpose(self._kernel_initializer((d_model, self._d_v),
+                                                     rng_o))
+        kernels = (w_q, w_v, w_o) if self._share_qk else (
+            w_q, self._kernel_initializer((d_model, self._d_qk), rng_k),
+            w_v, w_o)
+        if not self._bias:
+            return kernels
+        n_biases = 2 if self._share_qk else 3
+        sizes = (self._d_qk, self._d_qk, self._d_v)[-n_biases:]
+        return kernels + tuple(jnp.zeros(n) for n in sizes)
+
+    def _projections(self, x, weights):
+        """(q, k or None, v) of ``x``; k is None when shared with q."""
+        n_kernels = 3 if self._share_qk else 4
+        kernels, biases = weights[:n_kernels], weights[n_kernels:]
+        w_q, w_v = kernels[0], kernels[-2]
+        q, v = jnp.matmul(x, w_q), jnp.matmul(x, w_v)
+        k = None if self._share_qk else jnp.matmul(x, kernels[1])
+        if self._bias:
+            q, v = q + biases[0], v + biases[-1]
+            if not self._share_qk:
+                k = k + biases[1]
+        return q, k, v, kernels[-1]
+
+    def _forward_unbatched(self, x, mask=None, *, weights, state, rng,
+                           update_state):
+        del update_state
+        attend_rng, output_rng = jax.random.split(rng)
+        q, k, v, w_o = self._projections(x, weights)
+        mask_fn = functools.partial(
+            mask_self_attention, causal=self._causal,
+            exclude_self=self._share_qk, masked=self._masked)
+        q_info = kv_info = jnp.arange(q.shape[-2], dtype=jnp.int32)
+        if self._masked:
+            # Padding gets a negative position (position 0 stays 0: Trax's).
+            kv_info = kv_info * jnp.where(mask, 1, -1).astype(jnp.int32)
+        o, _ = attend(q, k, v, q_chunk_len=self._chunk_len,
+                      kv_chunk_len=self._chunk_len,
+                      n_chunks_before=self._n_chunks_before,
+                      n_chunks_after=self._n_chunks_after, mask_fn=mask_fn,
+                      q_info=q_info, kv_info=kv_info,
+                      dropout=self._attention_dropout, rng=attend_rng)
+        out = jnp.matmul(o, w_o)
+        return (apply_broadcasted_dropout(out, self._output_dropout,
+                                          output_rng), state)
+
+
+class LSHSelfAttention(_EfficientAttention):
+    """Reformer's LSH self-attention: queries double as keys; each hash
+    round sorts the positions by (bucket, position), attends within chunks
+    of ``chunk_len`` (and ``n_chunks_before`` / ``n_chunks_after``
+    neighbours), and the rounds are combined by their softmax weights. The
+    hash rotations come from a key per (example, head) kept in the state
+    with the last buckets; each forward pass advances that key."""
+
+    weight_names = ("query", "value", "output")
+    state_names = ("buckets", "hash_rng")
+
+    def __init__(self, n_heads=2, d_qk=64, d_v=64, share_qk="unused",
+                 causal=False, masked=False, chunk_len=128, n_chunks_before=1,
+                 n_chunks_after=0, n_hashes=1, n_buckets=None, mode="train",
+                 predict_mem_len=2048, predict_drop_len=256,
+                 attention_dropout=0.0, output_dropout=0.0,
+                 max_length_for_buckets=None, bias=False, n_parallel_heads=1,
+                 use_python_loop=False, use_reference_code=False):
+        del share_qk, use_python_loop, use_reference_code
+        del predict_mem_len, predict_drop_len
+        super().__init__(n_heads, 2 if masked else 1, d_qk, d_v, mode,
+                         attention_dropout, output_dropout, n_parallel_heads)
+        if mode == "predict":
+            raise NotImplementedError(
+                "LSHSelfAttention(mode='predict') (fast inference) is not "
+                "implemented in trax_compat yet; use mode='eval' and run the "
+                "whole sequence.")
+        if bias:
+            raise ValueError(
+                "LSHSelfAttention(bias=True) is not supported (Trax's forward "
+                "pass fails with it too); use bias=False.")
+        if n_buckets is not None:
+            _bucket_factors(n_buckets)  # even, or a clear error now
+        self._causal = causal
+        self._masked = masked
+        self._chunk_len = chunk_len
+        self._n_chunks_before = n_chunks_before
+        self._n_chunks_after = n_chunks_after
+        self._n_hashes = n_hashes
+        self._n_buckets = n_buckets
+        self._max_length_for_buckets = max_length_for_buckets
+
+    def _create_weights_unbatched(self, input_signature, rng):
+        d_model = input_signature[0].shape[-1]
+        rng_q, _, rng_v, rng_o = jax.random.split(rng, 4)
+        w_q = self._kernel_initializer((d_model, self._d_qk), rng_q)
+        w_v = self._kernel_initializer((d_model, self._d_v), rng_v)
+        w_o = jnp.transpose(self._kernel_initializer((d_model, self._d_v),
+                                                     rng_o))
+        return (w_q, w_v, w_o)
+
+    def _create_state_unbatched(self, input_signature, rng):
+        length = self._max_length_for_buckets or input_signature[0].shape[0]
+        return (jnp.zeros(self._n_hashes * length, dtype=jnp.int32), rng)
+
+    def hash_vectors(self, vecs, rng, mask=None):
+        """Bucket ids of ``vecs`` (length, d) for every hash round, offset
+        per round so rounds never share a bucket: shape (n_hashes * length,).
+        Without ``n_buckets``, 2 buckets per chunk (factored past 128)."""
+        n_buckets_list = self._n_buckets
+        if n_buckets_list is None:
+            n_buckets = 2 * max(1, vecs.shape[0] // self._chunk_len)
+            if n_buckets <= 128:
+                n_buckets_list = n_buckets
+            else:
+                first = 2**math.ceil(math.log2(math.sqrt(n_buckets)))
+                n_buckets_list = [first, 2 * (n_buckets // (2 * first))]
+        buckets, n_buckets = hash_vecs(vecs, n_buckets_list, self._n_hashes,
+                                       rng)
+        if mask is not None:
+            n_buckets += 1  # padding gets a bucket of its own
+            buckets = jnp.where(mask[None, :], buckets, n_buckets - 1)
+        offsets = jnp.arange(self._n_hashes, dtype=jnp.int32) * n_buckets
+        return jnp.reshape(buckets + offsets[:, None], (-1,))
+
+    def _forward_unbatched(self, x, mask=None, *, weights, state, rng,
+                           update_state):
+        attend_rng, output_rng = jax.random.split(rng)
+        w_q, w_v, w_o = weights
+        q = jnp.matmul(x, w_q)
+        v = jnp.matmul(x, w_v)
+        seqlen = x.shape[0]
+        n_hashes = self._n_hashes
+
+        if update_state:
+            _, old_hash_rng = state
+            hash_rng, hash_subrng = jax.random.split(old_hash_rng)
+            buckets = self.hash_vectors(q, hash_subrng, mask)
+            kept = buckets
+            if self._max_length_for_buckets:
+                room = n_hashes * self._max_length_for_buckets
+                if buckets.shape[0] < room:
+                    kept = jnp.concatenate([buckets, jnp.zeros(
+                        room - buckets.shape[0], dtype=jnp.int32)])
+            state = (kept, hash_rng)
+        else:
+            # The backward pass reuses the forward pass's buckets.
+            buckets = state[0]
+            if self._max_length_for_buckets:
+                buckets = buckets[:n_hashes * seqlen]
+        if buckets.shape[0] != n_hashes * seqlen:
+            raise ValueError(
+                f"LSHSelfAttention's state holds buckets for "
+                f"{buckets.shape[0] // n_hashes} positions but the input has "
+                f"{seqlen}; initialize the layer for this length (or set "
+                f"max_length_for_buckets).")
+
+        # Sort positions by (bucket, position) within each hash round.
+        ticker = jnp.arange(n_hashes * seqlen, dtype=jnp.int32)
+        buckets_and_t = jax.lax.stop_gradient(
+            seqlen * buckets + (ticker % seqlen))
+        _, sticker = jax.lax.sort_key_val(buckets_and_t, ticker)
+        _, undo_sort = jax.lax.sort_key_val(sticker, ticker)
+        sticker = jax.lax.stop_gradient(sticker)
+        undo_sort = jax.lax.stop_gradient(undo_sort)
+
+        st = sticker % seqlen
+        sq = jnp.take(q, st, axis=0)
+        sv = jnp.take(v, st, axis=0)
+        mask_fn = functools.partial(mask_self_attention, causal=self._causal,
+                                    exclude_self=True, masked=self._masked)
+        q_info, kv_info = st, None
+        if self._masked:
+            smask = jnp.take(mask, st, axis=0)
+            kv_info = q_info * jnp.where(smask, 1, -1).astype(jnp.int32)
+        so, slogits = attend(sq, k=None, v=sv, q_chunk_len=self._chunk_len,
+                             n_chunks_before=self._n_chunks_before,
+                             n_chunks_after=self._n_chunks_after,
+                             mask_fn=mask_fn, q_info=q_info, kv_info=kv_info,
+                             dropout=self._attention_dropout, rng=attend_rng)
+        o = jnp.take(so, undo_sort, axis=0)
+        logits = jnp.take(slogits, undo_sort, axis=0)
+        if n_hashes > 1:
+            o = jnp.reshape(o, (n_hashes, seqlen, o.shape[-1]))
+            logits = jnp.reshape(logits, (n_hashes, seqlen, 1))
+            probs = jnp.exp(logits - jax.scipy.special.logsumexp(
+                logits, axis=0, keepdims=True))
+            o = jnp.sum(o * probs, axis=0)
+        out = jnp.matmul(o, w_o)
+        return (apply_broadcasted_dropout(out, self._output_dropout,
+                                          output_rng), state)
+
+
+class EncDecAttention(_EfficientAttention):
+    """Encoder-decoder attention: queries from the first input, keys and
+    values from the second; ``masked`` takes a third input (True at valid
+    encoder tokens)."""
+
+    weight_names = ("query", "key", "value", "output")
+
+    def __init__(self, n_heads=2, d_qk=64, d_v=64, masked=True, mode="train",
+                 attention_dropout=0.0, output_dropout=0.0,
+                 n_parallel_heads=None, use_python_loop=False,
+                 use_reference_code=False):
+        del use_python_loop, use_reference_code
+        super().__init__(n_heads, 3 if masked else 2, d_qk, d_v, mode,
+                         attention_dropout, output_dropout, n_parallel_heads)
+        self._masked = masked
+
+    def _create_weights_unbatched(self, input_signature, rng):
+        d_model = input_signature[0].shape[-1]
+        d_kv = input_signature[1].shape[-1]
+        rng_q, rng_k, rng_v, rng_o = jax.random.split(rng, 4)
+        w_q = self._kernel_initializer((d_model, self._d_qk), rng_q)
+        w_k = self._kernel_initializer((d_kv, self._d_qk), rng_k)
+        w_v = self._kernel_initializer((d_kv, self._d_v), rng_v)
+        w_o = jnp.transpose(self._kernel_initializer((d_model, self._d_v),
+                                                     rng_o))
+        return (w_q, w_k, w_v, w_o)
+
+    def _forward_unbatched(self, q_antecedent, kv_antecedent, mask=None, *,
+                           weights, state, rng, update_state):
+        del update_state
+        attend_rng, output_rng = jax.random.split(rng)
+        w_q, w_k, w_v, w_o = weights
+        q = jnp.matmul(q_antecedent, w_q)
+        k = jnp.matmul(kv_antecedent, w_k)
+        v = jnp.matmul(kv_antecedent, w_v)
+        q_info = kv_info = mask_fn = None
+        if self._masked:
+            # 1 at padding; attend adds 1, and the logits lose 1e9 per unit.
+            kv_info = jnp.logical_not(mask).astype(jnp.int32)
+
+            def mask_fn(dots, q_info, kv_info):
+                del q_info
+                return dots - 1e9 * kv_info.astype(jnp.float32)
+        o, _ = attend(q, k, v, mask_fn=mask_fn, q_info=q_info,
+                      kv_info=kv_info, dropout=self._attention_dropout,
+                      rng=attend_rng)
+        out = jnp.matmul(o, w_o)
+        return (apply_broadcasted_dropout(out, self._output_dropout,
+                                          output_rng), state)

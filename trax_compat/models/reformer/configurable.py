@@ -1,0 +1,127 @@
+"""The parts of Trax's configurable Transformer
+(``trax.models.research.configurable_transformer``) that the Reformer models
+are built from: feed-forward block, attention wrapper, positional encoding
+and embedders, with the options those models use. Options beyond them
+(sparse or SRU feed-forward blocks, other positional encodings) say so."""
+
+from trax_compat import layers as tl
+
+
+def _unsupported(what, value, fix):
+    raise NotImplementedError(
+        f"{what}={value!r} is not available in trax_compat yet (Trax builds it "
+        f"from its research layers); {fix}.")
+
+
+def _FeedForward(d_model, d_ff, dropout, activation, act_dropout,  # pylint: disable=invalid-name
+                 use_bfloat16, mode):
+    act_dropout = dropout if act_dropout is None else act_dropout
+    return [
+        tl.Dense(d_ff, use_bfloat16=use_bfloat16),
+        tl.Dropout(rate=act_dropout, shared_axes=[-2], mode=mode),
+        activation(),
+        tl.Dense(d_model, use_bfloat16=use_bfloat16),
+    ]
+
+
+def FeedForwardWithOptions(d_model, d_ff, dropout, dropout_shared_axes,  # pylint: disable=invalid-name
+                           ff_activation, ff_dropout, ff_chunk_size,
+                           ff_use_sru, ff_sparsity, center_layernorm, mode,
+                           use_bfloat16=False, ff_sparsity_type="1inN"):
+    """LayerNorm, Dense-activation-Dense and dropout, optionally run on
+    ``ff_chunk_size`` positions at a time (same result, less memory)."""
+    if ff_sparsity:
+        _unsupported("ff_sparsity", ff_sparsity, "use ff_sparsity=0")
+    if ff_use_sru:
+        _unsupported("ff_use_sru", ff_use_sru, "use ff_use_sru=0")
+    del ff_sparsity_type
+    ff = _FeedForward(d_model, d_ff, dropout, ff_activation, ff_dropout,
+                      use_bfloat16, mode)
+    res = [tl.LayerNorm(center=center_layernorm), ff,
+           tl.Dropout(rate=dropout, shared_axes=dropout_shared_axes,
+                      mode=mode)]
+    if ff_chunk_size > 0:
+        res = tl.BatchLeadingAxes(tl.Chunk(tl.Serial(res), ff_chunk_size))
+    return [res]
+
+
+def ApplyAttentionLayer(attention_type, d_model, n_heads, d_qk, d_v, causal,  # pylint: disable=invalid-name
+                        masked, attention_dropout, output_dropout,
+                        attention_chunk_size, mode):
+    """``attention_type`` built with the efficient-attention arguments, or
+    (for a layer without ``d_qk``) the classic ones; chunked over the batch
+    when ``attention_chunk_size`` > 0."""
+    try:
+        attention = attention_type(
+            n_heads=n_heads, d_qk=d_qk, d_v=d_v, causal=causal, masked=masked,
+            output_dropout=output_dropout,
+            attention_dropout=attention_dropout, mode=mode)
+    except TypeError:  # A classic attention layer: no d_qk argument.
+        attention = attention_type(d_model, n_heads=n_heads,
+                                   dropout=attention_dropout, mode=mode)
+    return tl.Chunk(attention, attention_chunk_size)
+
+
+@tl.assert_shape("...d->...d")
+def PositionalEncoder(mode, dropout=None, max_len=None, pos_type=None,  # pylint: disable=invalid-name
+                      pos_axial_shape=None, pos_d_axial_embs=None,
+                      pos_start_from_zero_prob=1.0, pos_max_offset_to_add=0,
+                      use_bfloat16=False):
+    """Trax's learned-sinusoid ``PositionalEncoding`` (``pos_type`` None),
+    or none at all (``pos_type='no'``)."""
+    del pos_axial_shape, pos_d_axial_embs
+    if pos_type == "no":
+        return tl.Serial()
+    if pos_type:
+        _unsupported("pos_type", pos_type, "use pos_type=None")
+    return tl.PositionalEncoding(
+        max_len=max_len, dropout=dropout, use_bfloat16=use_bfloat16,
+        start_from_zero_prob=pos_start_from_zero_prob,
+        max_offset_to_add=pos_max_offset_to_add, mode=mode)
+
+
+def EmbeddingAndPositionalEncodings(input_vocab_size, d_model, mode,  # pylint: disable=invalid-name
+                                    embedding_dropout, dropout_shared_axes,
+                                    max_len, output_vocab_size=None,
+                                    pos_type=None, pos_axial_shape=None,
+                                    pos_d_axial_embs=None,
+                                    pos_start_from_zero_prob=1.0,
+                                    pos_max_offset_to_add=0,
+                                    use_bfloat16=False):
+    """(input encoder, output encoder, output vocabulary size): embedding,
+    dropout and positional encoding for each side. Without
+    ``output_vocab_size`` both sides share one embedding layer; the encoder
+    side never runs in 'predict' mode."""
+    def embedder(vocab_size, embedding_mode):
+        if vocab_size is not None:
+            embedding = tl.Embedding(vocab_size, d_model,
+                                     use_bfloat16=use_bfloat16)
+        else:
+            embedding = tl.Dense(d_model, use_bfloat16=use_bfloat16)
+        return [embedding,
+                tl.Dropout(rate=embedding_dropout,
+                           shared_axes=dropout_shared_axes,
+                           mode=embedding_mode)]
+
+    def encoder(embedding_mode):
+        return PositionalEncoder(
+            embedding_mode, dropout=embedding_dropout, max_len=max_len,
+            pos_type=pos_type, pos_axial_shape=pos_axial_shape,
+            pos_d_axial_embs=pos_d_axial_embs,
+            pos_start_from_zero_prob=pos_start_from_zero_prob,
+            pos_max_offset_to_add=pos_max_offset_to_add,
+            use_bfloat16=use_bfloat16)
+
+    encoder_mode = "eval" if mode == "predict" else mode
+    in_embedder = embedder(input_vocab_size, encoder_mode)
+    in_encoder = in_embedder + [encoder(encoder_mode)]
+    if not (input_vocab_size or output_vocab_size):
+        raise ValueError("Give input_vocab_size or output_vocab_size.")
+    out_embedder = (in_embedder if output_vocab_size is None
+                    else embedder(output_vocab_size, mode))
+    out_encoder = out_embedder + [encoder(mode)]
+    if output_vocab_size is None:
+        output_vocab_size = input_vocab_size
+    in_spec = "...a->...b" if input_vocab_size is None else "...->...d"
+    return (tl.AssertFunction(in_spec, in_encoder),
+            tl.AssertFunction("...->...d", out_encoder), output_vocab_size)
