@@ -145,6 +145,30 @@ MODELS = {
 
 TRAIN_RNG_SEED = 7
 
+# Predict mode: name -> (constructor, init signature (shape, dtype), pieces
+# fed one call after another: a prefix, then one position at a time, past
+# the memory so that it drops its oldest positions).
+PREDICT = {
+    "self_attention_predict": (
+        "tl.SelfAttention(n_heads=2, d_qk=4, d_v=4, causal=True, chunk_len=2,"
+        " n_chunks_before=1, mode='predict')", ((2, 1, 6), "float32"),
+        [ramp((2, 4, 6))] + [ramp((2, 1, 6), 0.3 * i) for i in range(5)]),
+    "lsh_predict": (
+        "tl.LSHSelfAttention(n_heads=2, d_qk=4, d_v=4, causal=True, "
+        "chunk_len=2, n_chunks_before=1, n_hashes=2, n_buckets=4, "
+        "predict_mem_len=6, predict_drop_len=2, mode='predict')",
+        ((2, 1, 6), "float32"),
+        [ramp((2, 4, 6), 1.0)] + [ramp((2, 1, 6), 0.4 * i) for i in range(6)]),
+    "reformer_lm_predict": (
+        "trax.models.ReformerLM(vocab_size=20, d_model=16, d_ff=32, "
+        "d_attention_key=8, d_attention_value=8, n_layers=2, n_heads=2, "
+        "max_len=32, attention_type=[functools.partial(tl.SelfAttention, "
+        "chunk_len=4, n_chunks_before=1), " + LSH + "chunk_len=4, "
+        "n_buckets=4, n_hashes=2, predict_mem_len=8, predict_drop_len=4)], "
+        "mode='predict')", ((2, 1), "int32"),
+        [tokens((2, 1), 20, seed=i) for i in range(11)]),
+}
+
 
 def value(x):
     if isinstance(x, (tuple, list)):
@@ -249,6 +273,22 @@ def model_record(constructor, x):
     return record
 
 
+def predict_record(constructor, signature, pieces):
+    layer = eval(constructor)  # pylint: disable=eval-used
+    shape, dtype = signature
+    layer.init(shapes.ShapeDtype(shape, np.dtype(dtype)),
+               rng=trax_random.get_prng(0))
+    record = {"constructor": constructor, "repr": str(layer),
+              "signature": [list(shape), dtype],
+              "pieces": [value(p) for p in pieces],
+              "state_typed": oc.tree_typed(layer.state), "outputs": []}
+    for piece in pieces:
+        record["outputs"].append(oc.array(layer(jnp.asarray(piece))))
+    record["final_state"] = [leaf_summary(s, True) for s in
+                             jax.tree_util.tree_leaves(layer.state)]
+    return record
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=pathlib.Path)
@@ -256,13 +296,16 @@ def main():
     data = {"env": oc.env("tests/testdata/generate_models_reformer.py"),
             "cotangent": "cos(0.71 * arange(n)) reshaped",
             "train_rng_seed": TRAIN_RNG_SEED,
-            "layers": {}, "models": {}}
+            "layers": {}, "models": {}, "predict": {}}
     for name, (constructor, x) in LAYERS.items():
         print(f"layer {name}", file=sys.stderr)
         data["layers"][name] = layer_record(constructor, x)
     for name, (constructor, x) in MODELS.items():
         print(f"model {name}", file=sys.stderr)
         data["models"][name] = model_record(constructor, x)
+    for name, (constructor, signature, pieces) in PREDICT.items():
+        print(f"predict {name}", file=sys.stderr)
+        data["predict"][name] = predict_record(constructor, signature, pieces)
     oc.write_json_gz(args.out / "trax_oracle" / "models_reformer"
                      / "models_reformer.json.gz", data)
 

@@ -205,6 +205,45 @@ class _EfficientAttention(base.Layer):
         self._attention_dropout = attention_dropout if train else 0.0
         self._output_dropout = output_dropout if train else 0.0
         self._incremental = False
+        self._n_mem = 1
+
+    def _set_predict_memory(self, mode, causal, chunk_len, n_chunks_before,
+                            predict_mem_len, predict_drop_len):
+        """In 'predict' mode the layer keeps the last ``predict_mem_len``
+        inputs in its state and drops ``predict_drop_len`` when full
+        (defaults from the chunking)."""
+        self._incremental = mode == "predict"
+        if not self._incremental:
+            return
+        name = type(self).__name__
+        if not causal:
+            raise ValueError(
+                f"{name}(mode='predict') needs causal=True: only causal "
+                f"attention supports fast inference.")
+        if chunk_len is None and not (predict_mem_len and predict_drop_len):
+            raise ValueError(
+                f"{name}(mode='predict') needs chunk_len, or both "
+                f"predict_mem_len and predict_drop_len.")
+        predict_mem_len = predict_mem_len or chunk_len * (1 + n_chunks_before)
+        predict_drop_len = predict_drop_len or chunk_len
+        if not 0 < predict_drop_len <= predict_mem_len:
+            raise ValueError(
+                f"{name}: need 0 < predict_drop_len <= predict_mem_len; got "
+                f"predict_mem_len={predict_mem_len}, "
+                f"predict_drop_len={predict_drop_len}.")
+        self._predict_mem_len = predict_mem_len
+        self._predict_drop_len = predict_drop_len
+
+    def _heads_state_names(self):
+        return "heads_state"
+
+    @property
+    def state_names(self):
+        heads = self._heads_state_names()
+        if not self._incremental:
+            return heads
+        return ("mem_end", ("mem", "mem_mask", "mem_2")[:self._n_mem],
+                heads)
 
     def _kernel_initializer(self, shape, rng):
         # Glorot-uniform over all heads' width together, one head at a time.
@@ -234,6 +273,12 @@ class _EfficientAttention(base.Layer):
         state_rngs = jax.random.split(self.rng, self._n_heads * batch_size)
         state = _stack([self._create_state_unbatched(unbatched, r)
                         for r in state_rngs])
+        if self._incremental:
+            mem = tuple(jnp.zeros((s.shape[0], self._predict_mem_len)
+                                  + tuple(s.shape[2:]), dtype=s.dtype)
+                        for s in input_signature)
+            self._n_mem = len(mem)
+            state = (jnp.zeros((), dtype=jnp.int32), mem, tuple(state))
         self.state = tuple(state)
         self.weights = tuple(weights)
 
@@ -241,9 +286,54 @@ class _EfficientAttention(base.Layer):
         """One example, one head: ``(output (length, d_model), new state)``."""
         raise NotImplementedError
 
-    def _run(self, inputs, weights, state, rng, update_state):
+    def _incremental_forward_unbatched(self, *inputs, q_start, q_len,
+                                       weights, state, rng, update_state):
+        """One example, one head in 'predict' mode: the inputs are the
+        memory, the queries the ``q_len`` positions from ``q_start``."""
+        raise NotImplementedError
+
+    def _use_predict_mem(self, inputs, state):
+        """Puts the new inputs into the memory. Returns (inputs to attend
+        over, per-head state, first query position, new memory, its end)."""
+        mem_end, mem, state = state
+        seqlen = inputs[0].shape[-2]
+        mem_len, drop_len = self._predict_mem_len, self._predict_drop_len
+        if seqlen <= drop_len and seqlen < mem_len:
+            # A few new positions (one, decoding): drop the oldest
+            # drop_len when they do not fit, then write them at the end.
+            def roll(buf):
+                return jnp.concatenate(
+                    [buf[:, drop_len:], jnp.zeros_like(buf[:, :drop_len])],
+                    axis=1)
+            do_roll = mem_end + seqlen > mem_len
+            mem = tuple(jnp.where(do_roll, roll(m), m) for m in mem)
+            mem_end = jnp.where(do_roll, mem_end - drop_len, mem_end)
+            inputs = tuple(
+                jax.lax.dynamic_update_slice_in_dim(m, x.astype(m.dtype),
+                                                    mem_end, axis=1)
+                for m, x in zip(mem, inputs))
+            return inputs, state, mem_end, inputs, mem_end + seqlen
+        # A long piece at once: only right at the start of a sequence (as
+        # in Trax, a later one turns the floats into NaN).
+        new_mem = []
+        for x in inputs:
+            if seqlen >= mem_len:
+                new_mem.append(x[:, seqlen - mem_len:])
+            else:
+                pad = jnp.zeros(x.shape[:1] + (mem_len - seqlen,)
+                                + x.shape[2:], dtype=x.dtype)
+                new_mem.append(jnp.concatenate([x, pad], axis=1))
+        at_start = jnp.equal(mem_end, 0)
+        inputs = tuple(jnp.where(at_start, x, x * jnp.nan)
+                       if x.dtype == jnp.float32 else x for x in inputs)
+        return (inputs, state, jnp.zeros((), jnp.int32), tuple(new_mem),
+                jnp.minimum(seqlen, mem_len).astype(jnp.int32))
+
+    def _run(self, inputs, weights, state, rng, update_state, q_start=None,
+             q_len=None):
         """All examples and heads: outputs summed over heads, and the new
-        state in the layer's example-major layout."""
+        state in the layer's example-major layout. With ``q_start`` (predict
+        mode) the queries are ``q_len`` positions of the memory."""
         batch_size = int(inputs[0].shape[0])
         n_heads = self._n_heads
         state_bh = jax.tree_util.tree_map(
@@ -251,6 +341,10 @@ class _EfficientAttention(base.Layer):
             state)
 
         def one_head(x, w, s):
+            if q_start is not None:
+                return self._incremental_forward_unbatched(
+                    *x, q_start=q_start, q_len=q_len, weights=w, state=s,
+                    rng=rng, update_state=update_state)
             return self._forward_unbatched(*x, weights=w, state=s, rng=rng,
                                            update_state=update_state)
 
@@ -265,6 +359,23 @@ class _EfficientAttention(base.Layer):
             new_state)
         return out.astype(inputs[0].dtype), new_state
 
+    def _compiled_run(self, update_state, q_len=None):
+        """``_run`` compiled once per layer (and input shapes): called
+        eagerly, the per-head, per-example work would otherwise dispatch
+        hundreds of small operations; inside a jitted step it is inlined."""
+        cache = self.__dict__.setdefault("_run_cache", {})
+        key = (update_state, q_len)
+        if key not in cache:
+            cache[key] = jax.jit(functools.partial(
+                self._run, update_state=update_state, q_len=q_len))
+        return cache[key]
+
+    def __getstate__(self):
+        # A copy (deepcopy, pickle) compiles its own functions.
+        state = self.__dict__.copy()
+        state.pop("_run_cache", None)
+        return state
+
     def forward_and_or_backward(self, inputs, weights, state, rng,
                                 output_grad=None, compute_output=True,
                                 update_state=True):
@@ -274,9 +385,14 @@ class _EfficientAttention(base.Layer):
         weights_grad)``, each None where not asked for."""
         single = not isinstance(inputs, (tuple, list))
         inputs = (inputs,) if single else tuple(inputs)
+        if self._incremental:
+            return self._predict_forward(inputs, weights, state, rng,
+                                         output_grad, compute_output,
+                                         update_state, single)
+        run_all = self._compiled_run(update_state)
 
         def run(xs, w):
-            return self._run(xs, w, state, rng, update_state)
+            return run_all(xs, w, state, rng)
 
         if output_grad is None:
             output, new_state = run(inputs, weights)
@@ -290,6 +406,37 @@ class _EfficientAttention(base.Layer):
         return (output if compute_output else None,
                 tuple(new_state) if update_state else None,
                 inputs_grad, weights_grad)
+
+    def _predict_forward(self, inputs, weights, state, rng, output_grad,
+                         compute_output, update_state, single):
+        seqlen = inputs[0].shape[-2]
+        if update_state:
+            inputs, heads_state, q_start, new_mem, new_mem_end = (
+                self._use_predict_mem(inputs, state))
+        else:
+            # The memory then holds all the inputs (no backprop past it).
+            new_mem_end, inputs, heads_state = state
+            q_start = new_mem_end - seqlen
+        q_start = jax.lax.stop_gradient(jnp.asarray(q_start, jnp.int32))
+        run_all = self._compiled_run(update_state, q_len=seqlen)
+
+        def run(xs, w):
+            return run_all(xs, w, heads_state, rng, q_start=q_start)
+
+        if output_grad is None:
+            output, new_heads_state = run(inputs, weights)
+            inputs_grad = weights_grad = None
+        else:
+            output, vjp_fn, new_heads_state = jax.vjp(run, inputs, weights,
+                                                      has_aux=True)
+            inputs_grad, weights_grad = vjp_fn(output_grad)
+            if single:
+                inputs_grad = inputs_grad[0]
+        new_state = None
+        if update_state:
+            new_state = (new_mem_end, tuple(new_mem), tuple(new_heads_state))
+        return (output if compute_output else None, new_state, inputs_grad,
+                weights_grad)
 
     def forward(self, inputs):
         inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
@@ -326,11 +473,8 @@ class SelfAttention(_EfficientAttention):
         del use_python_loop, use_reference_code  # Same results either way.
         super().__init__(n_heads, 2 if masked else 1, d_qk, d_v, mode,
                          attention_dropout, output_dropout, n_parallel_heads)
-        if mode == "predict":
-            raise NotImplementedError(
-                "SelfAttention(mode='predict') (fast inference) is not "
-                "implemented in trax_compat yet; use mode='eval' and run the "
-                "whole sequence.")
+        self._set_predict_memory(mode, causal, chunk_len, n_chunks_before,
+                                 predict_mem_len, predict_drop_len)
         self._share_qk = share_qk
         self._causal = causal
         self._masked = masked
@@ -397,6 +541,48 @@ class SelfAttention(_EfficientAttention):
         return (apply_broadcasted_dropout(out, self._output_dropout,
                                           output_rng), state)
 
+    def _incremental_forward_unbatched(self, x, mask=None, *, q_start, q_len,
+                                       weights, state, rng, update_state):
+        del update_state
+        attend_rng, output_rng = jax.random.split(rng)
+        if self._share_qk:
+            w_q, w_v, w_o = weights[:3]
+        else:
+            w_q, w_k, w_v, w_o = weights[:4]
+        q_range = q_start + jnp.arange(q_len, dtype=jnp.int32)
+        # Trax projects a single query twice over and keeps the first row
+        # (for equal rounding with the full-sequence pass on TPU).
+        q_in = x[q_range]
+        q = jnp.matmul(jnp.concatenate([q_in] * 2, 0) if q_len == 1 else q_in,
+                       w_q)
+        if self._share_qk:
+            k = length_normalized(jnp.matmul(x, w_q))
+        else:
+            k = jnp.matmul(x, w_k)
+        v = jnp.matmul(x, w_v)
+        mask_fn = functools.partial(
+            mask_self_attention, causal=self._causal,
+            exclude_self=self._share_qk, masked=self._masked)
+        kv_info = jnp.arange(k.shape[-2], dtype=jnp.int32)
+        chunked = self._chunk_len is not None and q_len > self._chunk_len
+        if chunked and q_len % self._chunk_len:
+            raise ValueError(
+                f"SelfAttention(mode='predict'): a piece longer than chunk_len"
+                f" ({self._chunk_len}) must be a multiple of it; got {q_len} "
+                f"positions.")
+        o, _ = attend(
+            q, k, v, q_chunk_len=self._chunk_len if chunked else None,
+            kv_chunk_len=self._chunk_len if chunked else None,
+            n_chunks_before=self._n_chunks_before if chunked else 0,
+            n_chunks_after=self._n_chunks_after if chunked else 0,
+            mask_fn=mask_fn, q_info=q_range, kv_info=kv_info,
+            dropout=self._attention_dropout, rng=attend_rng)
+        out = jnp.matmul(o, w_o)
+        if q_len == 1:
+            out = out[:1]
+        return (apply_broadcasted_dropout(out, self._output_dropout,
+                                          output_rng), state)
+
 
 class LSHSelfAttention(_EfficientAttention):
     """Reformer's LSH self-attention: queries double as keys; each hash
@@ -407,7 +593,6 @@ class LSHSelfAttention(_EfficientAttention):
     with the last buckets; each forward pass advances that key."""
 
     weight_names = ("query", "value", "output")
-    state_names = ("buckets", "hash_rng")
 
     def __init__(self, n_heads=2, d_qk=64, d_v=64, share_qk="unused",
                  causal=False, masked=False, chunk_len=128, n_chunks_before=1,
@@ -417,14 +602,10 @@ class LSHSelfAttention(_EfficientAttention):
                  max_length_for_buckets=None, bias=False, n_parallel_heads=1,
                  use_python_loop=False, use_reference_code=False):
         del share_qk, use_python_loop, use_reference_code
-        del predict_mem_len, predict_drop_len
         super().__init__(n_heads, 2 if masked else 1, d_qk, d_v, mode,
                          attention_dropout, output_dropout, n_parallel_heads)
-        if mode == "predict":
-            raise NotImplementedError(
-                "LSHSelfAttention(mode='predict') (fast inference) is not "
-                "implemented in trax_compat yet; use mode='eval' and run the "
-                "whole sequence.")
+        self._set_predict_memory(mode, causal, chunk_len, n_chunks_before,
+                                 predict_mem_len, predict_drop_len)
         if bias:
             raise ValueError(
                 "LSHSelfAttention(bias=True) is not supported (Trax's forward "
@@ -449,7 +630,17 @@ class LSHSelfAttention(_EfficientAttention):
                                                      rng_o))
         return (w_q, w_v, w_o)
 
+    def _heads_state_names(self):
+        if self._incremental:
+            return ("buckets", "buckets_index", "hash_rng")
+        return ("buckets", "hash_rng")
+
     def _create_state_unbatched(self, input_signature, rng):
+        # A key per example and head, for the hash rotations.
+        if self._incremental:
+            return (jnp.zeros(self._n_hashes * self._predict_mem_len,
+                              dtype=jnp.int32),
+                    jnp.zeros((), dtype=jnp.int32), rng)
         length = self._max_length_for_buckets or input_signature[0].shape[0]
         return (jnp.zeros(self._n_hashes * length, dtype=jnp.int32), rng)
 
@@ -539,6 +730,85 @@ class LSHSelfAttention(_EfficientAttention):
         out = jnp.matmul(o, w_o)
         return (apply_broadcasted_dropout(out, self._output_dropout,
                                           output_rng), state)
+
+
+    def _incremental_forward_unbatched(self, x, *, q_start, q_len, weights,
+                                       state, rng, update_state):
+        if not update_state:
+            raise NotImplementedError(
+                "LSHSelfAttention has no backward pass in 'predict' mode "
+                "(neither has Trax's).")
+        n_hashes = self._n_hashes
+        if q_len > 1:
+            return self._incremental_prefix(x, q_start, q_len, weights, state,
+                                            rng)
+        buckets, buckets_idx, hash_rng = state
+
+        def roll_buckets(b):
+            b = jnp.reshape(b, (n_hashes, -1))
+            widened = jnp.concatenate(
+                [b, jnp.zeros((n_hashes, self._predict_drop_len), b.dtype)],
+                axis=1)
+            return jnp.reshape(jax.lax.dynamic_slice_in_dim(
+                widened, buckets_idx - q_start, b.shape[-1], axis=1), (-1,))
+        buckets = jnp.where(buckets_idx > q_start, roll_buckets(buckets),
+                            buckets)
+
+        attend_rng, output_rng = jax.random.split(rng)
+        w_q, w_v, w_o = weights
+        q_range = q_start + jnp.arange(q_len, dtype=jnp.int32)
+        q = jnp.matmul(jnp.concatenate([x[q_range]] * 2, 0), w_q)
+        q_buckets = jnp.reshape(self.hash_vectors(q, hash_rng),
+                                (n_hashes, 2))[:, :q_len]
+        table = jax.lax.dynamic_update_slice_in_dim(
+            jnp.reshape(buckets, (n_hashes, -1)), q_buckets, q_start, axis=1)
+        buckets = jnp.reshape(table, (-1,))
+        is_valid_target = jnp.any(table == q_buckets, axis=0)
+
+        # Attend to the latest positions sharing a bucket with the query
+        # (as many as the chunks would hold), then the latest others.
+        seqlen = x.shape[0]
+        positions = jnp.arange(seqlen, dtype=jnp.int32)
+        priorities = jnp.where(positions > q_start + q_len,
+                               -(seqlen + positions), positions)
+        priorities = priorities + seqlen * is_valid_target.astype(jnp.int32)
+        _, kv_indices = jax.lax.sort_key_val(priorities, positions)
+        kv_indices = kv_indices[
+            -n_hashes * self._chunk_len * (1 + self._n_chunks_before):]
+        x_attend_to = x[kv_indices]
+        k = length_normalized(jnp.matmul(x_attend_to, w_q))
+        v = jnp.matmul(x_attend_to, w_v)
+        mask_fn = functools.partial(mask_self_attention, causal=True,
+                                    masked=True, exclude_self=True)
+        o, _ = attend(q, k, v, mask_fn=mask_fn, q_info=q_range,
+                      kv_info=kv_indices.astype(jnp.int32),
+                      dropout=self._attention_dropout, rng=attend_rng)
+        out = jnp.matmul(o, w_o)[:1]
+        out = apply_broadcasted_dropout(out, self._output_dropout, output_rng)
+        return out, (buckets, (q_start + q_len).astype(buckets_idx.dtype),
+                     hash_rng)
+
+    def _incremental_prefix(self, x, q_start, q_len, weights, state, rng):
+        """Several positions at once (a prefix at the start of a sequence):
+        the full-sequence pass, hashed with the state's key unchanged."""
+        n_hashes = self._n_hashes
+        if x.shape[0] % self._chunk_len:
+            pad = self._chunk_len - x.shape[0] % self._chunk_len
+            x = jnp.pad(x, ((0, pad), (0, 0)))
+        buckets, buckets_idx, hash_rng = state
+        new_buckets = self.hash_vectors(jnp.matmul(x, weights[0]), hash_rng)
+        out, _ = self._forward_unbatched(
+            x, weights=weights, state=(new_buckets, hash_rng), rng=rng,
+            update_state=False)
+        out = out[:q_len]
+        new_buckets = jnp.reshape(new_buckets, (n_hashes, -1))[:, :q_len]
+        if q_len > self._predict_mem_len:
+            new_buckets = new_buckets[:, -self._predict_mem_len:]
+        buckets = jax.lax.dynamic_update_slice_in_dim(
+            jnp.reshape(buckets, (n_hashes, -1)), new_buckets, q_start,
+            axis=1)
+        return out, (jnp.reshape(buckets, (-1,)), buckets_idx + q_len,
+                     hash_rng)
 
 
 class EncDecAttention(_EfficientAttention):
