@@ -141,6 +141,11 @@ MODELS = {
         "d_model=8, d_ff=16, n_encoder_layers=2, n_decoder_layers=2, "
         "n_heads=2, dropout=0.1, ff_dropout=0.2, max_len=16, mode=MODE)",
         (tokens((3, 9), 20, n_pad=2, seed=1), tokens((3, 7), 15, seed=3))),
+    "reformer_shorten_lm": (
+        "trax.models.ReformerShortenLM(vocab_size=20, shorten_factor=2, "
+        "d_embedding=8, d_model=16, d_ff=32, d_attention_key=8, "
+        "d_attention_value=8, n_layers=1, n_heads=2, dropout=0.1, "
+        "max_len=32, mode=MODE)", tokens((2, 16), 20, seed=4)),
 }
 
 TRAIN_RNG_SEED = 7
