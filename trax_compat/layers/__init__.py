@@ -57,3 +57,7 @@ def layer_configure(*args, **kwargs):
         return args[0] if args else (lambda layer: layer)
     kwargs["module"] = "trax.layers"
     return gin.external_configurable(*args, **kwargs)
+
+# Trax's gin names for what this package has (a no-op without gin).
+from trax_compat import gin_registry as _gin_registry  # noqa: E402
+_gin_registry.register('trax.layers')
