@@ -20,6 +20,8 @@ _SUBCOMMANDS = {
     "compare-logs": ("trax_compat.logs.compare_command",
                      "compare two Trax-format training logs"),
     "run": ("trax_compat.run", "run an unmodified Trax script on trax_compat"),
+    "trainer": ("trax_compat.trainer",
+                "train from Trax gin configs (Trax's trax.trainer)"),
 }
 # Subcommands whose arguments after the first positional one (a script's
 # path) belong to that script, `--debug` included.

@@ -20,6 +20,7 @@ import importlib
 import inspect
 import json
 import os
+import sys
 
 _REGISTERED = {}  # gin selector -> gin's wrapper
 _WRAPPERS = {}  # id(trax_compat object) -> (object, gin's wrapper)
@@ -110,3 +111,11 @@ def missing_configurable(selector):
                 ours(entry["trax"]) is None):
             return entry["trax"]
     return None
+
+
+def operative_config():
+    """gin's operative config (what the run's configurables were called
+    with), or "" when gin was never imported: then nothing was configured."""
+    if sys.modules.get("gin") is None:
+        return ""
+    return sys.modules["gin"].operative_config_str()

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trax_compat import gin_registry
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
 from trax_compat.layers import base as layers_base
@@ -755,6 +756,8 @@ class Loop:
             self._log_step("Total number of trainable weights: %d"
                            % layers_base.count_weights(self._state.params))
         self._log_step("Ran %d train steps in %0.2f secs" % (n_steps, elapsed))
+        if step == 1:
+            self._save_gin()
         writer = reporting.task_writer(self._log_writer, self._history,
                                        "train", summary_writer)
         writer.write_scalars(step, {f"metrics/{task.loss_name}": float(loss)})
@@ -768,6 +771,17 @@ class Loop:
         writer.write_scalars(step, {f"training/{k}": v
                                     for k, v in training.items()})
         writer.flush()
+
+    def _save_gin(self):
+        """Writes the operative gin config to ``config.gin``, as Trax's Loop
+        does after its first step (empty when gin configured nothing)."""
+        if self._output_dir is None:
+            return
+        path = os.path.join(self._output_dir, "config.gin")
+        fd, tmp = tempfile.mkstemp(dir=self._output_dir, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(gin_registry.operative_config())
+        os.replace(tmp, path)
 
     def _logged_learning_rate(self, task):
         """The rate applied at the current step: the task's (schedule or
