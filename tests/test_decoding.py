@@ -197,3 +197,25 @@ def test_bad_arguments_say_what_to_fix():
                                        start_id=np.zeros((2, 1), np.int32))
     with pytest.raises(ValueError, match="max_length must be at least 1"):
         decoding.autoregressive_sample(model, batch_size=3, max_length=0)
+
+
+def test_the_stream_leaves_the_cache_in_model_state_at_each_yield():
+    import jax  # pylint: disable=import-outside-toplevel
+    model = fresh_model("lm", "predict", 3, None)
+    initial_state = model.state
+    np.random.seed(4)
+    stream = decoding.autoregressive_sample_stream(model, _prefix(3),
+                                                   batch_size=3)
+    first, second = next(stream), next(stream)
+    after_two = model.state
+    model.state = initial_state
+    np.random.seed(4)
+    tokens = decoding.autoregressive_sample(model, _prefix(3), batch_size=3,
+                                            max_length=2, eos_id=-1)
+    np.testing.assert_array_equal(tokens, np.stack([first, second], axis=1))
+    leaves = jax.tree_util.tree_leaves
+    assert len(leaves(after_two)) == len(leaves(model.state)) > 0
+    for a, b in zip(leaves(after_two), leaves(model.state)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in
+               zip(leaves(after_two), leaves(initial_state)))

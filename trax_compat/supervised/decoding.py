@@ -73,8 +73,9 @@ def _step_for(model):
 
 
 class _Decoder:
-    """Runs ``model`` call after call, keeping its state in ``model.state``
-    after each call as Trax's (accelerated) layer does."""
+    """Runs ``model`` call after call on a state of its own, starting from
+    ``model.state``; ``sync`` puts it back into ``model.state``, where Trax's
+    (accelerated) layer leaves it after each call."""
 
     def __init__(self, model, accelerate):
         self._model = model
@@ -82,21 +83,18 @@ class _Decoder:
         self._step = _step_for(model)
         self._weights = model.weights
         self._rng = model.rng
-
-    @property
-    def state(self):
-        return self._model.state
-
-    @state.setter
-    def state(self, state):
-        self._model.state = state
+        self.state = model.state
 
     def __call__(self, x, position=-1):
-        log_probs, new_state = self._step(
-            x, self._weights, self._model.state, self._rng, position,
+        log_probs, self.state = self._step(
+            x, self._weights, self.state, self._rng, position,
             self._accelerate)
-        self._model.state = new_state
         return log_probs
+
+    def sync(self):
+        # Setting a deep model's state walks its layers: done once per
+        # token for a stream (its user may look), once per call otherwise.
+        self._model.state = self.state
 
 
 def _check_inputs(inputs, batch_size):
@@ -143,7 +141,8 @@ def autoregressive_sample_stream(model, inputs=None, batch_size=1,
                                  temperature=1.0, start_id=0, accelerate=True,
                                  eval_mode=False, eval_min_length=1):
     """Yields the tokens ``model`` samples, one position after another,
-    without end: each a NumPy int array of shape ``(batch_size,)``.
+    without end: each an int32 array of shape ``(batch_size,)`` (a JAX
+    array, as Trax yields). ``model.state`` is up to date at each yield.
 
     Args:
       model: a layer in 'predict' mode with trained weights, which keeps what
@@ -164,6 +163,15 @@ def autoregressive_sample_stream(model, inputs=None, batch_size=1,
     """
     inputs = _check_inputs(inputs, batch_size)
     decoder = _Decoder(model, accelerate)
+    for sample in _samples(model, decoder, inputs, batch_size, temperature,
+                           start_id, eval_mode, eval_min_length):
+        decoder.sync()
+        yield sample
+
+
+def _samples(model, decoder, inputs, batch_size, temperature, start_id,
+             eval_mode, eval_min_length):
+    """The stream's samples, the model's state kept in ``decoder``."""
     symbols = _first_symbols(model, inputs, batch_size, start_id)
     if eval_mode:
         symbols = symbols[:, 1:]  # the model shifts its inputs itself
@@ -179,10 +187,11 @@ def autoregressive_sample_stream(model, inputs=None, batch_size=1,
         log_probs = decoder(_model_inputs(model, inputs, symbols), position)
         sample = core.logsoftmax_sample(log_probs, temperature=temperature)
         yield sample
+        tokens = np.asarray(sample)[:, None]
         if eval_mode:
-            symbols = np.concatenate([unpadded, sample[:, None]], axis=1)
+            symbols = np.concatenate([unpadded, tokens], axis=1)
         else:
-            symbols = sample[:, None]  # the rest is in the model's state
+            symbols = tokens  # the rest is in the model's state
 
 
 def autoregressive_sample(model, inputs=None, batch_size=1, temperature=1.0,
@@ -198,19 +207,23 @@ def autoregressive_sample(model, inputs=None, batch_size=1, temperature=1.0,
     """
     if max_length < 1:
         raise ValueError(f"max_length must be at least 1, got {max_length}.")
+    inputs = _check_inputs(inputs, batch_size)
+    decoder = _Decoder(model, accelerate)
     columns = []
     finished = np.zeros((batch_size,), dtype=bool)
-    for sample in autoregressive_sample_stream(
-            model, inputs, batch_size=batch_size, temperature=temperature,
-            start_id=start_id, accelerate=accelerate, eval_mode=eval_mode,
-            eval_min_length=eval_min_length):
-        sample = np.asarray(sample)
-        columns.append(sample[:, None])
-        if len(columns) >= max_length:
-            break
-        finished |= sample == eos_id
-        if finished.all():
-            break
+    try:
+        for sample in _samples(model, decoder, inputs, batch_size,
+                               temperature, start_id, eval_mode,
+                               eval_min_length):
+            sample = np.asarray(sample)
+            columns.append(sample[:, None])
+            if len(columns) >= max_length:
+                break
+            finished |= sample == eos_id
+            if finished.all():
+                break
+    finally:
+        decoder.sync()
     return np.concatenate(columns, axis=1)
 
 
@@ -259,6 +272,7 @@ def beam_search(model, inputs=None, batch_size=1, n_beams=2, start_id=0,
         scores = [score for score, _, _ in chosen]
         states = [states[b] for _, b, _ in chosen]
         beams = [np.asarray(symbol)[:, None] for _, _, symbol in chosen]
+    decoder.sync()
     return [(np.stack([np.asarray(t) for t in seq], axis=-1),
              np.asarray(score))
             for seq, score in zip(tokens, scores)]
