@@ -1,7 +1,9 @@
 """Supervised training: ``training.TrainTask``, ``EvalTask``, ``Loop``;
-``callbacks``; ``lr_schedules`` (also ``trax_compat.lr``)."""
+``callbacks``; ``lr_schedules`` (also ``trax_compat.lr``); ``decoding``
+(sampling and beam search from a trained model)."""
 
 from trax_compat.supervised import callbacks
+from trax_compat.supervised import decoding
 from trax_compat.supervised import lr_schedules
 from trax_compat.supervised import training
 
