@@ -953,6 +953,7 @@ class Loop:
     def _resume_from_output_dir(self):
         restored = self._checkpointer.restore_latest(self._checkpoint_tree())
         if restored is None:
+            self._resume_from_trax_checkpoint()
             return
         if restored.skipped:
             _log(restored.fallback_message())
@@ -961,6 +962,29 @@ class Loop:
         self._truncate_log(meta.get("log_offset"), restored.step)
         if self._resume_streams == "replay":
             self._replay(meta.get("pulls", []), restored.step)
+
+    def _resume_from_trax_checkpoint(self):
+        """Resumes from a checkpoint real Trax left in output_dir
+        (``model.pkl.gz`` and its side files): weights, state, optimizer
+        slots, step and history. Our own checkpoints follow from then on."""
+        path = os.path.join(self._output_dir, "model" + _PKL_SUFFIX)
+        if not os.path.isfile(path):
+            return
+        from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+        from trax_compat.supervised import trax_resume  # pylint: disable=g-import-not-at-top
+        ckpt = trax_checkpoint.read(path)
+        self._state, self._step, history = trax_resume.train_state_from_trax(
+            self._state, self._model, self._tasks, ckpt, _log)
+        if history is not None:
+            self._history = history
+        self._sync_model_weights()
+        if not self._writes_trax_format():
+            _log(f"Converted the Trax checkpoint {path} (step {self._step}); "
+                 f"checkpoints are written to {self._checkpointer.directory} "
+                 f"from now on.")
+
+    def _writes_trax_format(self):
+        return getattr(self, "_checkpoint_format", "orbax") == "trax"
 
     def _apply_checkpoint(self, restored, with_totals=True):
         tree = restored.state
