@@ -26,9 +26,13 @@ README says how its files were made with Trax). Writes into
   ``resume.json`` / ``resume.npz``, real Trax's continuation: a new Loop on
   that output_dir restored at step 8, then ``run(5)`` (history, final
   weights, Adam slots).
-* ``written_by_us.json``, when ``--ours DIR`` names files trax_compat wrote
-  in Trax's format: what real Trax's ``init_from_file`` and
-  ``Loop.load_checkpoint`` read from them.
+* ``written_by_us.json``, when ``--ours DIR`` names the output_dir of
+  trax_compat's ``Loop(..., checkpoint_format='trax')`` of the resume run
+  after ``run(10)`` (``test_trax_checkpoints_write.py`` writes it with
+  ``write_ours(DIR)``): what real Trax's ``init_from_file`` and
+  ``Loop.load_checkpoint`` read from those files (step, outputs on ``x``,
+  Adam slots, history), and the weights after Trax trains on from them
+  with ``run(5)``.
 """
 
 import argparse
@@ -72,6 +76,7 @@ def small_model():
 def copy_fixtures(fixtures, out):
     for case in FIXTURE_CASES:
         shutil.copytree(fixtures / case, out / case, dirs_exist_ok=True)
+        (out / case).chmod(0o755)
         for f in (out / case).iterdir():
             f.chmod(0o644)
     record = json.loads((fixtures / "checkpoints.json").read_text())
@@ -208,6 +213,11 @@ def verify_ours(ours_dir):
         result["loop_outputs"] = oc.array(np.asarray(loop.model(x)))
         result["loop_slots"] = [oc.array(s) for s in _flat_slots(loop)]
         result["loop_history"] = oc.history(loop.history)
+        with contextlib.redirect_stdout(io.StringIO()):
+            loop.run(5)
+        result["loop_step_after_run"] = loop.step
+        result["loop_final_weights"] = [
+            oc.array(w) for w in trax.fastmath.tree_flatten(loop.model.weights)]
     return result
 
 
