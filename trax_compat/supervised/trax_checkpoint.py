@@ -567,3 +567,34 @@ def match_dtype(array, like):
             like_dtype) == bfloat16():
         return array.view(bfloat16())
     return array
+
+
+# -- writing ---------------------------------------------------------------------
+
+def write(ckpt, path):
+    """Writes ``ckpt`` as Trax's current Loop checkpoint: ``path``
+    (``<base>.pkl.gz``) plus ``<base>.weights.npy.gz`` and one
+    ``<base>.opt_slots<i>.npy.gz`` per task; the pickle last."""
+    path = os.fspath(path)
+    if not path.endswith(".pkl.gz"):
+        raise ValueError(f"{path}: a Trax checkpoint's name ends in .pkl.gz.")
+    base = _side_base(path)
+    level = DEFAULT_COMPRESSLEVEL
+    for i, slots in enumerate(ckpt.slots_per_task or []):
+        write_npy_stream(slots, f"{base}.opt_slots{i}.npy.gz", level)
+    write_npy_stream(ckpt.flat_weights, f"{base}.weights.npy.gz", level)
+    history = ckpt.history or history_lib.History()
+    pickled = {
+        "step": int(ckpt.step or 0),
+        "flat_weights": level,
+        "flat_state": list(ckpt.flat_state or []),
+        "flat_eval_state": list(ckpt.flat_eval_state
+                                if ckpt.flat_eval_state is not None
+                                else ckpt.flat_state or []),
+        "history": history_to_pickled(history),
+        # No slots: an empty list, which Trax's Loop skips.
+        "slots_per_task": level if ckpt.slots_per_task else [],
+        "input_signature": trax_shape_dtypes(ckpt.input_signature),
+        "version_timestamp": "Mar-10-2021",
+    }
+    pickle_to_file(pickled, path)

@@ -1,0 +1,191 @@
+"""``trax-compat inspect CKPT`` and ``trax-compat convert SRC DST``.
+
+``inspect`` prints a checkpoint's format, step, weight shapes, optimizer
+slots and a history summary: a Trax file (any format, read safely) or one of
+our Loop's Orbax checkpoints (an output_dir, its ``checkpoints`` folder or
+one step's folder).
+
+``convert`` writes:
+
+* ``DST.pkl.gz`` from a Trax file of any format: Trax's current Loop format
+  (what current Trax and trax_compat read), arrays bit for bit;
+* ``DST.pkl.gz`` from our Orbax checkpoint (``--model`` needed): the weights
+  and state in Trax's format;
+* ``DST.msgpack`` from either (``--model`` needed): the params of the Flax
+  Linen module of ``model.to_flax()``, as Flax's msgpack.
+
+``--model`` is the Python expression building the model, as in the
+training script, with ``tl`` (``trax_compat.layers``) and ``trax`` in scope,
+e.g. ``"tl.Serial(tl.Dense(16), tl.Relu(), tl.Dense(2), tl.LogSoftmax())"``.
+"""
+
+import os
+
+import numpy as np
+
+from trax_compat import command_errors
+
+_PKL = ".pkl.gz"
+
+
+def add_arguments(parser):
+    if parser.prog.endswith("inspect"):
+        parser.add_argument("checkpoint", help="a Trax .pkl.gz file or one "
+                            "of our Loop's output_dir / checkpoint folders")
+        parser.set_defaults(_action=inspect)
+        return
+    parser.add_argument("src", help="a Trax .pkl.gz file or one of our "
+                        "Loop's output_dir / checkpoint folders")
+    parser.add_argument("dst", help="DST.pkl.gz (Trax's format) or "
+                        "DST.msgpack (Flax params)")
+    parser.add_argument("--model", default=None,
+                        help="Python expression building the model "
+                        "(tl = trax_compat.layers)")
+    parser.add_argument("--input-shape", default=None,
+                        help="shape of one model input, e.g. 8,8 (needed "
+                        "when the checkpoint has no input signature)")
+    parser.add_argument("--input-dtype", default="float32")
+    parser.set_defaults(_action=convert)
+
+
+def run(args):
+    return args._action(args)  # pylint: disable=protected-access
+
+
+def _is_trax_file(path):
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    return trax_checkpoint.is_trax_checkpoint_file(path)
+
+
+def _trax_file_in_dir(path):
+    """A Trax ``model.pkl.gz`` in ``path`` when it is a directory without
+    checkpoints of ours."""
+    candidate = os.path.join(path, "model" + _PKL)
+    if os.path.isdir(path) and os.path.isfile(candidate) and not os.path.isdir(
+            os.path.join(path, "checkpoints")):
+        return candidate
+    return None
+
+
+def _existing(path):
+    if not os.path.exists(path):
+        raise command_errors.UsageError(
+            f"{path} does not exist; give a Trax .pkl.gz file or a Loop "
+            f"output_dir.")
+    return _trax_file_in_dir(path) or path
+
+
+# -- inspect -----------------------------------------------------------------------
+
+def inspect(args):
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    path = _existing(args.checkpoint)
+    if _is_trax_file(path):
+        print(_read_trax(path).summary())
+        return 0
+    if os.path.isfile(path):
+        raise command_errors.UsageError(
+            f"{path} is neither a Trax checkpoint (gzipped pickle) nor one of "
+            f"our checkpoint folders.")
+    print(_orbax_summary(path))
+    del trax_checkpoint
+    return 0
+
+
+def _read_trax(path):
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    try:
+        return trax_checkpoint.read(path)
+    except trax_checkpoint.TraxCheckpointError as e:
+        raise command_errors.UsageError(str(e)) from e
+
+
+def _orbax_summary(path):
+    import jax  # pylint: disable=g-import-not-at-top
+    from trax_compat.supervised import checkpoints  # pylint: disable=g-import-not-at-top
+    params, state = checkpoints.load_model_params(path)
+    flat = jax.tree_util.tree_flatten_with_path(params)[0]
+    lines = [f"{path}: trax_compat checkpoint (Orbax)",
+             f"weights: {len(flat)} arrays, "
+             f"{sum(int(np.size(a)) for _, a in flat)} values"]
+    lines += [f"  {jax.tree_util.keystr(p)}: {tuple(np.shape(a))} "
+              f"{np.asarray(a).dtype}" for p, a in flat]
+    if state:
+        lines.append(f"state: {len(jax.tree_util.tree_leaves(state))} arrays")
+    return "\n".join(lines)
+
+
+# -- convert -----------------------------------------------------------------------
+
+def _model(args):
+    if not args.model:
+        raise command_errors.UsageError(
+            "this conversion needs the model: pass --model \"tl.Serial(...)\" "
+            "(the expression that builds it).")
+    import trax_compat as trax  # pylint: disable=g-import-not-at-top
+    from trax_compat import layers as tl  # pylint: disable=g-import-not-at-top
+    try:
+        return eval(args.model, {"trax": trax, "tl": tl, "np": np})  # pylint: disable=eval-used
+    except Exception as e:  # pylint: disable=broad-except
+        raise command_errors.UsageError(
+            f"--model {args.model!r} does not build a model "
+            f"({type(e).__name__}: {e}).") from e
+
+
+def _signature(args):
+    if args.input_shape is None:
+        return None
+    from trax_compat import shapes  # pylint: disable=g-import-not-at-top
+    try:
+        shape = tuple(int(d) for d in args.input_shape.split(",") if d)
+        return shapes.ShapeDtype(shape, np.dtype(args.input_dtype))
+    except (ValueError, TypeError) as e:
+        raise command_errors.UsageError(
+            f"--input-shape {args.input_shape!r} / --input-dtype "
+            f"{args.input_dtype!r}: give e.g. --input-shape 8,8 "
+            f"--input-dtype float32.") from e
+
+
+def convert(args):
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    src = _existing(args.src)
+    if not (args.dst.endswith(_PKL) or args.dst.endswith(".msgpack")):
+        raise command_errors.UsageError(
+            f"{args.dst}: the destination must end in .pkl.gz (Trax's "
+            f"format) or .msgpack (Flax params).")
+    if args.dst.endswith(_PKL) and _is_trax_file(src):
+        ckpt = _read_trax(src)
+        trax_checkpoint.write(ckpt, args.dst)
+        print(f"Wrote {args.dst} (Trax's Loop format, step {ckpt.step}, "
+              f"{len(ckpt.flat_weights)} weight arrays) from {src} "
+              f"({ckpt.format}).")
+        return 0
+    model = _model(args)
+    signature = _signature(args)
+    try:
+        model.init_from_file(src, weights_only=False,
+                             input_signature=signature)
+    except KeyError:
+        model.init_from_file(src, weights_only=True,
+                             input_signature=signature)
+    except (trax_checkpoint.TraxCheckpointError, IndexError) as e:
+        raise command_errors.UsageError(str(e)) from e
+    if args.dst.endswith(".msgpack"):
+        from flax import serialization  # pylint: disable=g-import-not-at-top
+        _, variables = model.to_flax()
+        with open(args.dst, "wb") as f:
+            f.write(serialization.msgpack_serialize(
+                {"params": _host(variables["params"])}))
+        print(f"Wrote {args.dst} (Flax params of model.to_flax()) from "
+              f"{src}.")
+        return 0
+    if signature is None and _is_trax_file(src):
+        signature = trax_checkpoint.read(src).input_signature
+    model.save_to_file(args.dst, input_signature=signature)
+    print(f"Wrote {args.dst} (Trax's save_to_file format) from {src}.")
+    return 0
+
+
+def _host(tree):
+    import jax  # pylint: disable=g-import-not-at-top
+    return jax.tree_util.tree_map(np.asarray, tree)
