@@ -247,7 +247,8 @@ def read_npy_stream(path, bits_to_bfloat16=True):
     Trax stores bfloat16 arrays as their uint16 bits (and nothing else as
     uint16); ``bits_to_bfloat16`` views them as bfloat16 again.
     """
-    data = _read_bytes(path, "array")
+    # A bytearray: the arrays are views onto it, writable as np.load's are.
+    data = bytearray(_read_bytes(path, "array"))
     view = memoryview(data)
     arrays, offset = [], 0
     while offset < len(data):
