@@ -126,3 +126,40 @@ def test_a_corrupt_file_is_named(capsys, tmp_path):
     bad.write_bytes(good[:len(good) // 2])
     code, _, err = _cli(capsys, "inspect", bad)
     assert code == 2 and str(bad) in err and "truncated" in err
+
+
+def test_exported_flax_model_runs_without_trax_compat(capsys, tmp_path):
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    dst = tmp_path / "exported.msgpack"
+    model = ("tl.Serial(tl.Dense(16), tl.Relu(), tl.Dropout(0.3), "
+             "tl.Serial(tl.Dense(2)), tl.LogSoftmax())")
+    code, out, _ = _cli(capsys, "convert", DATA / "loop_a" / "model.pkl.gz",
+                        dst, "--model", model)
+    assert code == 0 and "exported.py" in out
+    source = (tmp_path / "exported.py").read_text()
+    assert "trax_compat" not in source.split('"""', 2)[2]
+    np.save(tmp_path / "x.npy", arr(ORACLE["x"]))
+    script = (
+        "import sys, numpy as np, flax.serialization as s\n"
+        "import exported\n"
+        "v = s.msgpack_restore(open('exported.msgpack', 'rb').read())\n"
+        "np.save('y.npy', np.asarray(exported.Model().apply(v, np.load('x.npy'))))\n"
+        "print(any(m.split('.')[0] == 'trax_compat' for m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path,
+                            capture_output=True, text=True, check=True,
+                            env={"PATH": "/usr/bin:/bin"})
+    assert result.stdout.strip() == "False"
+    np.testing.assert_allclose(
+        np.load(tmp_path / "y.npy"),
+        arr(ORACLE["cases"]["loop_a"]["outputs_weights_only_True"]),
+        atol=1e-6)
+
+
+def test_a_layer_the_exporter_cannot_write_is_named(capsys, tmp_path):
+    model = ("tl.Serial(tl.Dense(16), tl.Relu(), tl.Dense(2), "
+             "tl.Fn('Twice', lambda x: 2 * x))")
+    code, out, _ = _cli(capsys, "convert", DATA / "loop_a" / "model.pkl.gz",
+                        tmp_path / "p.msgpack", "--model", model)
+    assert code == 0 and (tmp_path / "p.msgpack").is_file()
+    assert "layer Twice" in out and not (tmp_path / "p.py").exists()

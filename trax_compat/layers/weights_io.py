@@ -121,13 +121,11 @@ def load_into(layer, ckpt, weights_only=False, input_signature=None,
             f"weights_only=True.")
     weights_sig, state_sig = layer.weights_and_state_signature(
         input_signature)
-    n_weights = jax.tree_util.tree_structure(weights_sig).num_leaves
-    exact = len(ckpt.flat_weights) == n_weights and all(
-        tuple(np.shape(a)) == tuple(s.shape) for a, s in zip(
-            ckpt.flat_weights, jax.tree_util.tree_leaves(weights_sig)))
-    if weights_only or not exact:
+    exact_weights = _fits(ckpt.flat_weights, weights_sig)
+    exact_state = weights_only or _fits(ckpt.flat_state, state_sig)
+    if weights_only or not (exact_weights and exact_state):
         layer.init(input_signature)
-    if exact:
+    if exact_weights:
         flat_weights = [
             trax_checkpoint.match_dtype(a, s) for a, s in zip(
                 ckpt.flat_weights, jax.tree_util.tree_leaves(weights_sig))]
@@ -137,8 +135,19 @@ def load_into(layer, ckpt, weights_only=False, input_signature=None,
             log=log or _print_log)
     weights = _unflatten(flat_weights, weights_sig, "weights")
     if not weights_only:
-        layer.state = _unflatten(ckpt.flat_state, state_sig, "state")
+        flat_state = (ckpt.flat_state if exact_state else
+                      trax_checkpoint.match_by_shape(
+                          jax.tree_util.tree_leaves(layer.state),
+                          ckpt.flat_state, "state"))
+        layer.state = _unflatten(flat_state, state_sig, "state")
     layer.weights = weights
+
+
+def _fits(flat, signature):
+    """Whether ``flat`` has exactly the leaves of ``signature``."""
+    leaves = jax.tree_util.tree_leaves(signature)
+    return len(flat) == len(leaves) and all(
+        tuple(np.shape(a)) == tuple(s.shape) for a, s in zip(flat, leaves))
 
 
 def _print_log(message):

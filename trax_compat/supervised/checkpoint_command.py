@@ -12,7 +12,10 @@ one step's folder).
 * ``DST.pkl.gz`` from our Orbax checkpoint (``--model`` needed): the weights
   and state in Trax's format;
 * ``DST.msgpack`` from either (``--model`` needed): the params of the Flax
-  Linen module of ``model.to_flax()``, as Flax's msgpack.
+  Linen module of ``model.to_flax()``, as Flax's msgpack, and ``DST.py``, a
+  readable module defining that Linen model with jax and flax alone
+  (``flax_export``; for models of the layers it knows, else it says which
+  layer it cannot write).
 
 ``--model`` is the Python expression building the model, as in the
 training script, with ``tl`` (``trax_compat.layers``) and ``trax`` in scope,
@@ -178,12 +181,27 @@ def convert(args):
                 {"params": _host(variables["params"])}))
         print(f"Wrote {args.dst} (Flax params of model.to_flax()) from "
               f"{src}.")
+        _write_module(model, args.dst[:-len(".msgpack")] + ".py")
         return 0
     if signature is None and _is_trax_file(src):
         signature = trax_checkpoint.read(src).input_signature
     model.save_to_file(args.dst, input_signature=signature)
     print(f"Wrote {args.dst} (Trax's save_to_file format) from {src}.")
     return 0
+
+
+def _write_module(model, path):
+    """The standalone Linen module for the params, or why there is none."""
+    from trax_compat.supervised import flax_export  # pylint: disable=g-import-not-at-top
+    try:
+        source = flax_export.module_source(model)
+    except flax_export.NotExportableError as e:
+        print(f"No Python module written: {e}")
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(source)
+    print(f"Wrote {path}: class Model, the Flax Linen model for those "
+          f"params (needs jax and flax only).")
 
 
 def _host(tree):
