@@ -163,3 +163,43 @@ def test_a_layer_the_exporter_cannot_write_is_named(capsys, tmp_path):
                         tmp_path / "p.msgpack", "--model", model)
     assert code == 0 and (tmp_path / "p.msgpack").is_file()
     assert "layer Twice" in out and not (tmp_path / "p.py").exists()
+
+
+def test_trax_to_ours_to_trax_round_trips_bitwise(capsys, tmp_path):
+    import test_trax_checkpoints_resume as resume_test  # pylint: disable=g-import-not-at-top
+    src = DATA / "resume" / "output_dir" / "model.pkl.gz"
+    ours = tmp_path / "ours"
+    code, out, _ = _cli(capsys, "convert", src, ours, "--model", MODEL,
+                        "--optimizer", "trax.optimizers.Adam(0.01)")
+    assert code == 0 and (ours / "checkpoints" / "8").is_dir()
+    code, out, _ = _cli(capsys, "inspect", ours)
+    assert "step: 8" in out and "optimizer state: 9 arrays" in out
+    back = tmp_path / "back.pkl.gz"
+    code, _, _ = _cli(capsys, "convert", ours, back, "--model", MODEL,
+                      "--optimizer", "trax.optimizers.Adam(0.01)",
+                      "--input-shape", "8,8")
+    assert code == 0
+    before, after = tc.read(src), tc.read(back)
+    assert after.step == before.step == 8
+    assert after.input_signature == before.input_signature
+    for a, b in zip(before.flat_weights + before.slots_per_task[0],
+                    after.flat_weights + after.slots_per_task[0]):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert after.history.to_dict() == before.history.to_dict()
+    # A Loop resumes from the converted folder and continues as Trax did.
+    loop, said = resume_test._loop(ours)  # pylint: disable=protected-access
+    assert loop.step == 8 and "Converted" not in said
+    with contextlib.redirect_stdout(io.StringIO()):
+        loop.run(5)
+    trax_final = np.load(DATA / "resume" / "resume.npz")
+    for i, got in enumerate(jax.tree_util.tree_leaves(loop.model.weights)):
+        resume_test._close(np.asarray(got), trax_final[f"final_weights/{i}"])  # pylint: disable=protected-access
+    loop.close()
+
+
+def test_a_folder_destination_needs_the_optimizer(capsys, tmp_path):
+    code, _, err = _cli(capsys, "convert", DATA / "loop_a" / "model.pkl.gz",
+                        tmp_path / "ours", "--model", MODEL)
+    assert code == 2 and "--optimizer" in err
+    assert len(err.strip().splitlines()) == 1
