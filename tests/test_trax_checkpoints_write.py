@@ -138,3 +138,16 @@ def test_bfloat16_weights_are_written_as_bits(tmp_path):
 def test_unknown_checkpoint_format_is_refused():
     with pytest.raises(ValueError, match="checkpoint_format"):
         resume_test._loop(None, checkpoint_format="pickle")  # pylint: disable=protected-access
+
+
+def test_load_checkpoint_reads_trax_files(tmp_path):
+    # Trax's Loop.load_checkpoint(directory, filename) on Trax's files.
+    loop, _ = resume_test._loop(None)  # pylint: disable=protected-access
+    loop.load_checkpoint(directory=str(DATA / "resume" / "output_dir"),
+                         filename="model")
+    assert loop.step == 8
+    ckpt = tc.read(DATA / "resume" / "output_dir" / "model.pkl.gz")
+    for got, want in zip(jax.tree_util.tree_leaves(loop.model.weights),
+                         ckpt.flat_weights):
+        np.testing.assert_array_equal(np.asarray(got), want)
+    del tmp_path

@@ -59,18 +59,13 @@ def np_to_file(list_of_nparrays, file_path, compresslevel):
 
 
 def np_from_file(file_path, compresslevel):
-    """The arrays ``np_to_file`` wrote, in order."""
+    """The arrays ``np_to_file`` wrote, in order (uint16 kept as is, as
+    Trax's reader keeps it); a truncated or corrupt file is an error naming
+    it, not fewer arrays."""
     del compresslevel  # Reading needs no level.
-    if not os.path.exists(file_path):
-        raise FileNotFoundError(file_path)
-    arrays = []
-    with gzip.open(file_path, "rb") as gz:
-        while True:
-            try:
-                arrays.append(np.load(gz, allow_pickle=False))
-            except (EOFError, ValueError, OSError):
-                break
-    return arrays
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    return trax_checkpoint.read_npy_stream(os.fspath(file_path),
+                                           bits_to_bfloat16=False)
 
 
 def save_to_file(layer, file_name, weights_only=False, input_signature=None):

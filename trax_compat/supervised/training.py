@@ -1084,6 +1084,9 @@ class Loop:
         :meth:`save_checkpoint`; by default (or ``"model"``) the newest
         intact rolling checkpoint. A Trax-style ``<name>.pkl.gz`` (as
         ``filename``, or as the end of ``directory``) means ``<name>``.
+        Trax's own ``<name>.pkl.gz`` files (with their side files) in
+        ``directory`` are read when it holds no checkpoint of ours, or when
+        this Loop writes ``checkpoint_format='trax'``.
         Reads only: nothing is created or moved. A checkpoint that is not
         there is skipped with a warning, as Trax skips it.
         """
