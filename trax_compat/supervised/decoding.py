@@ -66,7 +66,10 @@ _STEPS = weakref.WeakKeyDictionary()
 
 
 def _step_for(model):
-    step = _STEPS.get(model)
+    try:
+        step = _STEPS.get(model)
+    except TypeError:  # an unhashable model: compile for this call only
+        return _Step(model)
     if step is None:
         step = _STEPS[model] = _Step(model)
     return step
