@@ -25,6 +25,9 @@ Arrays are reshaped, never changed, so converted models compute exactly
 what the Trax weights define.
 """
 
+import gzip
+import os
+
 import jax
 import numpy as np
 
@@ -47,6 +50,19 @@ def _leaves(weights):
     if weights is None:
         return []
     return [weights]
+
+
+def read_trax_weights(path):
+    """The flat weight list of a Trax checkpoint's ``model.weights.npy.gz``
+    (arrays written one after another with ``np.save`` into a gzip file),
+    read with NumPy alone."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no Trax weights file at {path}")
+    arrays = []
+    with gzip.open(path, "rb") as f:
+        while f.peek(1):
+            arrays.append(np.load(f, allow_pickle=False))
+    return arrays
 
 
 def _dense(path):

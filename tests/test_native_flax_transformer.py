@@ -9,7 +9,7 @@ import pytest
 
 from models import convert_transformer as ct
 from models import transformer as tr
-from tests.conftest import load_oracle_json, oracle_array, oracle_npz
+from tests.conftest import ORACLE, load_oracle_json, oracle_array, oracle_npz
 
 DATA = "models_native/models_native.json.gz"
 NPZ = "models_native/models_native.npz"
@@ -281,3 +281,14 @@ def test_bad_inputs_get_clear_errors(oracle):
         model.apply(variables, np.ones((2, 3), np.float32))
     with pytest.raises(ValueError, match="multiple of n_heads"):
         tr.TransformerConfig(vocab_size=5, d_model=10, n_heads=3)
+
+
+def test_reads_a_trax_weights_file(oracle):
+    # Written by Trax's own np_to_file, as its checkpoints' weights files.
+    flat = ct.read_trax_weights(
+        ORACLE / "models_native" / "lm_b.weights.npy.gz")
+    assert len(flat) == len(_flat("lm_b"))
+    for got, want in zip(flat, _flat("lm_b")):
+        np.testing.assert_array_equal(got, want, strict=True)
+    with pytest.raises(FileNotFoundError, match="no Trax weights file"):
+        ct.read_trax_weights(ORACLE / "models_native" / "missing.npy.gz")

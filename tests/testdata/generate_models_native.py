@@ -25,12 +25,17 @@ rng=get_prng(seed))`` and records:
   eval-mode model scores the result with teacher forcing (``min_margin``: how
   far the choices are from a tie).
 
+``lm_b.weights.npy.gz``: ``lm_b``'s flat weights written by Trax's own
+``trax.layers.base.np_to_file`` (the format of a Trax checkpoint's
+``model.weights.npy.gz``), re-gzipped without a time stamp.
+
 With ``--fixtures DIR`` (the developers' fixtures folder) the cases that use
 the configuration and inputs of ``DIR/trax_oracle/models`` are checked to
 give its weights and outputs exactly.
 """
 
 import argparse
+import gzip
 import json
 import pathlib
 import sys
@@ -209,6 +214,16 @@ def case_record(name, case, arrays):
     return record
 
 
+def write_weights_file(path, arrays, name):
+    flat = [arrays[k] for k in sorted(arrays) if k.startswith(name + "/w")]
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = str(pathlib.Path(tmp) / "weights.npy.gz")
+        trax.layers.base.np_to_file(flat, raw, compresslevel=2)
+        with gzip.open(raw, "rb") as f:
+            data = f.read()
+    path.write_bytes(make_testdata.gzip_bytes(data))
+
+
 def check_fixtures(fixtures, data, arrays):
     folder = fixtures / "trax_oracle" / "models"
     models = json.loads((folder / "models.json").read_text())["models"]
@@ -252,6 +267,7 @@ def main(argv=None):
     folder.mkdir(parents=True, exist_ok=True)
     oc.write_json_gz(folder / "models_native.json.gz", data, indent=None)
     make_testdata.write_npz(folder / "models_native.npz", arrays)
+    write_weights_file(folder / "lm_b.weights.npy.gz", arrays, "lm_b")
     return 0
 
 
