@@ -35,7 +35,7 @@ one jitted step per token (greedy at temperature 0, else Gumbel sampling).
 
 import dataclasses
 import functools
-from typing import Any, Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -99,7 +99,6 @@ class TransformerConfig:
     dropout: float = 0.1
     dropout_shared_axes: Optional[Tuple[int, ...]] = None
     decode: bool = False
-    dtype: Any = jnp.float32
 
     def __post_init__(self):
         if self.d_model % self.n_heads:
