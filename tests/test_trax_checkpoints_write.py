@@ -109,30 +109,46 @@ def test_trax_to_ours_to_trax_is_bitwise(tmp_path):
     assert b"trax_compat" not in raw and b"numpy._core" not in raw
 
 
-def test_bfloat16_weights_are_written_as_bits(tmp_path):
-    def stream():
-        rng = np.random.default_rng(3)
-        while True:
-            x = rng.standard_normal((4, 8)).astype(np.float32)
-            y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
-            yield x, y, np.ones((4,), np.float32)
+def _bf16_stream():
+    rng = np.random.default_rng(3)
+    while True:
+        x = rng.standard_normal((4, 8)).astype(np.float32)
+        y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+        yield x, y, np.ones((4,), np.float32)
+
+
+def write_ours_bfloat16(output_dir):
+    """The bfloat16 files given to real Trax (``--ours-bfloat16``)."""
     import trax_compat as trax  # pylint: disable=g-import-not-at-top
-    task = training.TrainTask(stream(), tl.WeightedCategoryCrossEntropy(),
+    task = training.TrainTask(_bf16_stream(),
+                              tl.WeightedCategoryCrossEntropy(),
                               trax.optimizers.Adam(0.01),
                               n_steps_per_checkpoint=2)
     model = tl.Serial(tl.Dense(4, use_bfloat16=True), tl.Relu(),
                       tl.Dense(2, use_bfloat16=True), tl.LogSoftmax())
     with contextlib.redirect_stdout(io.StringIO()):
-        loop = training.Loop(model, task, output_dir=str(tmp_path),
+        loop = training.Loop(model, task, output_dir=str(output_dir),
                              random_seed=0, checkpoint_format="trax")
         loop.run(2)
     loop.close()
+    return loop
+
+
+def test_bfloat16_weights_are_written_as_bits(tmp_path):
+    loop = write_ours_bfloat16(tmp_path)
     raw = _npy(tmp_path / "model.weights.npy.gz")
     assert [a.dtype for a in raw] == [np.uint16] * 4
     restored = tc.read(tmp_path / "model.pkl.gz").flat_weights
     for got, want in zip(restored, jax.tree_util.tree_leaves(
             loop.model.weights)):
         np.testing.assert_array_equal(got, np.asarray(want))
+    # Real Trax's Loop restored these files as bfloat16, same outputs.
+    trax_read = READ_BY_TRAX["bfloat16"]
+    assert trax_read["step"] == loop.step == 2
+    assert trax_read["weight_dtypes"] == ["bfloat16"] * 4
+    x = np.random.default_rng(7).standard_normal((3, 8)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(loop.model(x)).astype(np.float32),
+                               arr(trax_read["outputs"]), atol=1e-6)
 
 
 def test_unknown_checkpoint_format_is_refused():

@@ -32,7 +32,9 @@ README says how its files were made with Trax). Writes into
   ``write_ours(DIR)``): what real Trax's ``init_from_file`` and
   ``Loop.load_checkpoint`` read from those files (step, outputs on ``x``,
   Adam slots, history), and the weights after Trax trains on from them
-  with ``run(5)``.
+  with ``run(5)``; with ``--ours-bfloat16 DIR`` (the bfloat16 Loop of
+  ``test_bfloat16_weights_are_written_as_bits`` after ``run(2)``), what
+  real Trax's Loop restores from it (step, dtypes, outputs on ``x``).
 """
 
 import argparse
@@ -221,18 +223,46 @@ def verify_ours(ours_dir):
     return result
 
 
+def bf16_stream():
+    rng = np.random.default_rng(3)
+    while True:
+        x = rng.standard_normal((4, 8)).astype(np.float32)
+        yield x, (x[:, 0] + x[:, 1] > 0).astype(np.int64), np.ones(
+            (4,), np.float32)
+
+
+def verify_ours_bfloat16(ours_dir):
+    """Real Trax's Loop restoring bfloat16 weights trax_compat wrote."""
+    task = training.TrainTask(bf16_stream(), tl.WeightedCategoryCrossEntropy(),
+                              trax.optimizers.Adam(0.01),
+                              n_steps_per_checkpoint=2)
+    model = tl.Serial(tl.Dense(4, use_bfloat16=True), tl.Relu(),
+                      tl.Dense(2, use_bfloat16=True), tl.LogSoftmax())
+    with contextlib.redirect_stdout(io.StringIO()):
+        loop = training.Loop(model, task, output_dir=str(ours_dir),
+                             random_seed=0)
+    x = np.random.default_rng(7).standard_normal((3, 8)).astype(np.float32)
+    return {"step": loop.step,
+            "weight_dtypes": [str(w.dtype) for w in trax.fastmath.tree_flatten(
+                loop.model.weights)],
+            "outputs": oc.array(np.asarray(loop.model(x)).astype(np.float32))}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
     parser.add_argument("--fixtures", required=True)
     parser.add_argument("--ours", default=None)
+    parser.add_argument("--ours-bfloat16", default=None)
     args = parser.parse_args()
     out = pathlib.Path(args.out) / "trax_oracle" / "checkpoints"
     out.mkdir(parents=True, exist_ok=True)
     if args.ours:
-        oc.write_json(out / "written_by_us.json",
-                      dict(env=oc.env("generate_checkpoints.py"),
-                           **verify_ours(args.ours)))
+        record = dict(env=oc.env("generate_checkpoints.py"),
+                      **verify_ours(args.ours))
+        if args.ours_bfloat16:
+            record["bfloat16"] = verify_ours_bfloat16(args.ours_bfloat16)
+        oc.write_json(out / "written_by_us.json", record)
         return
     copy_fixtures(pathlib.Path(args.fixtures), out)
     oc.write_json(out / "generated.json", {
