@@ -41,6 +41,7 @@ from trax_compat.data.inputs import UnBatch
 from trax_compat.data.inputs import UniformlySeek
 # Trax's submodules of the same names.
 from trax_compat.data import inputs  # noqa: E402
+from trax_compat.data import text_encoder  # noqa: E402
 from trax_compat.data import tokenizer  # noqa: E402
 
 from trax_compat import missing as _missing  # noqa: E402

@@ -34,11 +34,15 @@ def decode(tokens):
     return subword.join_words(tokens)
 
 
-def _read_lines(path):
-    # TensorFlow's file reader splits at "\n" only and keeps "\r", so read
-    # bytes and split the same way instead of using universal newlines.
+def _read_text(path):
     with open(path, 'rb') as f:
-        parts = f.read().decode('utf-8').split('\n')
+        return f.read().decode('utf-8')
+
+
+def _read_lines(path):
+    # Line by line, TensorFlow's file reader (which Trax uses) splits at
+    # "\n" only and drops every "\r"; reading a whole file keeps them.
+    parts = _read_text(path).replace('\r', '').split('\n')
     return [p + '\n' for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
@@ -49,7 +53,8 @@ def _read_filepattern(filepattern, max_lines=None, split_on_newlines=True):
         _log.warning('No file matches %r.', filepattern)
     lines_read = 0
     for filename in filenames:
-        lines = _read_lines(filename)
+        if split_on_newlines or max_lines:
+            lines = _read_lines(filename)
         if split_on_newlines:
             for line in lines:
                 yield line.strip()
@@ -66,7 +71,7 @@ def _read_filepattern(filepattern, max_lines=None, split_on_newlines=True):
                     return
             yield ''.join(doc)
         else:
-            yield ''.join(lines)
+            yield _read_text(filename)
 
 
 def corpus_token_counts(text_filepattern, corpus_max_lines,
