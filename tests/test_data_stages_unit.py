@@ -123,3 +123,17 @@ def test_log_stage_prints_shapes(capsys):
     list(data.Log()(iter([(np.zeros((2, 3), np.int32),)])))
     assert capsys.readouterr().out == (
         "(ShapeDtype{shape:(2, 3), dtype:int32},)\n")
+
+
+def test_debug_pipeline_logs_powers_of_two(caplog):
+    def stream():
+        yield from range(1, 10)
+
+    assert data.debug_pipeline(stream) is stream  # off by default, as in Trax
+    logged = data.debug_pipeline(stream, debug=True, log_prefix="p")
+    with caplog.at_level("INFO", logger="trax_compat.data.debug_data_pipeline"):
+        assert list(logged()) == list(range(1, 10))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"p example[{i}] = {i}" for i in (1, 2, 4, 8)]
+    with pytest.raises(ValueError, match="'pow' or 'every'"):
+        data.debug_pipeline(stream, debug=True, method="odd")

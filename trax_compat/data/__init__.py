@@ -1,5 +1,6 @@
 """Trax-compatible data pipelines: tokenization, shuffling, bucketing."""
 
+from trax_compat.data.debug_data_pipeline import debug_pipeline
 from trax_compat.data.text_tokenize import Tokenize
 from trax_compat.data.text_tokenize import detokenize
 from trax_compat.data.text_tokenize import tokenize
@@ -40,6 +41,7 @@ from trax_compat.data.inputs import TruncateToLength
 from trax_compat.data.inputs import UnBatch
 from trax_compat.data.inputs import UniformlySeek
 # Trax's submodules of the same names.
+from trax_compat.data import debug_data_pipeline  # noqa: E402
 from trax_compat.data import inputs  # noqa: E402
 from trax_compat.data import text_encoder  # noqa: E402
 from trax_compat.data import tokenizer  # noqa: E402
