@@ -53,15 +53,17 @@ def _read_filepattern(filepattern, max_lines=None, split_on_newlines=True):
         _log.warning('No file matches %r.', filepattern)
     lines_read = 0
     for filename in filenames:
-        if split_on_newlines or max_lines:
-            lines = _read_lines(filename)
+        if not split_on_newlines and not max_lines:
+            yield _read_text(filename)
+            continue
+        lines = _read_lines(filename)
         if split_on_newlines:
             for line in lines:
                 yield line.strip()
                 lines_read += 1
                 if max_lines and lines_read >= max_lines:
                     return
-        elif max_lines:
+        else:
             doc = []
             for line in lines:
                 doc.append(line)
@@ -70,8 +72,6 @@ def _read_filepattern(filepattern, max_lines=None, split_on_newlines=True):
                     yield ''.join(doc)
                     return
             yield ''.join(doc)
-        else:
-            yield _read_text(filename)
 
 
 def corpus_token_counts(text_filepattern, corpus_max_lines,
