@@ -438,16 +438,25 @@ def sample_logits(logits, temperature, key):
         jnp.int32)
 
 
+def _sample(logits, temperature, noise):
+    # noise: {'key': a JAX key} (Gumbel noise drawn here), or {'scaled':
+    # T * g already drawn on the host, as Trax draws it}.
+    if "key" in noise:
+        return sample_logits(logits, temperature, noise["key"])
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    return jnp.argmax(log_probs + noise["scaled"], axis=-1).astype(jnp.int32)
+
+
 @functools.lru_cache(maxsize=None)
 def _lm_step(model):
-    """One jitted step of a decode-mode LM: (params, cache, ids (b, 1), key,
-    temperature) -> (next ids (b,), logits (b, vocab), cache)."""
+    """One jitted step of a decode-mode LM: (params, cache, ids (b, 1),
+    noise, temperature) -> (next ids (b,), logits (b, vocab), cache)."""
 
-    def step(params, cache, ids, key, temperature):
+    def step(params, cache, ids, noise, temperature):
         logits, mutated = model.apply(
             {"params": params, "cache": cache}, ids, mutable=["cache"])
         logits = logits[:, -1]
-        return (sample_logits(logits, temperature, key), logits,
+        return (_sample(logits, temperature, noise), logits,
                 mutated["cache"])
 
     return jax.jit(step, donate_argnums=(1,))
@@ -455,12 +464,12 @@ def _lm_step(model):
 
 @functools.lru_cache(maxsize=None)
 def _transformer_step(model):
-    def step(params, cache, encoded, inputs, ids, key, temperature):
+    def step(params, cache, encoded, inputs, ids, noise, temperature):
         logits, mutated = model.apply(
             {"params": params, "cache": cache}, encoded, inputs, ids,
             mutable=["cache"], method="decode")
         logits = logits[:, -1]
-        return (sample_logits(logits, temperature, key), logits,
+        return (_sample(logits, temperature, noise), logits,
                 mutated["cache"])
 
     return jax.jit(step, donate_argnums=(1,))
@@ -476,8 +485,35 @@ def _params(variables):
     return variables["params"] if "params" in variables else variables
 
 
-def _decode_loop(step, batch_size, forced, max_length, temperature, rng,
-                 start_id, eos_id):
+class _Noise:
+    """Per-token sampling noise: from a JAX key, or, given a NumPy
+    generator (``np.random`` or a ``RandomState``), drawn as Trax's
+    ``logsoftmax_sample`` draws it: ``u = uniform(1e-6, 1 - 1e-6, (batch,
+    vocab))``, ``g = -log(-log(u))``, ``T * g`` in float64, then float32."""
+
+    def __init__(self, rng, temperature, batch_size, vocab_size):
+        self.numpy = hasattr(rng, "uniform") and not isinstance(
+            rng, jax.Array)
+        self.rng = jax.random.PRNGKey(0) if rng is None else rng
+        self.temperature = temperature
+        self.shape = (batch_size, vocab_size)
+
+    def unused(self):  # for positions whose output is not sampled
+        if self.numpy:
+            return {"scaled": np.zeros(self.shape, np.float32)}
+        return {"key": self.rng}
+
+    def next(self):
+        if self.numpy:
+            u = self.rng.uniform(low=1e-6, high=1.0 - 1e-6, size=self.shape)
+            return {"scaled": (-np.log(-np.log(u)) * self.temperature)
+                    .astype(np.float32)}
+        self.rng, key = jax.random.split(self.rng)
+        return {"key": key}
+
+
+def _decode_loop(step, batch_size, vocab_size, forced, max_length,
+                 temperature, rng, start_id, eos_id):
     """Feeds ``start_id``, then the ``forced`` columns, then each sampled
     token; returns the sampled tokens. Trax's stopping rule: ``max_length``
     tokens, or once every row has produced ``eos_id`` at least once."""
@@ -485,17 +521,15 @@ def _decode_loop(step, batch_size, forced, max_length, temperature, rng,
         raise ValueError(f"max_length must be >= 1, got {max_length}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
-    rng = jax.random.PRNGKey(0) if rng is None else rng
+    noise = _Noise(rng, temperature, batch_size, vocab_size)
     temperature = jnp.float32(temperature)
     ids = jnp.full((batch_size, 1), start_id, jnp.int32)
     for column in forced:
-        rng, key = jax.random.split(rng)
-        step(ids, key, temperature)
+        step(ids, noise.unused(), temperature)
         ids = jnp.asarray(column, jnp.int32)[:, None]
     out, seen = [], np.zeros(batch_size, bool)
     while True:
-        rng, key = jax.random.split(rng)
-        ids = step(ids, key, temperature)[:, None]
+        ids = step(ids, noise.next(), temperature)[:, None]
         token = np.asarray(ids)[:, 0]
         out.append(token)
         seen |= token == eos_id
@@ -513,8 +547,12 @@ def decode_lm(model, variables, prompt=None, *, batch_size=None,
     ids, optional), then each token it produces. Returns an int32 array
     ``(batch, <= max_length)`` of produced tokens, stopping early once every
     row has produced ``eos_id``. ``temperature=0`` is greedy; above 0,
-    tokens are sampled with Gumbel noise drawn from ``rng`` (a JAX key;
-    Trax draws from NumPy's global generator, so sampled tokens differ).
+    tokens are sampled with Gumbel noise drawn from ``rng``: a JAX key, or
+    a NumPy generator (``np.random`` itself or a ``np.random.RandomState``)
+    from which the noise is drawn exactly as Trax draws it from NumPy's
+    global generator, one ``(batch, vocab)`` draw per produced token (at
+    any temperature, as Trax): after ``np.random.seed(s)``, ``rng=np.random``
+    samples Trax's tokens.
     ``model`` may be built with or without ``decode=True``; ``variables``
     are its params (``{'params': ...}`` or the bare dict). Each position is
     one call of a single jitted step, compiled once per shape.
@@ -537,14 +575,14 @@ def decode_lm(model, variables, prompt=None, *, batch_size=None,
     state = {"cache": init_cache(decoder, batch_size, length)}
     jitted = _lm_step(decoder)
 
-    def step(ids, key, temperature):
-        token, _, state["cache"] = jitted(params, state["cache"], ids, key,
+    def step(ids, noise, temperature):
+        token, _, state["cache"] = jitted(params, state["cache"], ids, noise,
                                           temperature)
         return token
 
     forced = [] if prompt is None else list(prompt.T)
-    return _decode_loop(step, batch_size, forced, max_length, temperature,
-                        rng, start_id, eos_id)
+    return _decode_loop(step, batch_size, cfg.vocab_size, forced, max_length,
+                        temperature, rng, start_id, eos_id)
 
 
 def decode_transformer(model, variables, inputs, *, max_length=100,
@@ -569,10 +607,10 @@ def decode_transformer(model, variables, inputs, *, max_length=100,
                                  inputs.shape[1])}
     jitted = _transformer_step(decoder)
 
-    def step(ids, key, temperature):
+    def step(ids, noise, temperature):
         token, _, state["cache"] = jitted(params, state["cache"], encoded,
-                                          inputs, ids, key, temperature)
+                                          inputs, ids, noise, temperature)
         return token
 
-    return _decode_loop(step, batch_size, [], max_length, temperature, rng,
-                        start_id, eos_id)
+    return _decode_loop(step, batch_size, cfg.target_vocab_size, [],
+                        max_length, temperature, rng, start_id, eos_id)

@@ -71,27 +71,36 @@ def test_converted_weights_give_trax_eval_outputs(oracle, name):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_greedy_decode_gives_trax_tokens(oracle, name):
+def test_greedy_and_sampled_decodes_give_trax_tokens(oracle, name):
     record, model, variables = _loaded(oracle, name)
     for decode in record["decodes"]:
-        # Trax's choices are clear of ties (teacher-forced margins).
+        # Trax's choices are clear of ties (teacher-forced margins, with the
+        # sampling noise replayed).
         assert decode["argmax_equals_greedy"] and decode["min_margin"] > 1e-3
         inputs = (None if decode["inputs"] is None
                   else oracle_array(decode["inputs"]))
+        # Trax drew its noise from NumPy's global generator after
+        # np.random.seed(np_seed): a RandomState(np_seed) gives the same.
+        options = dict(max_length=decode["max_length"],
+                       temperature=decode["temperature"],
+                       rng=np.random.RandomState(decode["np_seed"]))
         if record["kind"] == "lm":
             tokens = tr.decode_lm(model, variables, inputs,
-                                  batch_size=decode["batch_size"],
-                                  max_length=decode["max_length"],
-                                  temperature=0.0)
+                                  batch_size=decode["batch_size"], **options)
         else:
             tokens = tr.decode_transformer(model, variables, inputs,
-                                           max_length=decode["max_length"],
-                                           temperature=0.0)
+                                           **options)
         # Same tokens and the same length: lm_b stops early, once every
         # row has produced the end id 1.
         np.testing.assert_array_equal(tokens, oracle_array(decode["output"]),
                                       strict=False)
         assert tokens.dtype == np.int32
+
+
+def test_the_oracle_has_sampled_decodes(oracle):
+    temperatures = [d["temperature"] for name in CASES
+                    for d in oracle[name]["decodes"]]
+    assert 1.0 in temperatures and 0.8 in temperatures
 
 
 def test_an_early_stop_is_covered(oracle):

@@ -18,12 +18,14 @@ rng=get_prng(seed))`` and records:
   model built in 'predict' mode (the ``Transformer`` nests differently);
 * ``output_eval``: ``model(x)`` (for the ``Transformer`` its first output,
   the logits);
-* ``decodes``: ``trax.supervised.decoding.autoregressive_sample`` with
-  ``temperature=0.0`` on a fresh 'predict'-mode model loaded with the same
-  weights (``save_to_file`` / ``init_from_file``), with the margin between
-  the best and second-best log-probability of each greedy choice when the
-  eval-mode model scores the result with teacher forcing (``min_margin``: how
-  far the choices are from a tie).
+* ``decodes``: ``np.random.seed(np_seed)``, then
+  ``trax.supervised.decoding.autoregressive_sample`` (greedy with
+  ``temperature=0.0``, or sampled) on a fresh 'predict'-mode model loaded
+  with the same weights (``save_to_file`` / ``init_from_file``), with the
+  margin between the best and second-best score of each choice when the
+  eval-mode model scores the result with teacher forcing, plus the sampling
+  noise replayed from the seed (``min_margin``: how far the choices are from
+  a tie).
 
 ``lm_b.weights.npy.gz``: ``lm_b``'s flat weights written by Trax's own
 ``trax.layers.base.np_to_file`` (the format of a Trax checkpoint's
@@ -94,7 +96,9 @@ CASES = {
         config=dict(vocab_size=23, d_model=12, d_ff=20, n_layers=1,
                     n_heads=3, max_len=24),
         inputs=[IDS_B], seed=1,
-        decodes=[dict(inputs=PROMPT_B, max_length=12)]),
+        decodes=[dict(inputs=PROMPT_B, max_length=12),
+                 dict(inputs=PROMPT_B, max_length=12, temperature=1.0,
+                      np_seed=7)]),
     "tr_a": dict(
         constructor=TR_A, kind="encdec",
         config=dict(vocab_size=20, d_model=16, d_ff=32, n_layers=1,
@@ -110,7 +114,9 @@ CASES = {
                     n_encoder_layers=2, n_decoder_layers=2, n_heads=4,
                     max_len=16),
         inputs=[SRC_B, TGT_B], seed=2,
-        decodes=[dict(inputs=SRC_B, max_length=9)]),
+        decodes=[dict(inputs=SRC_B, max_length=9),
+                 dict(inputs=SRC_B, max_length=9, temperature=0.8,
+                      np_seed=8)]),
 }
 
 
@@ -137,7 +143,9 @@ def _log_softmax(x):
 
 
 def _margins(model, kind, spec, tokens):
-    """Teacher-forced log-probabilities of the greedy tokens: margin of each
+    """Teacher-forced log-probabilities of the chosen tokens, plus the
+    sampling noise replayed from ``np_seed`` (Trax draws it from NumPy's
+    global generator, one (batch, vocab) draw per token): margin of each
     choice over the runner-up, and whether each choice is the argmax."""
     if kind == "lm":
         prefix = spec["inputs"]
@@ -147,11 +155,18 @@ def _margins(model, kind, spec, tokens):
             np.int32))[:, prefix.shape[1]:]
     else:
         logits = model((spec["inputs"], tokens.astype(np.int32)))[0]
-    log_probs = np.sort(_log_softmax(logits), axis=-1)
+    scores = _log_softmax(logits).astype(np.float32)
+    if spec.get("temperature", 0.0):
+        replay = np.random.RandomState(spec["np_seed"])
+        for t in range(tokens.shape[1]):
+            u = replay.uniform(low=1e-6, high=1.0 - 1e-6,
+                               size=scores[:, t].shape)
+            scores[:, t] += (-np.log(-np.log(u)) *
+                             spec["temperature"]).astype(np.float32)
+    ordered = np.sort(scores, axis=-1)
     return {"argmax_equals_greedy": bool(
-                (np.argmax(logits, axis=-1) == tokens).all()),
-            "min_margin": float((log_probs[..., -1] -
-                                 log_probs[..., -2]).min())}
+                (np.argmax(scores, axis=-1) == tokens).all()),
+            "min_margin": float((ordered[..., -1] - ordered[..., -2]).min())}
 
 
 def _decode(constructor, kind, checkpoint, spec):
@@ -163,8 +178,10 @@ def _decode(constructor, kind, checkpoint, spec):
                          input_signature=sig if kind == "lm" else (sig, sig))
     flat = []
     structure = _structure(model.weights, flat)
+    np.random.seed(spec.get("np_seed", 0))
     tokens = decoding.autoregressive_sample(
-        model, inputs=inputs, batch_size=batch, temperature=0.0,
+        model, inputs=inputs, batch_size=batch,
+        temperature=spec.get("temperature", 0.0),
         max_length=spec["max_length"])
     return model, structure, flat, np.asarray(tokens)
 
@@ -200,9 +217,11 @@ def case_record(name, case, arrays):
                 np.array_equal(a, b) for a, b in zip(pred_flat, flat))
             record["predict_weights"] = pred_structure
             record["decodes"].append({
-                "call": "autoregressive_sample(model, inputs=inputs, "
-                        "batch_size=batch_size, temperature=0.0, "
-                        "max_length=max_length)",
+                "call": "np.random.seed(np_seed); autoregressive_sample("
+                        "model, inputs=inputs, batch_size=batch_size, "
+                        "temperature=temperature, max_length=max_length)",
+                "temperature": spec.get("temperature", 0.0),
+                "np_seed": spec.get("np_seed", 0),
                 "inputs": None if spec["inputs"] is None
                 else oc.array(spec["inputs"]),
                 "batch_size": len(tokens),
