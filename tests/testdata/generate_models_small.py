@@ -53,7 +53,7 @@ from trax.fastmath import random as trax_random
 import models_small_inputs  # this folder
 import oracle_common as oc  # this folder
 
-FULL_VALUES = 1024
+FULL_VALUES = 256
 I32 = np.int32
 
 
