@@ -161,10 +161,11 @@ def train_and_eval_dataset(dataset_name, data_dir, eval_holdout_size=0,
     train_split, eval_split = split_names(dataset_name, sizes,
                                           eval_holdout_size, use_alt_eval,
                                           subsplit)
+    # Downloading is prepare()'s job; loading never downloads.
     train = tfds.load(name=dataset_name, split=train_split, data_dir=data_dir,
-                      shuffle_files=train_shuffle_files)
+                      shuffle_files=train_shuffle_files, download=False)
     valid = tfds.load(name=dataset_name, split=eval_split, data_dir=data_dir,
-                      shuffle_files=eval_shuffle_files)
+                      shuffle_files=eval_shuffle_files, download=False)
     keys = None
     if info.supervised_keys:
         keys = ([info.supervised_keys[0]], [info.supervised_keys[1]])
