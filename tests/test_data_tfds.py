@@ -6,6 +6,7 @@ Trax); each recorded case carries its arguments and is replayed here.
 TensorFlow is imported once for the whole file.
 """
 
+import gzip
 import json
 import os
 import random
@@ -25,12 +26,12 @@ from trax_compat import data
 from trax_compat.data import tf_inputs
 from trax_compat.data import tfds_source
 
-ORACLE_FILE = ORACLE / "data_tfds" / "tfds.json"
+ORACLE_FILE = ORACLE / "data_tfds" / "tfds.json.gz"
 
 
 @pytest.fixture(scope="module")
 def oracle():
-    return json.loads(ORACLE_FILE.read_text(encoding="utf-8"))
+    return json.loads(gzip.decompress(ORACLE_FILE.read_bytes()))
 
 
 @pytest.fixture(scope="module")

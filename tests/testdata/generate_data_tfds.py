@@ -6,7 +6,7 @@ installed, from the repository root:
     python tests/testdata/generate_data_tfds.py [OUT_DIR]
 
 OUT_DIR defaults to ``tests/testdata/trax_oracle/data_tfds``; it gets
-``tfds.json``. The datasets are the builders of ``tiny_tfds.py`` prepared
+``tfds.json.gz``. The datasets are the builders of ``tiny_tfds.py`` prepared
 into a temporary dir (nothing is downloaded). Every case is described by
 its arguments, so the tests replay it with trax_compat:
 
@@ -21,6 +21,7 @@ its arguments, so the tests replay it with trax_compat:
   ``random.seed`` (Trax's random skip of the train stream).
 """
 
+import gzip
 import json
 import os
 import pathlib
@@ -241,9 +242,10 @@ def main():
             "streams": run_streams(),
             "data_streams": run_data_streams(data_dir),
         }
-    path = out_dir / "tfds.json"
-    path.write_text(json.dumps(result, indent=None, sort_keys=True) + "\n",
-                    encoding="utf-8")
+    path = out_dir / "tfds.json.gz"
+    text = json.dumps(result, indent=None, sort_keys=True) + "\n"
+    # No name or mtime in the gzip header: reruns give the same bytes.
+    path.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
     print("wrote", path, os.path.getsize(path), "bytes")
 
 
