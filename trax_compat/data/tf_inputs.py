@@ -36,6 +36,8 @@ from trax_compat.data.tfds_source import DatasetNotPreparedError  # noqa: F401
 # Trax starts each training stream of ``data_streams`` at a random offset
 # below this, so that replicas do not read in lock-step.
 _MAX_SKIP_EXAMPLES = 1e5
+# Examples per read from TensorFlow when their shapes are fixed.
+_READ_BLOCK = 64
 
 
 def download_and_prepare(dataset_name, data_dir):
@@ -98,12 +100,24 @@ def TFDS(dataset_name, data_dir=None, tfds_preprocess_fn=None, keys=None,  # pyl
             raise KeyError("TFDS %r has no feature(s) %s; keys must be among "
                            "%s" % (dataset_name, unknown, sorted(spec)))
     dataset = dataset.map(lambda example: tuple(example[k] for k in keys))
+    dataset = dataset.repeat()
+    fixed = all(s.shape.is_fully_defined()
+                for s in tf.nest.flatten(dataset.element_spec))
+    if fixed:
+        # Examples of fixed shapes (scalars, text, images) are read from TF
+        # in blocks and split here: the same values and types, without
+        # TF's per-element cost. Variable-length ones are read one by one.
+        dataset = dataset.batch(_READ_BLOCK)
     # Reading ahead changes nothing yielded, only when it is read.
-    dataset = dataset.repeat().prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
 
     def gen(generator=None):
         del generator
-        yield from tfds.as_numpy(dataset)
+        if not fixed:
+            yield from tfds.as_numpy(dataset)
+            return
+        for block in tfds.as_numpy(dataset):
+            yield from zip(*block)
 
     return gen
 
