@@ -60,7 +60,8 @@ def _typed(tree):
         return {"tuple": [_typed(t) for t in tree]} if tree else None
     if isinstance(tree, list):
         return {"list": [_typed(t) for t in tree]}
-    return {"shape": list(np.shape(tree)), "dtype": str(np.asarray(tree).dtype)}
+    return {"shape": list(np.shape(tree)),
+            "dtype": str(np.asarray(tree).dtype)}
 
 
 def _flat(tree, prefix=(), markers=False):
@@ -140,6 +141,28 @@ def _model(case, mode):
     return model
 
 
+# Calls go through ``jax.jit(model.pure_fn)`` (what the Loop and decoding
+# run; compiling a model once is several times faster than running it op
+# by op the first time), except for the cases named here, which call the
+# model eagerly as ``model(x, rng=...)``.
+EAGER = ("TransformerLM", "Transformer")
+
+
+def _call(model, x, name, rng=None):
+    """``model(x, rng=rng)``, jitted unless ``name`` is in EAGER; the new
+    state is kept in the model, as a call does."""
+    rng = fastmath.random.get_prng(0) if rng is None else rng
+    if name in EAGER:
+        return model(x, rng=rng)
+    if model not in _jitted:  # one jitted function per model: compiled
+        _jitted[model] = jax.jit(model.pure_fn)  # once per input shape
+    y, model.state = _jitted[model](x, model.weights, model.state, rng)
+    return y
+
+
+_jitted = {}
+
+
 def _assert_close(actual, expected):
     if isinstance(expected, tuple):
         assert isinstance(actual, tuple) and len(actual) == len(expected)
@@ -180,14 +203,16 @@ def test_modes_repr_arity_trees_initial_weights(oracle, name):
 def test_eval_output(oracle, name):
     case = oracle["cases"][name]
     model = _model(case, "eval")
-    _assert_close(model(_value(case["input"])), _value(case["output_eval"]))
+    _assert_close(_call(model, _value(case["input"]), name),
+                  _value(case["output_eval"]))
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_train_output_with_trax_dropout_keys(oracle, name):
     case = oracle["cases"][name]
     model = _model(case, "train")
-    output = model(_value(case["input"]), rng=fastmath.random.get_prng(1))
+    output = _call(model, _value(case["input"]), name,
+                   rng=fastmath.random.get_prng(1))
     expected = _value(case["output_train"])
     _assert_close(output, expected)
     # Dropout did act: the train output is not the eval output.
@@ -232,11 +257,12 @@ def test_predict_mode_decoding(oracle, name):
     model = _with_eval_weights(_model(case, "predict"),
                                _model(case, "eval").weights)
     if "pieces" not in want:  # a classifier: one whole call
-        _assert_close(model(_value(case["input"])), _value(want["output"]))
+        _assert_close(_call(model, _value(case["input"]), name),
+                      _value(want["output"]))
         return
     outputs = []
     for piece in _predict_pieces(case):
-        y = model(piece)
+        y = _call(model, piece, name)
         outputs.append(np.asarray(y[0] if _is_encdec(case) else y))
     output = np.concatenate(outputs, axis=1)
     _assert_close(output, _value(want["output"]))

@@ -24,8 +24,9 @@ committed data. For each case of ``CASES`` (a constructor expression with
 * ``predict``: a predict-mode model (init as above; for ``Transformer`` the
   target signature is (batch, 1); where its initial weights differ from the
   eval-mode ones, ``modes.predict.weights`` records them and the eval-mode
-  weights are put in, in flat order, as loading a checkpoint does) fed the target side in pieces along axis
-  1 (``pieces``: lengths), the source whole on every call; each piece's
+  weights are put in, in flat order, as loading a checkpoint does) fed
+  the target side in pieces along axis 1 (``pieces``: lengths), the
+  source whole on every call; each piece's
   first output, concatenated; the cache indices and position counters in
   the state at the end (every integer scalar of the state, in tree order).
   ``TransformerLM`` and ``Transformer`` are fed the target shifted right by
