@@ -14,8 +14,8 @@ import numpy as np
 
 from trax_compat.data import tf_deps
 from trax_compat.data import tfds_source
-# moves to text_tokenize
-from trax_compat.data.tokenizer import Tokenize, detokenize, get_vocab, tokenize, vocab_size  # noqa: E501,F401
+from trax_compat.data.text_tokenize import (  # noqa: F401
+        Tokenize, detokenize, get_vocab, tokenize, vocab_size)
 from trax_compat.data.bert_inputs import (  # noqa: F401
         BertDoubleSentenceInputs, BertNextSentencePredictionInputs,
         BertSingleSentenceInputs, CorpusToRandomChunks, CreateBertInputs,

@@ -134,6 +134,28 @@ def _merge_heads(x, n_heads, merged_batch_and_head):
         (batch_size, seq_len, n_heads * d_head))
 
 
+@jax.custom_vjp
+def _softmax(x):
+    """Softmax over the last axis computed as Trax does, exp(x -
+    logsumexp(x)), so the strengths round as Trax's do."""
+    return jnp.exp(x - jax.scipy.special.logsumexp(x, axis=-1, keepdims=True))
+
+
+def _softmax_fwd(x):
+    y = _softmax(x)
+    return y, y
+
+
+def _softmax_bwd(y, g):
+    # The softmax's own Jacobian-vector product, from its outputs: cheaper
+    # than differentiating through exp and logsumexp, and equal to it up
+    # to rounding.
+    return (y * (g - jnp.sum(g * y, axis=-1, keepdims=True)),)
+
+
+_softmax.defvjp(_softmax_fwd, _softmax_bwd)
+
+
 def _per_head_attention(queries, keys, values, mask, dropout, mode, rng):
     """Scaled dot-product attention on per-head arrays; returns the new
     activations and the attention strengths. Masked positions get -1e9
@@ -144,9 +166,7 @@ def _per_head_attention(queries, keys, values, mask, dropout, mode, rng):
     dots = jnp.matmul(queries, jnp.swapaxes(keys, -1, -2)) / jnp.sqrt(d_head)
     if mask is not None:
         dots = jnp.where(mask, dots, jnp.full_like(dots, -1e9))
-    # exp(x - logsumexp(x)), as Trax computes the softmax (same rounding).
-    strengths = jnp.exp(dots - jax.scipy.special.logsumexp(
-        dots, axis=-1, keepdims=True))
+    strengths = _softmax(dots)
     if dropout is not None and dropout > 0.0 and mode == "train":
         keep = trax_random.bernoulli(rng, 1.0 - dropout, strengths.shape)
         strengths = jnp.where(keep, strengths / (1.0 - dropout),
