@@ -31,7 +31,7 @@ def _check(error, trax_name, out_of_scope=None):
 def test_missing_attributes_name_the_trax_name():
     for owner, name, trax_name in (
             (trax.models, "NeuralGPU", "trax.models.NeuralGPU"),
-            (trax.data, "TFDS", "trax.data.TFDS"),
+            (trax.data, "T5GlueEvalTasks", "trax.data.T5GlueEvalTasks"),
             (trax.supervised, "pretrain_finetune",
              "trax.supervised.pretrain_finetune")):
         with pytest.raises(AttributeError) as caught:
@@ -91,7 +91,7 @@ def test_under_the_trax_name_too():
         for stmt in ('import trax.models.neural_gpu',
                      "from trax.supervised import pretrain_finetune",
                      'from trax import rl', 'trax.models.NeuralGPU',
-                     'trax.data.TFDS'):
+                     'trax.data.T5GlueEvalTasks'):
             try:
                 exec(stmt)
             except ImportError as e:
@@ -107,7 +107,7 @@ def test_under_the_trax_name_too():
         "ImportError trax.models.neural_gpu",
         "ImportError trax.supervised.pretrain_finetune",
         "ImportError trax.rl", "AttributeError trax.models.NeuralGPU",
-        "AttributeError trax.data.TFDS"]
+        "AttributeError trax.data.T5GlueEvalTasks"]
 
 
 def test_trax_names_cover_the_public_api():

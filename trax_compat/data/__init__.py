@@ -46,6 +46,26 @@ from trax_compat.data import inputs  # noqa: E402
 from trax_compat.data import text_encoder  # noqa: E402
 from trax_compat.data import tokenizer  # noqa: E402
 
+from trax_compat.data.tf_inputs import BertNextSentencePredictionInputs
+from trax_compat.data.tf_inputs import ConvertToUnicode
+from trax_compat.data.tf_inputs import CorpusToRandomChunks
+from trax_compat.data.tf_inputs import CreateBertInputs
+from trax_compat.data.tf_inputs import SentencePieceTokenize
+from trax_compat.data.tf_inputs import TFDS
+from trax_compat.data.tf_inputs import add_eos_to_output_features
+from trax_compat.data.tf_inputs import cifar10_augmentation_flatten_preprocess
+from trax_compat.data.tf_inputs import cifar10_augmentation_preprocess
+from trax_compat.data.tf_inputs import data_streams
+from trax_compat.data.tf_inputs import downsampled_imagenet_flatten_bare_preprocess
+from trax_compat.data.tf_inputs import filter_dataset_on_len
+from trax_compat.data.tf_inputs import lm1b_preprocess
+from trax_compat.data.tf_inputs import mask_random_tokens
+from trax_compat.data.tf_inputs import sentencepiece_tokenize
+from trax_compat.data.tf_inputs import squeeze_targets_preprocess
+from trax_compat.data.tf_inputs import truncate_dataset_on_len
+from trax_compat.data.tf_inputs import wmt_concat_preprocess
+from trax_compat.data.tf_inputs import wmt_preprocess
+
 from trax_compat import missing as _missing  # noqa: E402
 
 # A Trax name not here yet (or a Trax submodule not imported yet).
