@@ -203,11 +203,12 @@ class FlaxContender:
     ``module``, ``params`` and ``loss``: another Flax model, its starting
     weights (default: ``module.init``) and ``loss(model_output, targets,
     weights)`` (default: the sentiment classifier and weighted
-    cross-entropy on its logits).
+    cross-entropy on its logits). ``dropout_seed``: the module uses
+    ``nn.Dropout``; each step gets the key ``fold_in(PRNGKey(seed), step)``.
     """
 
     def __init__(self, name, tx, sample_batch, direct=False, norms=False,
-                 module=None, params=None, loss=None):
+                 module=None, params=None, loss=None, dropout_seed=None):
         import jax  # pylint: disable=g-import-not-at-top
         import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
         import optax  # pylint: disable=g-import-not-at-top
@@ -234,12 +235,17 @@ class FlaxContender:
 
         loss = loss or weighted_cross_entropy
 
-        def loss_fn(params, inputs, targets, weights):
-            return loss(module.apply({"params": params}, inputs), targets,
-                        weights)
+        def loss_fn(params, step, inputs, targets, weights):
+            rngs = None
+            if dropout_seed is not None:
+                rngs = {"dropout": jax.random.fold_in(
+                    jax.random.PRNGKey(dropout_seed), step)}
+            return loss(module.apply({"params": params}, inputs, rngs=rngs),
+                        targets, weights)
 
         def train_step(state, sums, batch):
-            loss, grads = jax.value_and_grad(loss_fn)(state.params, *batch)
+            loss, grads = jax.value_and_grad(loss_fn)(state.params,
+                                                      state.step, *batch)
             if direct:
                 new_state = optimizers.apply_gradients(state, grads)
             else:

@@ -6,7 +6,8 @@ Run from the repository root::
     python -m benchmarks.models_vs_flax            # default, a couple of minutes
     python -m benchmarks.models_vs_flax --quick    # smoke run, under a minute
 
-Models, written as Trax users write them (``lstm`` and ``attention``):
+Models, written as Trax users write them (``lstm``, ``attention`` and
+``transformer``):
 
 * ``lstm``: ``tl.Serial(tl.ShiftRight(), tl.Embedding(vocab, d), tl.LSTM(d),
   tl.LSTM(d), tl.Dense(vocab), tl.LogSoftmax())``.
@@ -15,8 +16,13 @@ Models, written as Trax users write them (``lstm`` and ``attention``):
   tl.CausalAttention(d, n_heads)), tl.Residual(tl.LayerNorm(), tl.Dense(d),
   tl.Relu(), tl.Dense(d))], tl.Dense(vocab), tl.LogSoftmax())`` (pre-norm
   blocks, no dropout).
+* ``transformer``: ``trax.models.TransformerLM(vocab, d_model=d, d_ff=4 d,
+  n_layers=2, n_heads, max_len=length, dropout=--dropout)`` (Trax's own
+  model: dropout after the embedding, on the attention weights, inside and
+  after each residual branch; a final LayerNorm; logits out).
 
-Both are trained with ``tl.CrossEntropyLoss()`` and
+The first two are trained with ``tl.CrossEntropyLoss()``, the
+``transformer`` with ``tl.CrossEntropyLossWithLogSoftmax()``; all with
 ``trax_compat.optimizers.Adam``. Contenders, per model (as in
 ``loop_vs_flax``, whose timing and table this reuses):
 
@@ -40,13 +46,20 @@ import numpy as np
 from benchmarks import common
 from benchmarks import loop_vs_flax
 
-MODELS = ("lstm", "attention")
+MODELS = ("lstm", "attention", "transformer")
+N_LAYERS = 2  # the transformer's depth
+FF_FACTOR = 4  # its d_ff = FF_FACTOR * d
 
 
 # -- the models as Trax users write them ---------------------------------------
 
-def trax_model(kind, vocab, d, length, n_heads):
+def trax_model(kind, vocab, d, length, n_heads, dropout=0.0):
     from trax_compat import layers as tl  # pylint: disable=g-import-not-at-top
+    if kind == "transformer":
+        from trax_compat import models  # pylint: disable=g-import-not-at-top
+        return models.TransformerLM(
+            vocab, d_model=d, d_ff=FF_FACTOR * d, n_layers=N_LAYERS,
+            n_heads=n_heads, max_len=length, dropout=dropout, mode="train")
     if kind == "lstm":
         return tl.Serial(tl.ShiftRight(), tl.Embedding(vocab, d), tl.LSTM(d),
                          tl.LSTM(d), tl.Dense(vocab), tl.LogSoftmax())
@@ -142,13 +155,59 @@ def _twins():
                 x = x + nn.Dense(self.d, name=f"ff_{i}_1")(nn.relu(y))
             return log_softmax(nn.Dense(self.vocab, name="out")(x))
 
-    return LSTMLanguageModel, AttentionLanguageModel
+    class TransformerLanguageModel(nn.Module):
+        """A decoder-only Transformer as Flax users write one: pre-norm
+        blocks, dropout where Trax's TransformerLM has it (after the
+        embedding, on the attention weights, after the FF activation, at
+        the end of each residual branch), a final LayerNorm, logits."""
+        vocab: int
+        d: int
+        d_ff: int
+        length: int
+        n_heads: int
+        n_layers: int
+        dropout: float
+
+        @nn.compact
+        def __call__(self, ids):
+            drop = nn.Dropout(self.dropout, deterministic=False)
+            x = nn.Embed(self.vocab, self.d, name="embed")(shift_right(ids))
+            pos = self.param("pos", nn.initializers.normal(),
+                             (self.length, self.d))
+            x = drop(x) + pos[None, :x.shape[1]]
+            b, length, _ = x.shape
+            d_head = self.d // self.n_heads
+            mask = jnp.tril(jnp.ones((length, length), bool))
+            for i in range(self.n_layers):
+                y = nn.LayerNorm(epsilon=1e-6, name=f"ln_attn_{i}")(x)
+
+                def heads(name, y=y, i=i):
+                    return nn.Dense(self.d, name=f"attn_{i}_{name}")(
+                        y).reshape(b, length, self.n_heads, d_head)
+
+                q, k, v = heads("q"), heads("k"), heads("v")
+                dots = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(d_head)
+                weights = drop(jax.nn.softmax(jnp.where(mask, dots, -1e9)))
+                y = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+                y = nn.Dense(self.d, name=f"attn_{i}_o")(
+                    y.reshape(b, length, self.d))
+                x = x + drop(y)
+                y = nn.LayerNorm(epsilon=1e-6, name=f"ln_ff_{i}")(x)
+                y = drop(nn.relu(nn.Dense(self.d_ff, name=f"ff_{i}_0")(y)))
+                x = x + drop(nn.Dense(self.d, name=f"ff_{i}_1")(y))
+            x = nn.LayerNorm(epsilon=1e-6, name="ln_final")(x)
+            return nn.Dense(self.vocab, name="out")(x)
+
+    return LSTMLanguageModel, AttentionLanguageModel, TransformerLanguageModel
 
 
-def twin_model(kind, vocab, d, length, n_heads):
-    lstm, attention = _twins()
+def twin_model(kind, vocab, d, length, n_heads, dropout=0.0):
+    lstm, attention, transformer = _twins()
     if kind == "lstm":
         return lstm(vocab, d)
+    if kind == "transformer":
+        return transformer(vocab, d, FF_FACTOR * d, length, n_heads,
+                           N_LAYERS, dropout)
     return attention(vocab, d, length, n_heads)
 
 
@@ -170,6 +229,19 @@ def twin_params(kind, trax_weights):
     if kind == "lstm":
         for name in ("lstm_0", "lstm_1"):
             params[name] = {"gates": dense()}
+    elif kind == "transformer":
+        params["pos"] = take()
+        for i in range(N_LAYERS):
+            scale = take()
+            params[f"ln_attn_{i}"] = {"scale": scale, "bias": take()}
+            for n in ("q", "k", "v", "o"):
+                params[f"attn_{i}_{n}"] = dense()
+            scale = take()
+            params[f"ln_ff_{i}"] = {"scale": scale, "bias": take()}
+            params[f"ff_{i}_0"] = dense()
+            params[f"ff_{i}_1"] = dense()
+        scale = take()
+        params["ln_final"] = {"scale": scale, "bias": take()}
     else:
         params["pos"] = take()
         for i in range(2):
@@ -184,6 +256,14 @@ def twin_params(kind, trax_weights):
     if next(leaves, None) is not None:
         raise ValueError("the Trax model has more weights than the twin")
     return params
+
+
+def logits_cross_entropy_loss(logits, targets, weights):
+    """``tl.CrossEntropyLossWithLogSoftmax()``: the same on raw logits."""
+    import jax  # pylint: disable=g-import-not-at-top
+    log_probs = logits - jax.scipy.special.logsumexp(logits, axis=-1,
+                                                     keepdims=True)
+    return cross_entropy_loss(log_probs, targets, weights)
 
 
 def cross_entropy_loss(log_probs, targets, weights):
@@ -213,18 +293,23 @@ def make_contenders(kind, args, sample_batch):
     from trax_compat import optimizers  # pylint: disable=g-import-not-at-top
     shape = (args.vocab, args.d, args.length, args.heads)
     lr = args.learning_rate
+    logits = kind == "transformer"
+    dropout = args.dropout if logits else 0.0
     loop = loop_vs_flax.LoopContender(
-        sample_batch, lr, model=trax_model(kind, *shape),
-        loss_layer=tl.CrossEntropyLoss(),
+        sample_batch, lr, model=trax_model(kind, *shape, dropout=dropout),
+        loss_layer=(tl.CrossEntropyLossWithLogSoftmax() if logits
+                    else tl.CrossEntropyLoss()),
         name="A  trax_compat training.Loop")
     # Both twins start from the Loop's initial weights.
     weights = loop.loop.model.weights
-    twin = twin_model(kind, *shape)
+    twin = twin_model(kind, *shape, dropout=dropout)
 
     def flax(name, tx, direct=False):
         return loop_vs_flax.FlaxContender(
             name, tx, sample_batch, direct=direct, module=twin,
-            params=twin_params(kind, weights), loss=cross_entropy_loss)
+            params=twin_params(kind, weights),
+            loss=logits_cross_entropy_loss if logits else cross_entropy_loss,
+            dropout_seed=args.seed if dropout else None)
 
     return [loop,
             flax("B1 Flax twin + optax.adam", optax.adam(lr)),
@@ -252,6 +337,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--dropout", type=float, default=0.1,
+                   help="the transformer's dropout rate (Trax's default)")
     p.add_argument("--seed", type=int, default=0)
     return loop_vs_flax.rounds_defaults(p, p.parse_args(argv), (60, 2, 3),
                                         (400, 8, 20))
@@ -264,7 +351,8 @@ def measure(args, log=print):
     warmup, timed = batches[:args.warmup], batches[args.warmup:]
     log(f"batches: {args.steps} timed + {args.warmup} warm-up, "
         f"{args.batch_size} x {args.length} random ids of {args.vocab}; "
-        f"d {args.d}, {args.heads} heads; Adam({args.learning_rate})")
+        f"d {args.d}, {args.heads} heads; Adam({args.learning_rate}); "
+        f"transformer dropout {args.dropout}")
     results = {}
     for kind in args.models:
         log("")
@@ -280,6 +368,10 @@ _DESCRIPTIONS = {
     "attention": ("ShiftRight, Embedding, PositionalEncoding, 2 x [Residual("
                   "LayerNorm, CausalAttention), Residual(LayerNorm, Dense, "
                   "Relu, Dense)], Dense(vocab), LogSoftmax"),
+    "transformer": (f"trax.models.TransformerLM(vocab, d_model=d, "
+                    f"d_ff={FF_FACTOR} d, n_layers={N_LAYERS}, n_heads, "
+                    f"max_len=length, dropout); "
+                    f"CrossEntropyLossWithLogSoftmax"),
 }
 
 

@@ -35,3 +35,37 @@ def test_twin_matches_trax_model(kind):
     trax_loss = tl.CrossEntropyLoss()((trax_out, targets, weights))
     twin_loss = mvf.cross_entropy_loss(twin_out, targets, weights)
     assert abs(float(twin_loss) - float(trax_loss)) < 1e-5
+
+
+def test_transformer_twin_dropout_is_active_in_training():
+    """With a dropout rate the twin drops at random (it is trained with a
+    dropout key per step, as the Loop's TransformerLM is)."""
+    ids = mvf.make_batches(1, VOCAB, 2, LENGTH, seed=2)[0][0]
+    twin = mvf.twin_model("transformer", VOCAB, D, LENGTH, HEADS,
+                          dropout=0.5)
+    params = twin.init({"params": jax.random.PRNGKey(0),
+                        "dropout": jax.random.PRNGKey(1)}, ids)["params"]
+
+    def run(seed):
+        return np.asarray(twin.apply({"params": params}, ids,
+                                     rngs={"dropout": jax.random.PRNGKey(
+                                         seed)}))
+
+    assert not np.allclose(run(1), run(2))
+    np.testing.assert_array_equal(run(3), run(3))
+
+
+def test_transformer_row_runs_on_a_tiny_size():
+    """The benchmark's TransformerLM row end to end (no timing checks)."""
+    args = mvf.parse_args([
+        "--models", "transformer", "--steps", "2", "--rounds", "1",
+        "--warmup", "1", "--vocab", "16", "--d", "8", "--length", "8",
+        "--batch-size", "2", "--heads", "2"])
+    assert args.dropout == 0.1  # Trax's default rate, on both sides
+    lines = []
+    results = mvf.measure(args, log=lines.append)
+    row = results["transformer"]
+    assert row["names"][0].startswith("A ")
+    assert set(row["ratio"]) >= {"B1", "B2"}
+    assert all(r > 0 for r in row["ratio"].values())
+    assert any("TransformerLM" in line for line in lines)

@@ -31,8 +31,9 @@ def _check(error, trax_name, out_of_scope=None):
 def test_missing_attributes_name_the_trax_name():
     for owner, name, trax_name in (
             (trax.models, "NeuralGPU", "trax.models.NeuralGPU"),
-            (trax.data, "TFDS", "trax.data.TFDS"),
-            (trax.supervised, "decoding", "trax.supervised.decoding")):
+            (trax.data, "T5GlueEvalTasks", "trax.data.T5GlueEvalTasks"),
+            (trax.supervised, "pretrain_finetune",
+             "trax.supervised.pretrain_finetune")):
         with pytest.raises(AttributeError) as caught:
             getattr(owner, name)
         _check(caught.value, trax_name)
@@ -65,8 +66,8 @@ def test_a_layer_added_to_its_module_is_found_without_edits(monkeypatch):
 
 def test_missing_modules_raise_import_errors():
     with pytest.raises(ImportError) as caught:
-        from trax_compat.supervised import decoding  # noqa: F401
-    _check(caught.value, "trax.supervised.decoding")
+        from trax_compat.supervised import pretrain_finetune  # noqa: F401
+    _check(caught.value, "trax.supervised.pretrain_finetune")
     with pytest.raises(ModuleNotFoundError) as caught:
         importlib.import_module("trax_compat.rl")
     _check(caught.value, "trax.rl", "Trax's reinforcement-learning code")
@@ -89,9 +90,9 @@ def test_under_the_trax_name_too():
         trax_compat.install_as_trax()
         import trax
         for stmt in ('import trax.models.neural_gpu',
-                     'from trax.supervised import decoding',
+                     "from trax.supervised import pretrain_finetune",
                      'from trax import rl', 'trax.models.NeuralGPU',
-                     'trax.data.TFDS'):
+                     'trax.data.T5GlueEvalTasks'):
             try:
                 exec(stmt)
             except ImportError as e:
@@ -105,9 +106,9 @@ def test_under_the_trax_name_too():
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "ImportError trax.models.neural_gpu",
-        "ImportError trax.supervised.decoding",
+        "ImportError trax.supervised.pretrain_finetune",
         "ImportError trax.rl", "AttributeError trax.models.NeuralGPU",
-        "AttributeError trax.data.TFDS"]
+        "AttributeError trax.data.T5GlueEvalTasks"]
 
 
 def test_trax_names_cover_the_public_api():

@@ -12,7 +12,7 @@ from conftest import load_oracle_json
 from conftest import read_tweets
 from trax_compat.data import download
 from trax_compat.data import subword
-from trax_compat.data import tokenizer
+from trax_compat.data import text_tokenize
 from trax_compat.data import vocab_files
 from trax_compat.data.subword import SubwordFormatError
 from trax_compat.data.subword import SubwordVocabulary
@@ -58,52 +58,52 @@ def _assert_like_oracle(arr, entry):
 def test_all_oracle_entries_match(vocab_dir, oracle):
     entries = oracle["entries"]
     assert len(entries) == oracle["n_entries"] == 533
-    outs = list(tokenizer.tokenize(iter([e["text"] for e in entries]),
+    outs = list(text_tokenize.tokenize(iter([e["text"] for e in entries]),
                                    **_kw(vocab_dir)))
     assert len(outs) == len(entries)
     for arr, entry in zip(outs, entries):
         _assert_like_oracle(arr, entry)
-        text = tokenizer.detokenize(arr, **_kw(vocab_dir))
+        text = text_tokenize.detokenize(arr, **_kw(vocab_dir))
         assert text == entry["detokenized"], entry["python_repr"]
         assert text == entry["text"]
 
 
 def test_special_oracle_facts(vocab_dir, oracle):
     by_text = {e["text"]: e for e in oracle["entries"]}
-    (empty,) = tokenizer.tokenize(iter([""]), **_kw(vocab_dir))
+    (empty,) = text_tokenize.tokenize(iter([""]), **_kw(vocab_dir))
     assert empty.dtype == np.float64 and empty.shape == (0,)
     # "<pad>" is text like any other: escaped, never id 0.
-    (pad,) = tokenizer.tokenize(iter(["<pad>"]), **_kw(vocab_dir))
+    (pad,) = text_tokenize.tokenize(iter(["<pad>"]), **_kw(vocab_dir))
     assert 0 not in pad.tolist() and pad.tolist() == by_text["<pad>"]["ids"]
-    (nul,) = tokenizer.tokenize(iter(["\x00nul"]), **_kw(vocab_dir))
+    (nul,) = text_tokenize.tokenize(iter(["\x00nul"]), **_kw(vocab_dir))
     assert len(nul) == 5
 
 
 def test_n_reserved_ids(vocab_dir, oracle):
     entries = oracle["n_reserved_ids_3_entries"]
     assert len(entries) == 10
-    outs = list(tokenizer.tokenize(iter([e["text"] for e in entries]),
+    outs = list(text_tokenize.tokenize(iter([e["text"] for e in entries]),
                                    **_kw(vocab_dir, n_reserved_ids=3)))
     for arr, entry in zip(outs, entries):
         _assert_like_oracle(arr, entry)
-        assert tokenizer.detokenize(
+        assert text_tokenize.detokenize(
                 arr, **_kw(vocab_dir, n_reserved_ids=3)) == entry["detokenized"]
-        assert tokenizer.detokenize(arr, **_kw(vocab_dir)) == (
+        assert text_tokenize.detokenize(arr, **_kw(vocab_dir)) == (
                 entry["detokenized_with_n_reserved_ids_0"])
 
 
 def test_vocab_size(vocab_dir, oracle):
-    assert tokenizer.vocab_size(**_kw(vocab_dir)) == oracle["vocab_size"] == 8183
-    assert tokenizer.vocab_size(**_kw(vocab_dir, n_reserved_ids=3)) == (
+    assert text_tokenize.vocab_size(**_kw(vocab_dir)) == oracle["vocab_size"] == 8183
+    assert text_tokenize.vocab_size(**_kw(vocab_dir, n_reserved_ids=3)) == (
             oracle["vocab_size_n_reserved_ids_3"]) == 8186
-    assert isinstance(tokenizer.vocab_size(**_kw(vocab_dir)), int)
+    assert isinstance(text_tokenize.vocab_size(**_kw(vocab_dir)), int)
 
 
 def test_tuple_stream_keys0(vocab_dir, oracle):
     assert oracle["tuple_stream_keys0_identical"]
     entries = oracle["entries"]
     examples = [(e["text"], np.int64(i % 2)) for i, e in enumerate(entries)]
-    tok = tokenizer.Tokenize(keys=[0], vocab_file=VOCAB, vocab_dir=str(vocab_dir))
+    tok = text_tokenize.Tokenize(keys=[0], vocab_file=VOCAB, vocab_dir=str(vocab_dir))
     outs = list(tok(iter(examples)))
     for (arr, label), entry, (_, want_label) in zip(outs, entries, examples):
         _assert_like_oracle(arr, entry)
@@ -112,14 +112,14 @@ def test_tuple_stream_keys0(vocab_dir, oracle):
 
 def test_stream_kinds(vocab_dir):
     kw = _kw(vocab_dir)
-    (ref,) = tokenizer.tokenize(iter(["Hello, World!"]), **kw)
-    (from_bytes,) = tokenizer.tokenize(iter(["Hello, World!".encode()]), **kw)
+    (ref,) = text_tokenize.tokenize(iter(["Hello, World!"]), **kw)
+    (from_bytes,) = text_tokenize.tokenize(iter(["Hello, World!".encode()]), **kw)
     assert from_bytes.tolist() == ref.tolist()
     # Lists come out as tuples; keys=None tokenizes every element.
-    (both,) = tokenizer.tokenize(iter([["Hello, World!", "Hello, World!"]]), **kw)
+    (both,) = text_tokenize.tokenize(iter([["Hello, World!", "Hello, World!"]]), **kw)
     assert isinstance(both, tuple) and len(both) == 2
     assert all(a.tolist() == ref.tolist() for a in both)
-    (d,) = tokenizer.tokenize(iter([{"a": "Hello, World!", "b": 7}]),
+    (d,) = text_tokenize.tokenize(iter([{"a": "Hello, World!", "b": 7}]),
                               keys=["a"], **kw)
     assert d["a"].tolist() == ref.tolist() and d["b"] == 7
     assert list(d) == ["a", "b"]
@@ -129,7 +129,7 @@ def test_detokenize_reserved_ids(vocab_dir, oracle):
     cases = oracle["detokenize_reserved_ids"]
     assert len(cases) == 20
     for case in cases:
-        assert tokenizer.detokenize(case["ids"], **_kw(vocab_dir)) == (
+        assert text_tokenize.detokenize(case["ids"], **_kw(vocab_dir)) == (
                 case["detokenized"]), case
 
 
@@ -144,16 +144,16 @@ def test_detokenize_edge_inputs(vocab_dir, oracle):
     assert len(cases) == 10
     for case in cases:
         x = inputs.get(case["input"], case["ids"])
-        assert tokenizer.detokenize(x, **kw) == case["detokenized"], case
+        assert text_tokenize.detokenize(x, **kw) == case["detokenized"], case
     for dtype in (np.int8, np.int16, np.uint16, np.int64, np.uint64):
-        assert tokenizer.detokenize(np.array([4, 1], dtype=dtype), **kw) == (
+        assert text_tokenize.detokenize(np.array([4, 1], dtype=dtype), **kw) == (
                 "the<EOS>")
 
 
 def test_tutorial_pipeline_matches_oracle_prefix(vocab_dir, corpus_dir, oracle):
     tweets = read_tweets(corpus_dir / "dev_tweets.txt")
     assert len(tweets) == 6000
-    tok = tokenizer.Tokenize(vocab_file=VOCAB, keys=[0], vocab_dir=str(vocab_dir))
+    tok = text_tokenize.Tokenize(vocab_file=VOCAB, keys=[0], vocab_dir=str(vocab_dir))
     outs = list(tok(iter(tweets)))
     assert len(outs) == 6000
     dev = [e for e in oracle["entries"] if e["source"] == "dev_tweets"]
@@ -161,7 +161,7 @@ def test_tutorial_pipeline_matches_oracle_prefix(vocab_dir, corpus_dir, oracle):
         _assert_like_oracle(arr, entry)
         assert label == want
     for (arr, _), (text, _) in zip(outs, tweets):
-        assert tokenizer.detokenize(arr, **_kw(vocab_dir)) == text
+        assert text_tokenize.detokenize(arr, **_kw(vocab_dir)) == text
 
 
 # ----------------------------------------------------------- vocab lookup --
@@ -183,13 +183,13 @@ def test_lookup_order_env_then_cache(monkeypatch, tmp_path):
     home_cache = tmp_path / "home" / ".cache" / "trax_compat" / "vocabs"
     cached = _tiny_vocab(home_cache / "t.subword")
     assert vocab_files.resolve_vocab_path("t.subword") == str(cached)
-    assert tokenizer.vocab_size(vocab_file="t.subword") == 7
+    assert text_tokenize.vocab_size(vocab_file="t.subword") == 7
     # The env folder wins over the cache when it has the file.
     env_dir = tmp_path / "env"
     env_file = _tiny_vocab(env_dir / "t.subword", extra=["c"])
     monkeypatch.setenv(vocab_files.ENV_VOCAB_DIR, str(env_dir))
     assert vocab_files.resolve_vocab_path("t.subword") == str(env_file)
-    assert tokenizer.vocab_size(vocab_file="t.subword") == 8
+    assert text_tokenize.vocab_size(vocab_file="t.subword") == 8
     # ... and falls back to the cache when it does not.
     env_file.unlink()
     assert vocab_files.resolve_vocab_path("t.subword") == str(cached)
@@ -231,7 +231,7 @@ def test_missing_file_error_lists_places(monkeypatch, tmp_path):
     endpoint = os.environ[download.ENV_GCS_ENDPOINT]
     for vocab_dir in (None, "gs://trax-ml/vocabs/"):
         with pytest.raises(FileNotFoundError) as info:
-            list(tokenizer.tokenize(iter(["x"]), vocab_file="nope.subword",
+            list(text_tokenize.tokenize(iter(["x"]), vocab_file="nope.subword",
                                     vocab_dir=vocab_dir))
         msg = str(info.value)
         assert isinstance(info.value, download.DownloadError)
@@ -241,21 +241,21 @@ def test_missing_file_error_lists_places(monkeypatch, tmp_path):
     assert not cache.exists() or not list(cache.iterdir())
     # A local vocab_dir never downloads.
     with pytest.raises(FileNotFoundError) as info:
-        tokenizer.vocab_size(vocab_file="nope.subword", vocab_dir=str(env_dir))
+        text_tokenize.vocab_size(vocab_file="nope.subword", vocab_dir=str(env_dir))
     assert not isinstance(info.value, download.DownloadError)
     assert str(env_dir / "nope.subword") in str(info.value)
 
 
 def test_bad_vocab_type_and_file_name(vocab_dir):
     with pytest.raises(ValueError) as info:
-        list(tokenizer.tokenize(iter(["x"]), vocab_type="words",
+        list(text_tokenize.tokenize(iter(["x"]), vocab_type="words",
                                 vocab_file=VOCAB, vocab_dir=str(vocab_dir)))
     msg = str(info.value)
     for name in ("subword", "sentencepiece", "char", "bert", "bert-lowercase"):
         assert repr(name) in msg
     assert "got 'words'" in msg
     with pytest.raises(ValueError, match="vocab_file"):
-        tokenizer.vocab_size(vocab_file=None)
+        text_tokenize.vocab_size(vocab_file=None)
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -275,7 +275,7 @@ def test_bad_files_raise_clear_errors(tmp_path, content, expected):
     assert "single-quoted subtoken per line" in str(info.value)
     assert isinstance(info.value, ValueError)
     with pytest.raises(SubwordFormatError):
-        tokenizer.vocab_size(vocab_file="bad.subword", vocab_dir=str(tmp_path))
+        text_tokenize.vocab_size(vocab_file="bad.subword", vocab_dir=str(tmp_path))
 
 
 def test_t2t_file_quirks(tmp_path):
@@ -301,17 +301,17 @@ def test_vocabulary_loaded_once(monkeypatch, vocab_dir, tmp_path):
     monkeypatch.setattr(SubwordVocabulary, "load", classmethod(counting_load))
     copy = _copy_vocab(vocab_dir, tmp_path / "v")
     kw = dict(vocab_file=VOCAB, vocab_dir=str(copy.parent))
-    tok = tokenizer.Tokenize(keys=[0], **kw)
+    tok = text_tokenize.Tokenize(keys=[0], **kw)
     for _ in range(3):
         assert len(list(tok(iter([("a b", 1), ("c", 0)])))) == 2
-    assert tokenizer.vocab_size(**kw) == 8183
-    assert tokenizer.detokenize([4], **kw) == "the"
+    assert text_tokenize.vocab_size(**kw) == 8183
+    assert text_tokenize.detokenize([4], **kw) == "the"
     assert len(loads) == 1
     # A changed file is reloaded.
     with open(copy, "a", encoding="utf-8") as f:
         f.write("'zzz_'\n")
     os.utime(copy, ns=(1, 1))
-    assert tokenizer.vocab_size(**kw) == 8184
+    assert text_tokenize.vocab_size(**kw) == 8184
     assert len(loads) == 2
 
 
@@ -331,10 +331,10 @@ def test_builder_on_dev_corpus(corpus_dir, tmp_path):
         assert all(0 <= i < vocab.vocab_size for i in ids)
         assert vocab.decode(ids) == text
     # The saved file works through the Trax API too.
-    (arr,) = tokenizer.tokenize(iter([texts[0]]), vocab_file="dev.subword",
+    (arr,) = text_tokenize.tokenize(iter([texts[0]]), vocab_file="dev.subword",
                                 vocab_dir=str(tmp_path))
     assert arr.tolist() == vocab.encode(texts[0])
-    assert tokenizer.vocab_size(vocab_file="dev.subword",
+    assert text_tokenize.vocab_size(vocab_file="dev.subword",
                                 vocab_dir=str(tmp_path)) == vocab.vocab_size
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from trax_compat import cli
 from trax_compat.data import subword
-from trax_compat.data import tokenizer
+from trax_compat.data import text_tokenize
 from trax_compat.data import vocab_files
 
 
@@ -71,7 +71,7 @@ def test_command_builds_a_vocabulary_within_one_percent(corpus_file, tmp_path,
         assert vocab.decode(ids) == line
     # ... and through the Trax API.
     vocab_files.clear_vocab_cache()
-    (arr,) = tokenizer.tokenize(iter([lines[0]]), vocab_file="built.subword",
+    (arr,) = text_tokenize.tokenize(iter([lines[0]]), vocab_file="built.subword",
                                 vocab_dir=str(out.parent))
     assert arr.tolist() == vocab.encode(lines[0])
     assert not [p for p in out.parent.iterdir() if p.name != "built.subword"]

@@ -9,7 +9,7 @@ import pytest
 
 from trax_compat import cli
 from trax_compat.data import download
-from trax_compat.data import tokenizer
+from trax_compat.data import text_tokenize
 from trax_compat.data import vocab_files
 from trax_compat.data.vocab_common import VocabFormatError
 
@@ -75,17 +75,17 @@ def _cache(tmp_path):
 
 def test_default_bucket_is_downloaded_once_into_the_cache(server, tmp_path,
                                                           vocab_dir):
-    (arr,) = tokenizer.tokenize(iter(["Hello, World!"]), vocab_file=VOCAB)
+    (arr,) = text_tokenize.tokenize(iter(["Hello, World!"]), vocab_file=VOCAB)
     cached = _cache(tmp_path) / VOCAB
     assert cached.read_bytes() == (vocab_dir / VOCAB).read_bytes()
     assert _Handler.requests == ["/trax-ml/vocabs/" + VOCAB]
-    (want,) = tokenizer.tokenize(iter(["Hello, World!"]), vocab_file=VOCAB,
+    (want,) = text_tokenize.tokenize(iter(["Hello, World!"]), vocab_file=VOCAB,
                                  vocab_dir=str(vocab_dir))
     assert arr.tolist() == want.tolist()
     # Later calls (even in a "new process": cleared memory) use the cache.
     vocab_files.clear_vocab_cache()
-    assert tokenizer.vocab_size(vocab_file=VOCAB) == 8183
-    assert tokenizer.vocab_size(vocab_file=VOCAB,
+    assert text_tokenize.vocab_size(vocab_file=VOCAB) == 8183
+    assert text_tokenize.vocab_size(vocab_file=VOCAB,
                                 vocab_dir="gs://trax-ml/vocabs/") == 8183
     assert len(_Handler.requests) == 1
     # No temporary files are left behind.
@@ -95,7 +95,7 @@ def test_default_bucket_is_downloaded_once_into_the_cache(server, tmp_path,
 def test_env_vocab_dir_wins_and_other_buckets_get_their_own_folder(
         server, tmp_path, monkeypatch, vocab_dir):
     monkeypatch.setenv(vocab_files.ENV_VOCAB_DIR, str(vocab_dir))
-    assert tokenizer.vocab_size(vocab_file=VOCAB) == 8183
+    assert text_tokenize.vocab_size(vocab_file=VOCAB) == 8183
     assert _Handler.requests == []
     path = vocab_files.fetch_vocab_path(VOCAB, "gs://my-bucket/sub/dir")
     assert path == str(_cache(tmp_path) / "gs" / "my-bucket" / "sub" / "dir"
@@ -113,7 +113,7 @@ def test_env_vocab_dir_wins_and_other_buckets_get_their_own_folder(
 def test_failed_downloads_leave_nothing_and_say_what_to_do(server, tmp_path,
                                                            name, reason):
     with pytest.raises(download.DownloadError) as info:
-        tokenizer.vocab_size(vocab_file=name)
+        text_tokenize.vocab_size(vocab_file=name)
     msg = str(info.value)
     dest = _cache(tmp_path) / name
     assert reason in msg
@@ -126,7 +126,7 @@ def test_failed_downloads_leave_nothing_and_say_what_to_do(server, tmp_path,
 
 def test_a_download_that_is_not_a_vocabulary_is_not_cached(server, tmp_path):
     with pytest.raises(VocabFormatError, match="not a .subword vocabulary"):
-        tokenizer.vocab_size(vocab_file="html.subword")
+        text_tokenize.vocab_size(vocab_file="html.subword")
     assert not list(_cache(tmp_path).glob("*"))
 
 

@@ -8,7 +8,7 @@ import pytest
 import sentencepiece as spm
 
 from trax_compat.data import subword
-from trax_compat.data import tokenizer
+from trax_compat.data import text_tokenize
 from trax_compat.data import vocab_files
 from trax_compat.data.vocab_common import IdOutOfRangeError
 from trax_compat.data.vocab_common import VocabFormatError
@@ -34,35 +34,35 @@ def test_sentencepiece_matches_the_sentencepiece_package(vocab_dir):
     proc = spm.SentencePieceProcessor(model_file=str(vocab_dir / SP))
     texts = ["Hello, World!", "naïve café — déjà vu", "日本語", "  x  ", "",
              "tab\there", "<pad> </s>"]
-    outs = list(tokenizer.tokenize(iter(texts), **_sp(vocab_dir)))
+    outs = list(text_tokenize.tokenize(iter(texts), **_sp(vocab_dir)))
     for text, arr in zip(texts, outs):
         assert arr.tolist() == proc.EncodeAsIds(text)
         assert arr.dtype == (np.int64 if arr.size else np.float64)
     assert outs[0].tolist() == [8774, 6, 1150, 55]
-    assert tokenizer.vocab_size(**_sp(vocab_dir)) == 32000
-    assert tokenizer.vocab_size(**_sp(vocab_dir, n_reserved_ids=2)) == 32002
+    assert text_tokenize.vocab_size(**_sp(vocab_dir)) == 32000
+    assert text_tokenize.vocab_size(**_sp(vocab_dir, n_reserved_ids=2)) == 32002
     # bytes are UTF-8; dicts/tuples with keys; n_reserved_ids shifts.
-    (d,) = tokenizer.tokenize(iter([{"a": "Hello, World!".encode(), "b": 1}]),
+    (d,) = text_tokenize.tokenize(iter([{"a": "Hello, World!".encode(), "b": 1}]),
                               keys=["a"], **_sp(vocab_dir, n_reserved_ids=3))
     assert d["a"].tolist() == [8777, 9, 1153, 58] and d["b"] == 1
-    assert tokenizer.detokenize(d["a"], **_sp(vocab_dir, n_reserved_ids=3)) == (
+    assert text_tokenize.detokenize(d["a"], **_sp(vocab_dir, n_reserved_ids=3)) == (
             "Hello, World!")
 
 
 def test_sentencepiece_decode_out_of_range_like_trax(vocab_dir):
     kw = _sp(vocab_dir)
     # Ids >= vocab_size decode as the unknown piece; decoding stops at EOS (1).
-    assert tokenizer.detokenize([8774, 32000, 99999], **kw) == "Hello ⁇  ⁇ "
-    assert tokenizer.detokenize([8774, 6, 1150, 55, 1, 8774], **kw) == (
+    assert text_tokenize.detokenize([8774, 32000, 99999], **kw) == "Hello ⁇  ⁇ "
+    assert text_tokenize.detokenize([8774, 6, 1150, 55, 1, 8774], **kw) == (
             "Hello, World!")
     with pytest.raises(IdOutOfRangeError, match="-1"):
-        tokenizer.detokenize([8774, -1], **kw)
+        text_tokenize.detokenize([8774, -1], **kw)
     with pytest.raises(IndexError):
-        tokenizer.detokenize([8774], **_sp(vocab_dir, n_reserved_ids=9000))
+        text_tokenize.detokenize([8774], **_sp(vocab_dir, n_reserved_ids=9000))
 
 
 def test_sentencepiece_extra_ids(vocab_dir):
-    vocab = tokenizer.get_vocab(extra_ids=3, **_sp(vocab_dir))
+    vocab = text_tokenize.get_vocab(extra_ids=3, **_sp(vocab_dir))
     assert vocab.vocab_size == 32003
     # Numbered from the end, as T5/Trax do.
     assert vocab.encode("a <extra_id_0> b <extra_id_2>") == [
@@ -71,9 +71,9 @@ def test_sentencepiece_extra_ids(vocab_dir):
             "This <extra_id_2> <extra_id_0>.")
     assert vocab.decode([100, 32003]) == "This ⁇ "
     # Different extra_ids are different (cached) vocabularies.
-    assert tokenizer.get_vocab(**_sp(vocab_dir)).vocab_size == 32000
+    assert text_tokenize.get_vocab(**_sp(vocab_dir)).vocab_size == 32000
     with pytest.raises(ValueError, match="extra_ids"):
-        tokenizer.get_vocab("char", extra_ids=2)
+        text_tokenize.get_vocab("char", extra_ids=2)
 
 
 @pytest.mark.parametrize("cut, expected", [
@@ -86,7 +86,7 @@ def test_bad_sentencepiece_files(vocab_dir, tmp_path, cut, expected):
     path = tmp_path / "bad.model"
     path.write_bytes(data[:cut])
     with pytest.raises(VocabFormatError, match=expected) as info:
-        tokenizer.vocab_size(vocab_type="sentencepiece", vocab_file="bad.model",
+        text_tokenize.vocab_size(vocab_type="sentencepiece", vocab_file="bad.model",
                              vocab_dir=str(tmp_path))
     assert str(path) in str(info.value)
     assert "SentencePiece model" in str(info.value)
@@ -94,7 +94,7 @@ def test_bad_sentencepiece_files(vocab_dir, tmp_path, cut, expected):
 
 def test_sentencepiece_rejects_a_subword_file(vocab_dir):
     with pytest.raises(VocabFormatError, match="en_8k.subword"):
-        tokenizer.vocab_size(vocab_type="sentencepiece",
+        text_tokenize.vocab_size(vocab_type="sentencepiece",
                              vocab_file="en_8k.subword", vocab_dir=str(vocab_dir))
 
 
@@ -102,26 +102,26 @@ def test_sentencepiece_rejects_a_subword_file(vocab_dir):
 
 def test_char_vocabulary():
     kw = dict(vocab_type="char")
-    (a, b, e) = tokenizer.tokenize(iter(["hé!", "hé!".encode(), ""]), **kw)
+    (a, b, e) = text_tokenize.tokenize(iter(["hé!", "hé!".encode(), ""]), **kw)
     assert a.tolist() == [104, 195, 169, 33] == b.tolist()
     assert a.dtype == np.int64 and e.dtype == np.float64 and e.shape == (0,)
-    assert tokenizer.vocab_size(**kw) == 256
-    assert tokenizer.vocab_size(n_reserved_ids=2, **kw) == 258
+    assert text_tokenize.vocab_size(**kw) == 256
+    assert text_tokenize.vocab_size(n_reserved_ids=2, **kw) == 258
     # vocab_file/vocab_dir are ignored, as in Trax.
-    assert tokenizer.vocab_size(vocab_type="char", vocab_file="nope",
+    assert text_tokenize.vocab_size(vocab_type="char", vocab_file="nope",
                                 vocab_dir="/nonexistent") == 256
-    (t,) = tokenizer.tokenize(iter([("hé", 5)]), keys=[0], n_reserved_ids=2,
+    (t,) = text_tokenize.tokenize(iter([("hé", 5)]), keys=[0], n_reserved_ids=2,
                               **kw)
     assert t[0].tolist() == [106, 197, 171] and t[1] == 5
-    assert tokenizer.detokenize(t[0], n_reserved_ids=2, **kw) == "hé"
+    assert text_tokenize.detokenize(t[0], n_reserved_ids=2, **kw) == "hé"
     # A lone continuation byte decodes as U+FFFD.
-    assert tokenizer.detokenize([104, 169], **kw) == "h\ufffd"
+    assert text_tokenize.detokenize([104, 169], **kw) == "h\ufffd"
     for bad in ([256], [-1]):
         with pytest.raises(IdOutOfRangeError, match="0..255"):
-            tokenizer.detokenize(bad, **kw)
+            text_tokenize.detokenize(bad, **kw)
     # Reserved ids have no text (Trax fails on them too).
     with pytest.raises(IdOutOfRangeError):
-        tokenizer.detokenize([0, 106], n_reserved_ids=2, **kw)
+        text_tokenize.detokenize([0, 106], n_reserved_ids=2, **kw)
 
 
 # ------------------------------------------------------------------- bert --
@@ -149,26 +149,26 @@ def _ids(*tokens):
 
 def test_bert_cased_and_lowercase(bert_dir):
     text = "Hello, unaffable world!\tcafé 中文 don't"
-    (cased,) = tokenizer.tokenize(iter([text]), **_bert(bert_dir, False))
+    (cased,) = text_tokenize.tokenize(iter([text]), **_bert(bert_dir, False))
     assert cased.tolist() == _ids("Hello", ",", "un", "##aff", "##able",
                                   "world", "!", "café", "中", "文", "don",
                                   "'", "t")
-    (lower,) = tokenizer.tokenize(iter([text.upper().replace("É", "É")]),
+    (lower,) = text_tokenize.tokenize(iter([text.upper().replace("É", "É")]),
                                   **_bert(bert_dir, True))
     # Lower-casing also strips accents; CJK ideographs stand alone.
     assert lower.tolist() == _ids("hello", ",", "un", "##aff", "##able",
                                   "world", "!", "cafe", "中", "文", "don",
                                   "'", "t")
-    assert tokenizer.detokenize(lower, **_bert(bert_dir, True)) == (
+    assert text_tokenize.detokenize(lower, **_bert(bert_dir, True)) == (
             "hello , unaffable world ! cafe 中 文 don ' t")
     # Unknown words (or too long ones) become [UNK]; control chars vanish.
-    (unk,) = tokenizer.tokenize(iter(["the\x00 zzz the" + "s" * 300 + " #"]),
+    (unk,) = text_tokenize.tokenize(iter(["the\x00 zzz the" + "s" * 300 + " #"]),
                                 **_bert(bert_dir, False))
     assert unk.tolist() == _ids("the", "[UNK]", "[UNK]", "#")
-    assert tokenizer.vocab_size(**_bert(bert_dir, False)) == len(_BERT_TOKENS)
-    assert tokenizer.vocab_size(**_bert(bert_dir, True, n_reserved_ids=1)) == (
+    assert text_tokenize.vocab_size(**_bert(bert_dir, False)) == len(_BERT_TOKENS)
+    assert text_tokenize.vocab_size(**_bert(bert_dir, True, n_reserved_ids=1)) == (
             len(_BERT_TOKENS) + 1)
-    (shifted,) = tokenizer.tokenize(iter([b"the"]),
+    (shifted,) = text_tokenize.tokenize(iter([b"the"]),
                                     **_bert(bert_dir, False, n_reserved_ids=5))
     assert shifted.tolist() == [9]
 
@@ -176,27 +176,27 @@ def test_bert_cased_and_lowercase(bert_dir):
 def test_bert_decode_rules_and_bad_ids(bert_dir):
     kw = _bert(bert_dir, False)
     # "##" pieces glue on; a leading "##" piece stays as it is.
-    assert tokenizer.detokenize(_ids("##s", "the", "##s", "##"), **kw) == (
+    assert text_tokenize.detokenize(_ids("##s", "the", "##s", "##"), **kw) == (
             "##s thes")
-    assert tokenizer.detokenize([], **kw) == ""
+    assert text_tokenize.detokenize([], **kw) == ""
     for bad in ([len(_BERT_TOKENS)], [-1]):
         with pytest.raises(IdOutOfRangeError, match="no token"):
-            tokenizer.detokenize(bad, **kw)
+            text_tokenize.detokenize(bad, **kw)
 
 
 def test_bert_file_quirks_and_errors(tmp_path):
     # Duplicates: the last line wins and vocab_size counts distinct tokens.
     (tmp_path / "dup.txt").write_text("[UNK]\na\nb\na\n", encoding="utf-8")
     kw = dict(vocab_type="bert", vocab_file="dup.txt", vocab_dir=str(tmp_path))
-    assert tokenizer.vocab_size(**kw) == 3
-    (ids,) = tokenizer.tokenize(iter(["a b"]), **kw)
+    assert text_tokenize.vocab_size(**kw) == 3
+    (ids,) = text_tokenize.tokenize(iter(["a b"]), **kw)
     assert ids.tolist() == [3, 2]
     with pytest.raises(IdOutOfRangeError):
-        tokenizer.detokenize([1], **kw)
+        text_tokenize.detokenize([1], **kw)
     # A vocabulary without [UNK] cannot encode unknown words.
     (tmp_path / "nounk.txt").write_text("a\n", encoding="utf-8")
     with pytest.raises(KeyError, match=r"\[UNK\]"):
-        list(tokenizer.tokenize(iter(["b"]), vocab_type="bert",
+        list(text_tokenize.tokenize(iter(["b"]), vocab_type="bert",
                                 vocab_file="nounk.txt", vocab_dir=str(tmp_path)))
     for name, content, expected in [("empty.txt", b"", "empty"),
                                     ("blank.txt", b"\n \n", "no tokens"),
@@ -204,7 +204,7 @@ def test_bert_file_quirks_and_errors(tmp_path):
                                     ("latin.txt", b"caf\xe9\n", "not UTF-8")]:
         (tmp_path / name).write_bytes(content)
         with pytest.raises(VocabFormatError, match=expected) as info:
-            tokenizer.vocab_size(vocab_type="bert", vocab_file=name,
+            text_tokenize.vocab_size(vocab_type="bert", vocab_file=name,
                                  vocab_dir=str(tmp_path))
         assert str(tmp_path / name) in str(info.value)
         assert "vocab.txt" in str(info.value)

@@ -163,10 +163,10 @@ def _sha256(path):
 
 def _check_vocab(path, fix):
     """Loads the vocabulary once, so a broken file fails here, clearly."""
-    from trax_compat.data import tokenizer  # pylint: disable=g-import-not-at-top
+    from trax_compat.data import text_tokenize  # pylint: disable=g-import-not-at-top
     from trax_compat.data import vocab_common  # pylint: disable=g-import-not-at-top
     try:
-        size = tokenizer.vocab_size(vocab_type="subword",
+        size = text_tokenize.vocab_size(vocab_type="subword",
                                     vocab_file=os.path.basename(path),
                                     vocab_dir=os.path.dirname(path))
     except (vocab_common.VocabFormatError, OSError) as e:

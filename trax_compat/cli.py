@@ -20,6 +20,12 @@ _SUBCOMMANDS = {
     "compare-logs": ("trax_compat.logs.compare_command",
                      "compare two Trax-format training logs"),
     "run": ("trax_compat.run", "run an unmodified Trax script on trax_compat"),
+    "trainer": ("trax_compat.trainer",
+                "train from Trax gin configs (Trax's trax.trainer)"),
+    "inspect": ("trax_compat.supervised.checkpoint_command",
+                "show a checkpoint's format, step, weights and history"),
+    "convert": ("trax_compat.supervised.checkpoint_command",
+                "convert checkpoints: Trax formats, ours, Flax params"),
 }
 # Subcommands whose arguments after the first positional one (a script's
 # path) belong to that script, `--debug` included.

@@ -410,3 +410,46 @@ def add_loss_weights(generator, id_to_mask=None):
             mask = 1.0 - np.equal(example[1], id_to_mask).astype(np.float32)
             weights *= mask
         yield (example[0], example[1], weights)
+
+
+# The rest of Trax's ``trax.data.inputs``, kept in modules with one job each
+# (imported last: they build on the stages above).
+# pylint: disable=wrong-import-position,unused-import
+from trax_compat.data.stream_mixing import Log
+from trax_compat.data.stream_mixing import Parallel
+from trax_compat.data.stream_mixing import Prefetch
+from trax_compat.data.stream_mixing import UniformlySeek
+from trax_compat.data.stream_ops import AppendValue
+from trax_compat.data.stream_ops import CastTo
+from trax_compat.data.stream_ops import ConcatenateToLMInput
+from trax_compat.data.stream_ops import Dup
+from trax_compat.data.stream_ops import FilterEmptyExamples
+from trax_compat.data.stream_ops import PadToLength
+from trax_compat.data.stream_ops import PrefixLM
+from trax_compat.data.stream_ops import TruncateToLength
+from trax_compat.data.stream_ops import UnBatch
+from trax_compat.data.data_counters import CountAndSkip
+from trax_compat.data.data_counters import count_and_skip
+from trax_compat.data.data_counters import data_counters
+from trax_compat.data.data_counters import load_data_counters
+from trax_compat.data.data_counters import save_data_counters
+from trax_compat.data.noise_masks import MLM
+from trax_compat.data.noise_masks import consume_noise_mask
+from trax_compat.data.noise_masks import generate_random_noise_mask
+from trax_compat.data.noise_masks import generate_sequential_chunks
+from trax_compat.data.noise_masks import random_spans_noise_mask
+from trax_compat.data.inputs_bundle import Inputs
+from trax_compat.data.inputs_bundle import batch_fn
+from trax_compat.data.inputs_bundle import batcher
+from trax_compat.data.inputs_bundle import make_additional_stream
+from trax_compat.data.inputs_bundle import make_inputs
+from trax_compat.data.inputs_bundle import make_parallel_stream
+from trax_compat.data.synthetic_inputs import addition_input_stream
+from trax_compat.data.synthetic_inputs import addition_inputs
+from trax_compat.data.synthetic_inputs import lower_endian_to_number
+from trax_compat.data.synthetic_inputs import number_to_lower_endian
+from trax_compat.data.synthetic_inputs import random_inputs
+from trax_compat.data.synthetic_inputs import random_number_lower_endian
+from trax_compat.data.synthetic_inputs import sequence_copy_inputs
+from trax_compat.data.synthetic_inputs import simple_sequence_copy_inputs
+from trax_compat.data.synthetic_inputs import sine_inputs

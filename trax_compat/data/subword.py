@@ -46,8 +46,12 @@ class SubwordFormatError(VocabFormatError):
     """A file is not a readable ``.subword`` vocabulary."""
 
 
-class SubwordEncodingError(ValueError):
-    """A word cannot be expressed with the vocabulary's subtokens."""
+class SubwordEncodingError(ValueError, AssertionError):
+    """A word cannot be expressed with the vocabulary's subtokens.
+
+    Also an ``AssertionError``: the type t2t/Trax's ``SubwordTextEncoder``
+    raises here, so code catching either keeps working.
+    """
 
 
 # --------------------------------------------------------------------------
@@ -159,15 +163,22 @@ def _is_quoted(line):
     return any(line.startswith(q) and line.endswith(q) for q in _QUOTES)
 
 
-def parse_subword_lines(text, source="<string>"):
+def parse_subword_lines(text, source="<string>", strict=True):
     """Parses the content of a ``.subword`` file into its subtoken list.
 
     Mirrors t2t's reader (each line right-stripped, then one pair of
-    surrounding quotes removed) but refuses input t2t would silently misread:
-    no subtokens at all, a quoted file with a line that lost its closing quote
-    (a truncated file), or an unquoted file that does not start with the
-    reserved ``<pad>`` token (not a subword vocabulary at all).
+    surrounding quotes removed). With ``strict`` (the default) it refuses
+    input t2t would silently misread: no subtokens at all, a quoted file with
+    a line that lost its closing quote (a truncated file), or an unquoted file
+    that does not start with the reserved ``<pad>`` token (not a subword
+    vocabulary at all). ``strict=False`` reads any lines, as t2t does.
     """
+    if not strict:
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        stripped = [line.rstrip() for line in lines]
+        return [s[1:-1] if _is_quoted(s) else s for s in stripped]
     expected = ("expected a t2t/Trax SubwordTextEncoder vocabulary: one "
                 "single-quoted subtoken per line, starting with '<pad>' and "
                 "'<EOS>'")
@@ -232,9 +243,12 @@ class SubwordVocabulary:
     Args:
         subtokens: the subtoken strings; the id of a subtoken is its index.
         path: where the vocabulary came from (for messages only).
+        alphabet: the characters written as themselves when escaping; by
+            default those of the subtokens plus the escaping characters
+            (what t2t derives when it loads a file).
     """
 
-    def __init__(self, subtokens, path=None):
+    def __init__(self, subtokens, path=None, alphabet=None):
         subtokens = list(subtokens)
         if not subtokens:
             raise ValueError("a subword vocabulary needs at least one subtoken")
@@ -244,7 +258,9 @@ class SubwordVocabulary:
         # as in t2t.
         self._subtoken_to_id = {s: i for i, s in enumerate(subtokens) if s}
         self._max_len = max(len(s) for s in subtokens)
-        self._alphabet = frozenset(c for s in subtokens for c in s) | _ESCAPE_CHARS
+        if alphabet is None:
+            alphabet = frozenset(c for s in subtokens for c in s) | _ESCAPE_CHARS
+        self._alphabet = frozenset(alphabet)
         self._word_cache = {}
 
     @classmethod
@@ -375,15 +391,16 @@ def count_words(texts):
     return counts
 
 
-class _Trainer:
+class SubwordTrainer:
     """Everything about one corpus that does not depend on min_count."""
 
-    def __init__(self, word_counts, reserved_tokens, max_subtoken_length):
+    def __init__(self, word_counts, reserved_tokens, max_subtoken_length,
+                 escape_chars=_ESCAPE_CHARS):
         self.reserved = list(reserved_tokens)
         self.max_subtoken_length = max_subtoken_length
         alphabet = {c for w in word_counts for c in w}
         alphabet.update(c for t in self.reserved for c in t)
-        alphabet |= _ESCAPE_CHARS
+        alphabet |= set(escape_chars)
         self.alphabet = frozenset(alphabet)
         self.escaped_reserved = [escape_token(t, self.alphabet)
                                  for t in self.reserved]
@@ -512,8 +529,28 @@ def build_subword_vocabulary(texts, target_size, *, min_count_range=(1, 1000),
             raise ValueError("reserved_tokens must start with %r, got %r"
                              % (list(RESERVED_TOKENS), reserved_tokens))
     word_counts = count_words(texts)
-    trainer = _Trainer(word_counts, reserved_tokens, max_subtoken_length)
+    trainer = SubwordTrainer(word_counts, reserved_tokens, max_subtoken_length)
     results = {}
+    best = search_min_count(trainer, target_size, low, high, num_iterations,
+                            results)
+    if abs(len(best) - target_size) * 100 >= target_size:
+        # min_count moves the size in jumps; when no count lands within 1%,
+        # drop the rarest multi-character subtokens of the smallest larger
+        # candidate. Single characters stay, so every text remains encodable.
+        larger = [c for c in results.values() if len(c) > target_size]
+        if larger:
+            best = _trim(min(larger, key=len), target_size, len(reserved_tokens),
+                         trainer.alphabet)
+    return SubwordVocabulary(best)
+
+
+def search_min_count(trainer, target_size, low, high, num_iterations=4,
+                     results=None):
+    """t2t's bisection over the minimum subtoken count: the subtoken list of
+    the tried count whose size is closest to ``target_size`` (a count within
+    1% of it ends the search). ``results`` (min_count -> subtokens) collects
+    every candidate tried."""
+    results = {} if results is None else results
 
     def build(min_count):
         if min_count not in results:
@@ -535,16 +572,7 @@ def build_subword_vocabulary(texts, target_size, *, min_count_range=(1, 1000),
             other = search(lo, mid - 1)
         return other if distance(other) < distance(cand) else cand
 
-    best = search(low, high)
-    if distance(best) * 100 >= target_size:
-        # min_count moves the size in jumps; when no count lands within 1%,
-        # drop the rarest multi-character subtokens of the smallest larger
-        # candidate. Single characters stay, so every text remains encodable.
-        larger = [c for c in results.values() if len(c) > target_size]
-        if larger:
-            best = _trim(min(larger, key=len), target_size, len(reserved_tokens),
-                         trainer.alphabet)
-    return SubwordVocabulary(best)
+    return search(low, high)
 
 
 def _trim(subtokens, target_size, n_reserved, alphabet):

@@ -1,167 +1,106 @@
-"""Trax's text tokenization API: ``tokenize``, ``Tokenize``, ``detokenize``,
-``vocab_size``.
+"""Trax's invertible word splitter (``trax.data.tokenizer``).
 
-Results match ``trax.data`` exactly: each text becomes
-``np.array(ids) + n_reserved_ids`` (int64; an empty float64 array for text
-without ids). Vocabulary types: ``'subword'``, ``'sentencepiece'``, ``'char'``,
-``'bert'``, ``'bert-lowercase'`` (see docs/vocabularies.md). Unlike Trax, a
-vocabulary file is read once and shared by all calls, and a missing file is
-downloaded into a local cache (see :mod:`trax_compat.data.vocab_files`).
+``encode`` cuts a text into alternating runs of letters/digits (Unicode
+categories L* and N*) and of other characters, leaving out a single space
+between two words; ``decode`` puts those spaces back. The subword
+vocabularies use the same splitter (:func:`trax_compat.data.subword.split_words`),
+so there is one implementation. ``corpus_token_counts`` and
+``vocab_token_counts`` count words in local text files matched by a glob
+pattern, as Trax does with ``tf.io.gfile``.
 """
 
-import numpy as np
+import collections
+import glob
+import logging
 
-from trax_compat.data import bert_vocab
-from trax_compat.data import char_vocab
-from trax_compat.data import sentencepiece_vocab
 from trax_compat.data import subword
-from trax_compat.data import vocab_files
 
-# vocab_type -> function(vocab_file, vocab_dir, extra_ids) returning an object
-# with encode(text) -> list of ints, decode(list of ints) -> str, vocab_size.
-_VOCAB_LOADERS = {}
-_CHAR_VOCAB = char_vocab.CharVocabulary()
+_log = logging.getLogger(__name__)
 
 
-def register_vocab_type(name, loader):
-    """Makes ``vocab_type=name`` use ``loader(vocab_file, vocab_dir, extra_ids)``."""
-    _VOCAB_LOADERS[name] = loader
+def encode(text):
+    """Splits a str into word tokens; ``decode(encode(text)) == text``."""
+    if not text:
+        return []
+    if not isinstance(text, str):
+        raise TypeError(
+            f'tokenizer.encode expects a str, got {type(text).__name__}; '
+            f'decode bytes first (text_encoder.native_to_unicode).')
+    return subword.split_words(text)
 
 
-def _file_loader(kind, load):
-    """A loader that finds (or downloads) the file and loads it once."""
-    def loader(vocab_file, vocab_dir, extra_ids):
-        if extra_ids and kind != "sentencepiece":
-            raise ValueError("extra_ids is only supported for vocab_type="
-                             "'sentencepiece', got %r for %r" % (extra_ids, kind))
-        # A download is accepted only if it loads, so a bad one is not cached.
-        path = vocab_files.fetch_vocab_path(
-                vocab_file, vocab_dir, validate=lambda p: load(p, extra_ids))
-        return vocab_files.load_cached(path, lambda p: load(p, extra_ids),
-                                       kind="%s:%d" % (kind, extra_ids))
-    return loader
+def decode(tokens):
+    """Joins word tokens back into text (a space between two word runs)."""
+    return subword.join_words(tokens)
 
 
-def _load_char(vocab_file, vocab_dir, extra_ids):
-    # Trax's char vocabulary needs no file; vocab_file/vocab_dir are ignored.
-    del vocab_file, vocab_dir
-    if extra_ids:
-        raise ValueError("extra_ids is only supported for vocab_type="
-                         "'sentencepiece', got %r for 'char'" % (extra_ids,))
-    return _CHAR_VOCAB
+def _read_text(path):
+    with open(path, 'rb') as f:
+        return f.read().decode('utf-8')
 
 
-register_vocab_type("subword", _file_loader(
-        "subword", lambda p, _: subword.SubwordVocabulary.load(p)))
-register_vocab_type("sentencepiece", _file_loader(
-        "sentencepiece",
-        lambda p, extra: sentencepiece_vocab.SentencePieceVocabulary.load(
-                p, extra_ids=extra)))
-register_vocab_type("char", _load_char)
-register_vocab_type("bert", _file_loader(
-        "bert", lambda p, _: bert_vocab.BertVocabulary.load(p, lowercase=False)))
-register_vocab_type("bert-lowercase", _file_loader(
-        "bert-lowercase",
-        lambda p, _: bert_vocab.BertVocabulary.load(p, lowercase=True)))
+def _read_lines(path):
+    # Line by line, TensorFlow's file reader (which Trax uses) splits at
+    # "\n" only and drops every "\r"; reading a whole file keeps them.
+    parts = _read_text(path).replace('\r', '').split('\n')
+    return [p + '\n' for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def get_vocab(vocab_type="subword", vocab_file=None, vocab_dir=None,
-              extra_ids=0):
-    """Returns the (cached) vocabulary object for these arguments.
+def _read_filepattern(filepattern, max_lines=None, split_on_newlines=True):
+    """Yields stripped lines (or whole documents) of the matching files."""
+    filenames = sorted(glob.glob(filepattern))
+    if not filenames:
+        _log.warning('No file matches %r.', filepattern)
+    lines_read = 0
+    for filename in filenames:
+        if not split_on_newlines and not max_lines:
+            yield _read_text(filename)
+            continue
+        lines = _read_lines(filename)
+        if split_on_newlines:
+            for line in lines:
+                yield line.strip()
+                lines_read += 1
+                if max_lines and lines_read >= max_lines:
+                    return
+        else:
+            doc = []
+            for line in lines:
+                doc.append(line)
+                lines_read += 1
+                if lines_read >= max_lines:
+                    yield ''.join(doc)
+                    return
+            yield ''.join(doc)
 
-    ``extra_ids`` (sentencepiece only) adds T5-style sentinel ids; Trax's
-    ``tokenize`` always uses 0.
-    """
-    loader = _VOCAB_LOADERS.get(vocab_type)
-    if loader is None:
-        valid = ", ".join(repr(t) for t in _VOCAB_LOADERS)
-        raise ValueError("vocab_type must be one of %s; got %r."
-                         % (valid, vocab_type))
-    return loader(vocab_file, vocab_dir, extra_ids)
 
-
-def _encoder(vocab, n_reserved_ids):
-    """text -> array, the same values and dtype as Trax's expression."""
-    encode = vocab.encode
-    array = np.array
-    if not n_reserved_ids:
-        # np.array(ids) + 0 equals np.array(ids) (dtype included); skip the add.
-        return lambda text: array(encode(text))
-    return lambda text: array(encode(text)) + n_reserved_ids
-
-
-def tokenize(stream, keys=None, vocab_type="subword", vocab_file=None,
-             vocab_dir=None, n_reserved_ids=0):
-    """Tokenizes the texts of a stream of examples (a generator).
+def corpus_token_counts(text_filepattern, corpus_max_lines,
+                        split_on_newlines=True):
+    """Counter of word tokens over the files matching ``text_filepattern``.
 
     Args:
-        stream: iterable of str/bytes, tuples/lists or dicts of them.
-        keys: indices (tuples/lists) or keys (dicts) to tokenize; None = all.
-        vocab_type: 'subword', 'sentencepiece', 'char', 'bert' or
-            'bert-lowercase'.
-        vocab_file: name of the vocabulary file (unused for 'char').
-        vocab_dir: folder holding it (see ``vocab_files``); default: the
-            local lookup, then Trax's bucket gs://trax-ml/vocabs/.
-        n_reserved_ids: offset added to every id.
-
-    Yields:
-        The examples with texts replaced by integer arrays; lists become
-        tuples.
+      text_filepattern: glob pattern of text files.
+      corpus_max_lines: stop after this many lines in all (0/None: no limit).
+      split_on_newlines: count stripped lines (True) or whole files (False).
     """
-    # Like Trax, the vocabulary is fetched when iteration starts.
-    vocab = get_vocab(vocab_type, vocab_file, vocab_dir)
-    enc = _encoder(vocab, n_reserved_ids)
-    # Tuple positions to tokenize, per tuple length; computed with Trax's own
-    # test (``i in keys``) once instead of for every example.
-    positions = {}
-    for example in stream:
-        if isinstance(example, (list, tuple)):
-            n = len(example)
-            pos = positions.get(n)
-            if pos is None:
-                pos = positions[n] = [i for i in range(n)
-                                      if keys is None or i in keys]
-            out = list(example)
-            for i in pos:
-                out[i] = enc(out[i])
-            yield tuple(out)
-        elif isinstance(example, dict):
-            yield {k: (enc(v) if keys is None or k in keys else v)
-                   for k, v in example.items()}
-        else:
-            yield enc(example)
+    counts = collections.Counter()
+    for doc in _read_filepattern(text_filepattern, max_lines=corpus_max_lines,
+                                 split_on_newlines=split_on_newlines):
+        counts.update(encode(doc))
+    return counts
 
 
-def Tokenize(keys=None, vocab_type="subword", vocab_file=None,  # pylint: disable=invalid-name
-             vocab_dir=None, n_reserved_ids=0):
-    """Returns a stream -> stream function; see :func:`tokenize`."""
-    def _tokenize(stream):
-        return tokenize(stream, keys=keys, vocab_type=vocab_type,
-                        vocab_file=vocab_file, vocab_dir=vocab_dir,
-                        n_reserved_ids=n_reserved_ids)
-    return _tokenize
+def vocab_token_counts(text_filepattern, max_lines):
+    """Reads ``token,count`` lines (split at the last comma) into a dict.
 
-
-def detokenize(x, vocab_type="subword", vocab_file=None, vocab_dir=None,
-               n_reserved_ids=0):
-    """Maps a list/array of ids back to text; the inverse of tokenize.
-
-    Ids outside the vocabulary (after subtracting ``n_reserved_ids``) behave
-    as in Trax: 'subword' decodes them to nothing; 'sentencepiece' decodes
-    ids >= vocab_size as the unknown piece (and stops after the first EOS);
-    'char', 'bert' and negative sentencepiece ids raise
-    :class:`~trax_compat.data.vocab_common.IdOutOfRangeError`.
+    Lines without a comma are skipped with a warning, as in Trax.
     """
-    vocab = get_vocab(vocab_type, vocab_file, vocab_dir)
-    ids = (np.array(x) - n_reserved_ids).tolist()
-    if not isinstance(ids, list):
-        raise TypeError("detokenize expects a 1-D list or array of ids, got %r"
-                        % (x,))
-    return str(vocab.decode(ids))
-
-
-def vocab_size(vocab_type="subword", vocab_file=None, vocab_dir=None,
-               n_reserved_ids=0):
-    """Number of ids used: the vocabulary size plus ``n_reserved_ids``."""
-    vocab = get_vocab(vocab_type, vocab_file, vocab_dir)
-    return vocab.vocab_size + n_reserved_ids
+    ret = {}
+    for i, line in enumerate(_read_filepattern(text_filepattern,
+                                               max_lines=max_lines)):
+        if ',' not in line:
+            _log.warning("Malformed vocab line #%d '%s'", i, line)
+            continue
+        token, count = line.rsplit(',', 1)
+        ret[token] = int(count)
+    return ret

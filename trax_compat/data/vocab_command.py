@@ -123,11 +123,11 @@ def _local_vocab(name, vocab_dir):
 
 
 def _info(args):
-    from trax_compat.data import tokenizer  # pylint: disable=g-import-not-at-top
+    from trax_compat.data import text_tokenize  # pylint: disable=g-import-not-at-top
     path = (os.path.abspath(os.path.expanduser(args.file))
             if args.vocab_type == "char"  # needs no file
             else _local_vocab(args.file, args.vocab_dir))
-    size = tokenizer.vocab_size(vocab_type=args.vocab_type,
+    size = text_tokenize.vocab_size(vocab_type=args.vocab_type,
                                 vocab_file=os.path.basename(path),
                                 vocab_dir=os.path.dirname(path))
     print("%s: %s vocabulary, vocab_size %d" % (path, args.vocab_type, size))

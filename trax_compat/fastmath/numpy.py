@@ -22,8 +22,10 @@ from trax_compat.fastmath.nested import tree_unflatten  # noqa: F401
 
 # Names the import system looks for on a package: forwarding them would let
 # `import trax_compat.fastmath.numpy.x` load the backend's submodules under
-# this module's name.
-_NOT_FORWARDED = frozenset({"__path__", "__all__"})
+# this module's name. `__module__` is looked up by tools listing a module's
+# names (`trax.layers` does on import): forwarding it would load the
+# backend chosen by set_backend() (TensorFlow's) at that moment.
+_NOT_FORWARDED = frozenset({"__path__", "__all__", "__module__"})
 
 
 def __getattr__(name):

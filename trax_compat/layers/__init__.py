@@ -8,6 +8,7 @@ so a layer added to its module is exported without a second list here.
 import importlib
 
 from trax_compat import missing as _missing
+from trax_compat.fastmath import backend_state as _fastmath_backend
 
 # Trax's layer modules (research/ excluded), in Trax's import order.
 _MODULES = (
@@ -45,7 +46,11 @@ def _export_all():
             globals()[name] = getattr(module, name)
 
 
-_export_all()
+# Module-level defaults (`dtype=jnp.float32`, `aggregation_fun=jnp.mean`)
+# are read from JAX even when a script chose another backend before its
+# first `import trax.layers` (Trax's tutorials set 'tensorflow-numpy').
+with _fastmath_backend.use_backend("jax"):
+    _export_all()
 __getattr__ = _missing.module_getattr(__name__)
 
 
@@ -59,3 +64,7 @@ def layer_configure(*args, **kwargs):
         return args[0] if args else (lambda layer: layer)
     kwargs["module"] = "trax.layers"
     return gin.external_configurable(*args, **kwargs)
+
+# Trax's gin names for what this package has (a no-op without gin).
+from trax_compat import gin_registry as _gin_registry  # noqa: E402
+_gin_registry.register('trax.layers')

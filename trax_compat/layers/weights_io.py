@@ -7,7 +7,6 @@ empty tuples and cache markers, which the layer's own structure restores.
 
 import gzip
 import os
-import pickle
 
 import jax
 import numpy as np
@@ -60,76 +59,94 @@ def np_to_file(list_of_nparrays, file_path, compresslevel):
 
 
 def np_from_file(file_path, compresslevel):
-    """The arrays ``np_to_file`` wrote, in order."""
+    """The arrays ``np_to_file`` wrote, in order (uint16 kept as is, as
+    Trax's reader keeps it); a truncated or corrupt file is an error naming
+    it, not fewer arrays."""
     del compresslevel  # Reading needs no level.
-    if not os.path.exists(file_path):
-        raise FileNotFoundError(file_path)
-    arrays = []
-    with gzip.open(file_path, "rb") as gz:
-        while True:
-            try:
-                arrays.append(np.load(gz, allow_pickle=False))
-            except (EOFError, ValueError, OSError):
-                break
-    return arrays
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    return trax_checkpoint.read_npy_stream(os.fspath(file_path),
+                                           bits_to_bfloat16=False)
 
 
 def save_to_file(layer, file_name, weights_only=False, input_signature=None):
+    """Writes Trax's ``save_to_file`` pickle, readable by real Trax."""
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
     flat_weights, flat_state = flatten_weights_and_state(layer.weights,
                                                          layer.state)
     dictionary = {"flat_weights": [np.asarray(w) for w in flat_weights]}
     if not weights_only:
         dictionary["flat_state"] = [np.asarray(s) for s in flat_state]
     if input_signature is not None:
-        dictionary["input_signature"] = input_signature
-
-    def write(f):
-        with gzip.GzipFile(fileobj=f, mode="wb", compresslevel=2) as gz:
-            pickle.dump(dictionary, gz, protocol=pickle.HIGHEST_PROTOCOL)
-    _write_atomically(file_name, write)
-
-
-def _is_gzip_file(path):
-    if not os.path.isfile(path):
-        return False
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
-def _load_trax_file(file_name):
-    with gzip.open(file_name, "rb") as gz:
-        dictionary = pickle.load(gz)
-    if isinstance(dictionary.get("flat_weights"), int):
-        # Newer Trax files keep the weights in a separate .npy.gz file.
-        level = dictionary["flat_weights"]
-        weights_path = (file_name[:-len(".pkl.gz")] + ".weights.npy.gz"
-                        if file_name.endswith(".pkl.gz")
-                        else file_name + ".npy")
-        if not os.path.exists(weights_path):
-            weights_path = file_name + ".npy"
-        dictionary["flat_weights"] = np_from_file(weights_path, level)
-    return dictionary
+        dictionary["input_signature"] = trax_checkpoint.trax_shape_dtypes(
+            input_signature)
+    trax_checkpoint.pickle_to_file(dictionary, os.fspath(file_name))
 
 
 def init_from_file(layer, file_name, weights_only=False, input_signature=None):
-    """Sets ``layer``'s weights (and state) from a ``save_to_file`` file or
-    a Loop checkpoint; returns ``(weights, state)``."""
-    if not _is_gzip_file(file_name):
+    """Sets ``layer``'s weights (and state) from a Trax checkpoint file of
+    any format (read safely) or from one of our Loop's checkpoint
+    directories; returns ``(weights, state)``."""
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    file_name = os.fspath(file_name)
+    if not trax_checkpoint.is_trax_checkpoint_file(file_name):
         return _init_from_checkpoint(layer, file_name, weights_only,
                                      input_signature)
-    dictionary = _load_trax_file(file_name)
-    if input_signature is None:
-        input_signature = dictionary.get("input_signature")
-    if weights_only and input_signature is not None:
-        layer.init(input_signature)
-    signature = layer.weights_and_state_signature(input_signature)
-    weights, state = unflatten_weights_and_state(
-        dictionary["flat_weights"], dictionary.get("flat_state", []),
-        signature, weights_only=weights_only)
-    if not weights_only:
-        layer.state = state
-    layer.weights = weights
+    ckpt = trax_checkpoint.read(file_name)
+    load_into(layer, ckpt, weights_only, input_signature)
     return layer.weights, layer.state
+
+
+def load_into(layer, ckpt, weights_only=False, input_signature=None,
+              log=None):
+    """Puts a :class:`TraxCheckpoint`'s weights (and state) into ``layer``
+    with Trax's rules: the flat arrays fill the layer's tree in order; a
+    checkpoint with fewer weights fills the first ones that fit by shape
+    and leaves the rest as initialized."""
+    from trax_compat.supervised import trax_checkpoint  # pylint: disable=g-import-not-at-top
+    if input_signature is None:
+        input_signature = ckpt.input_signature
+    if input_signature is None:
+        raise trax_checkpoint.MissingEntryError(
+            f"{ckpt.path} has no input signature (it was saved without "
+            f"one); pass input_signature=trax.shapes.signature(x) for an "
+            f"input x of the model.")
+    if not weights_only and ckpt.flat_state is None:
+        raise trax_checkpoint.MissingEntryError(
+            f"{ckpt.path} holds weights only (no flat_state); load it with "
+            f"weights_only=True.")
+    weights_sig, state_sig = layer.weights_and_state_signature(
+        input_signature)
+    exact_weights = _fits(ckpt.flat_weights, weights_sig)
+    exact_state = weights_only or _fits(ckpt.flat_state, state_sig)
+    if weights_only or not (exact_weights and exact_state):
+        layer.init(input_signature)
+    if exact_weights:
+        flat_weights = [
+            trax_checkpoint.match_dtype(a, s) for a, s in zip(
+                ckpt.flat_weights, jax.tree_util.tree_leaves(weights_sig))]
+    else:
+        flat_weights = trax_checkpoint.match_by_shape(
+            jax.tree_util.tree_leaves(layer.weights), ckpt.flat_weights,
+            log=log or _print_log)
+    weights = _unflatten(flat_weights, weights_sig, "weights")
+    if not weights_only:
+        flat_state = (ckpt.flat_state if exact_state else
+                      trax_checkpoint.match_by_shape(
+                          jax.tree_util.tree_leaves(layer.state),
+                          ckpt.flat_state, "state"))
+        layer.state = _unflatten(flat_state, state_sig, "state")
+    layer.weights = weights
+
+
+def _fits(flat, signature):
+    """Whether ``flat`` has exactly the leaves of ``signature``."""
+    leaves = jax.tree_util.tree_leaves(signature)
+    return len(flat) == len(leaves) and all(
+        tuple(np.shape(a)) == tuple(s.shape) for a, s in zip(flat, leaves))
+
+
+def _print_log(message):
+    print(message)
 
 
 def _init_from_checkpoint(layer, path, weights_only, input_signature):

@@ -41,3 +41,7 @@ def _export_all():
 
 _export_all()
 __getattr__ = _missing.module_getattr(__name__)
+
+# Trax's gin names for what this package has (a no-op without gin).
+from trax_compat import gin_registry as _gin_registry  # noqa: E402
+_gin_registry.register('trax.models')

@@ -21,3 +21,7 @@ from trax_compat import missing as _missing  # noqa: E402
 
 # A Trax name not here yet (or a Trax submodule not imported yet).
 __getattr__ = _missing.module_getattr(__name__)
+
+# Trax's gin names for what this package has (a no-op without gin).
+from trax_compat import gin_registry as _gin_registry  # noqa: E402
+_gin_registry.register('trax.optimizers')

@@ -40,6 +40,10 @@ def _clu_metric_writer_interface():
     not registered in ``sys.modules``.
     """
     if _tensorflow_installed():
+        # CLU's import pulls in TensorFlow, whose oneDNN start-up banner
+        # would otherwise reach the stderr of every training job (a user's
+        # own setting wins; this only touches TensorFlow's CPU kernels).
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         already = set(sys.modules)
         try:
             from clu.metric_writers import interface as clu_interface  # pylint: disable=g-import-not-at-top

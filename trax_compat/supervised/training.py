@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trax_compat import gin_registry
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
 from trax_compat.layers import base as layers_base
@@ -50,6 +51,8 @@ from trax_compat.supervised import reporting
 from trax_compat.supervised import step_log
 from trax_compat.supervised import steps
 from trax_compat.supervised import summaries
+from trax_compat.supervised import trax_checkpoint
+from trax_compat.supervised import trax_resume
 from trax_compat.supervised.tasks import EvalTask  # pylint: disable=unused-import
 from trax_compat.supervised.tasks import StreamExhaustedError  # pylint: disable=unused-import
 from trax_compat.supervised.tasks import TrainTask  # pylint: disable=unused-import
@@ -58,6 +61,7 @@ from trax_compat.supervised.tasks import TrainTask  # pylint: disable=unused-imp
 LOG_FILE_NAME = "log.txt"
 RESUME_STREAMS = ("restart", "replay")
 _PKL_SUFFIX = ".pkl.gz"
+CHECKPOINT_FORMATS = ("orbax", "trax")
 
 
 class ModelLossMismatchError(ValueError):
@@ -230,6 +234,13 @@ class Loop:
     pulls and drops, in their original order, exactly the batches consumed
     before the checkpoint, so training continues as if never stopped.
 
+    ``checkpoint_format``: ``"orbax"`` (ours, verified, under
+    ``output_dir/checkpoints``) or ``"trax"``: Trax's own files
+    (``<name>.pkl.gz``, ``<name>.weights.npy.gz``, ``<name>.opt_slots<i>.npy.gz``
+    in ``output_dir``), which real Trax's ``init_from_file`` and
+    ``Loop.load_checkpoint`` read. Either way, a Loop resumes from Trax's
+    ``model.pkl.gz`` when ``output_dir`` has no checkpoint of ours.
+
     ``progress``: an object with ``update(step, next_eval, last)``,
     ``start(step)`` and ``clear()`` (see ``progress.TerminalProgress``).
 
@@ -250,7 +261,8 @@ class Loop:
                  n_devices=None, random_seed=None, loss_chunk_size=0,
                  use_memory_efficient_trainer=False, adasum=False,
                  callbacks=None, *, optimizer_metrics_every_step=False,
-                 prefetch_batches=0, resume_streams="restart", progress=None):
+                 prefetch_batches=0, resume_streams="restart", progress=None,
+                 checkpoint_format="orbax"):
         for name, value in (("loss_chunk_size", loss_chunk_size),
                             ("use_memory_efficient_trainer",
                              use_memory_efficient_trainer),
@@ -259,6 +271,11 @@ class Loop:
                 raise NotImplementedError(
                     f"Loop({name}={value!r}) is not supported; leave it at "
                     f"its default (the standard trainer is used).")
+        if checkpoint_format not in CHECKPOINT_FORMATS:
+            raise ValueError(
+                f"checkpoint_format must be one of {CHECKPOINT_FORMATS}, got "
+                f"{checkpoint_format!r}.")
+        self._checkpoint_format = checkpoint_format
         if resume_streams not in RESUME_STREAMS:
             raise ValueError(f"resume_streams must be one of "
                              f"{RESUME_STREAMS}, got {resume_streams!r}.")
@@ -755,6 +772,8 @@ class Loop:
             self._log_step("Total number of trainable weights: %d"
                            % layers_base.count_weights(self._state.params))
         self._log_step("Ran %d train steps in %0.2f secs" % (n_steps, elapsed))
+        if step == 1:
+            self._save_gin()
         writer = reporting.task_writer(self._log_writer, self._history,
                                        "train", summary_writer)
         writer.write_scalars(step, {f"metrics/{task.loss_name}": float(loss)})
@@ -768,6 +787,17 @@ class Loop:
         writer.write_scalars(step, {f"training/{k}": v
                                     for k, v in training.items()})
         writer.flush()
+
+    def _save_gin(self):
+        """Writes the operative gin config to ``config.gin``, as Trax's Loop
+        does after its first step (empty when gin configured nothing)."""
+        if self._output_dir is None:
+            return
+        path = os.path.join(self._output_dir, "config.gin")
+        fd, tmp = tempfile.mkstemp(dir=self._output_dir, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(gin_registry.operative_config())
+        os.replace(tmp, path)
 
     def _logged_learning_rate(self, task):
         """The rate applied at the current step: the task's (schedule or
@@ -922,6 +952,9 @@ class Loop:
             _log("Did not save checkpoint as output_dir is None")
             return
         basename = basename or checkpoint_policy.MODEL
+        if self._writes_trax_format():
+            self._save_trax_checkpoint(basename)
+            return
         tree = self._checkpoint_tree(self._totals)
         if basename == checkpoint_policy.MODEL:
             self._checkpointer.save(self._step, tree, self._checkpoint_meta(),
@@ -951,8 +984,12 @@ class Loop:
         return self._checkpointer.latest_step()
 
     def _resume_from_output_dir(self):
+        if self._writes_trax_format():
+            self._resume_from_trax_checkpoint()
+            return
         restored = self._checkpointer.restore_latest(self._checkpoint_tree())
         if restored is None:
+            self._resume_from_trax_checkpoint()
             return
         if restored.skipped:
             _log(restored.fallback_message())
@@ -961,6 +998,46 @@ class Loop:
         self._truncate_log(meta.get("log_offset"), restored.step)
         if self._resume_streams == "replay":
             self._replay(meta.get("pulls", []), restored.step)
+
+    def _resume_from_trax_checkpoint(self):
+        """Resumes from a checkpoint real Trax left in output_dir
+        (``model.pkl.gz`` and its side files): weights, state, optimizer
+        slots, step and history. Our own checkpoints follow from then on."""
+        path = os.path.join(self._output_dir, "model" + _PKL_SUFFIX)
+        if not os.path.isfile(path):
+            return
+        self._load_trax_checkpoint(path)
+        if not self._writes_trax_format():
+            _log(f"Converted the Trax checkpoint {path} (step {self._step}); "
+                 f"checkpoints are written to {self._checkpointer.directory} "
+                 f"from now on.")
+
+    def _writes_trax_format(self):
+        return getattr(self, "_checkpoint_format", "orbax") == "trax"
+
+    def _save_trax_checkpoint(self, basename):
+        """Writes Trax's checkpoint files for ``basename`` into output_dir:
+        the side files first, the pickle (what a reader opens) last."""
+        signature = shapes.signature(self._tasks[0].sample_batch)
+        pickled, flat_weights, slots = trax_resume.trax_checkpoint_from_loop(
+            self._state, self._model, self._tasks, self._step,
+            self._history, tuple(signature)[:self._model.n_in])
+        base = os.path.join(self._output_dir, basename)
+        for i, task_slots in enumerate(slots):
+            trax_checkpoint.write_npy_stream(task_slots,
+                                             f"{base}.opt_slots{i}.npy.gz")
+        trax_checkpoint.write_npy_stream(flat_weights,
+                                         f"{base}.weights.npy.gz")
+        trax_checkpoint.pickle_to_file(pickled, base + _PKL_SUFFIX)
+
+    def _load_trax_checkpoint(self, path):
+        """Loads Trax's ``<name>.pkl.gz`` (and side files) into this Loop."""
+        ckpt = trax_checkpoint.read(path)
+        self._state, self._step, history = trax_resume.train_state_from_trax(
+            self._state, self._model, self._tasks, ckpt, _log)
+        if history is not None:
+            self._history = history
+        self._sync_model_weights()
 
     def _apply_checkpoint(self, restored, with_totals=True):
         tree = restored.state
@@ -1021,6 +1098,9 @@ class Loop:
         :meth:`save_checkpoint`; by default (or ``"model"``) the newest
         intact rolling checkpoint. A Trax-style ``<name>.pkl.gz`` (as
         ``filename``, or as the end of ``directory``) means ``<name>``.
+        Trax's own ``<name>.pkl.gz`` files (with their side files) in
+        ``directory`` are read when it holds no checkpoint of ours, or when
+        this Loop writes ``checkpoint_format='trax'``.
         Reads only: nothing is created or moved. A checkpoint that is not
         there is skipped with a warning, as Trax skips it.
         """
@@ -1033,6 +1113,13 @@ class Loop:
             directory, filename = os.path.split(directory)
         if filename is not None and filename.endswith(_PKL_SUFFIX):
             filename = filename[:-len(_PKL_SUFFIX)]
+        trax_file = os.path.join(directory, (filename or "model") + _PKL_SUFFIX)
+        if os.path.isfile(trax_file) and (
+                self._writes_trax_format()
+                or not checkpoints.committed_steps(
+                    checkpoints.checkpoint_dir(directory))):
+            self._load_trax_checkpoint(trax_file)
+            return
         series = (directory if checkpoints.committed_steps(directory)
                   or os.path.basename(directory)
                   == checkpoints.CHECKPOINT_SUBDIR
