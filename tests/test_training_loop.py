@@ -253,6 +253,12 @@ def test_random_seed_seeds_numpy_and_python_like_trax():
     a = (np.random.randint(1 << 30), random.random())
     np.random.seed(7)
     random.seed(7)
+    # Then, as in Trax, the layers its Loop builds draw their seeds:
+    # Serial(model, loss) and Accelerate for the train task, Serial(model,
+    # metric) for the eval task (checked against real Trax, also with two
+    # tasks of each kind and several metrics).
+    for _ in range(3):
+        random.randint(0, 2**31 - 1)
     b = (np.random.randint(1 << 30), random.random())
     assert a == b
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from trax_compat.fastmath import random as trax_random
 from trax_compat.optimizers import base as optimizers_base
 
 
@@ -67,7 +68,9 @@ def model_then(model, end_layers, params, model_state, batch, rng):
     state = model.state_from_flax_state(model_state)
     stack = list(batch)
     inputs = stack[0] if model.n_in == 1 else tuple(stack[:model.n_in])
-    outputs, new_state = model.pure_fn(inputs, weights, state, rng)
+    # Trax runs Serial(model, ends): the model gets the first of two keys.
+    model_rng = None if rng is None else trax_random.split(rng, 2)[0]
+    outputs, new_state = model.pure_fn(inputs, weights, state, model_rng)
     stack = list(as_tuple(outputs, model.n_out)) + stack[model.n_in:]
     values = []
     for layer in end_layers:
@@ -161,9 +164,11 @@ def update(tx, grads, opt_state, params, step, learning_rate):
     return optax.apply_updates(params, updates), opt_state
 
 
-def make_train_step(model, loss_layer, tx, task_index, base_rng):
-    """``train_step(state, totals, batch, step, learning_rate, with_norms)
-    -> (state, totals, loss, norms)`` for one task, jitted.
+def make_train_step(model, loss_layer, tx, task_index):
+    """``train_step(state, totals, batch, step, learning_rate, rng,
+    with_norms) -> (state, totals, loss, norms)`` for one task, jitted.
+    ``rng`` is the step's key (the Loop's, split off its chain as Trax's
+    Loop does for each step).
 
     ``state.opt_state`` holds one optimizer state per task; this task's is
     ``[task_index]``. ``with_norms`` (static) also measures the gradient and
@@ -174,8 +179,8 @@ def make_train_step(model, loss_layer, tx, task_index, base_rng):
                                           model_state, batch, rng)
         return loss, model_state
 
-    def train_step(state, totals, batch, step, learning_rate, with_norms):
-        rng = jax.random.fold_in(base_rng, step - 1)
+    def train_step(state, totals, batch, step, learning_rate, rng,
+                   with_norms):
         (loss, model_state), grads = jax.value_and_grad(
             loss_fn, has_aux=True)(state.params, state.model_state, batch,
                                    rng)
@@ -199,15 +204,14 @@ def make_train_step(model, loss_layer, tx, task_index, base_rng):
                               model_state=model_state)
         return state, totals, loss, norms
 
-    return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=5)
+    return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=6)
 
 
-def make_eval_step(model, metrics, base_rng):
-    """``eval_step(params, model_state, batch, index) -> metric values``
+def make_eval_step(model, metrics):
+    """``eval_step(params, model_state, batch, rng) -> metric values``
     (float32 vector), jitted. The state the model computes is dropped, as
     Trax drops it in evaluation."""
-    def eval_step(params, model_state, batch, index):
-        rng = jax.random.fold_in(base_rng, index)
+    def eval_step(params, model_state, batch, rng):
         values, _ = model_then(model, metrics, params, model_state, batch,
                                rng)
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])

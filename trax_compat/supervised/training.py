@@ -153,6 +153,21 @@ def _init_random_number_generators(seed):
     return trax_random.get_prng(seed)
 
 
+def _draw_as_trax_loop_layers(tasks, eval_tasks):
+    """Advances Python's global generator as Trax's Loop does after seeding
+    it: every Trax layer draws ``random.randint`` when constructed, and
+    Trax's Loop then builds, per train task, ``Serial(model, loss)`` and an
+    ``Accelerate``, and per eval task ``Serial(model, Branch(*metrics))``
+    (a Branch of several layers is a Serial of a Select and a Parallel).
+    Data streams that draw from ``random`` (Trax's copy and addition
+    inputs) then get Trax's batches."""
+    n = 2 * len(tasks)
+    for task in eval_tasks:
+        n += 4 if len(task.metrics) > 1 else 1
+    for _ in range(n):
+        random.randint(0, 2**31 - 1)
+
+
 def _log(message):
     print(message, flush=True)
 
@@ -308,6 +323,7 @@ class Loop:
             eval_tasks = [eval_tasks]
         self._tasks = list(tasks)
         self._eval_tasks = list(eval_tasks)
+        _draw_as_trax_loop_layers(self._tasks, self._eval_tasks)
         if which_task is None:
             n_tasks = len(self._tasks)
             which_task = lambda step: step % n_tasks  # Trax's round robin.
@@ -368,13 +384,11 @@ class Loop:
             model_state=model_state)
         self._check_learning_rates()
         self._train_steps = [
-            steps.make_train_step(self._model, task.loss_layer, tx, i,
-                                  self.new_rng())
+            steps.make_train_step(self._model, task.loss_layer, tx, i)
             for i, (task, tx) in enumerate(zip(self._tasks, self._txs))]
         self._train_step = self._train_steps[0]
         self._eval_fns = [
-            steps.make_eval_step(self._eval_model, t.metrics,
-                                 self.new_rng())
+            steps.make_eval_step(self._eval_model, t.metrics)
             for t in self._eval_tasks]
 
         self._output_dir_per_train_task = self._task_output_dirs(self._tasks)
@@ -601,7 +615,8 @@ class Loop:
         with self._atomic(strict=True):
             self._state, self._totals, loss, norms = self._train_steps[
                 task_index](self._state, self._totals, tuple(batch),
-                            np.int32(step), learning_rate, with_norms)
+                            np.int32(step), learning_rate, self.new_rng(),
+                            with_norms)
             self._pulls.add(f"train/{task_index}")
         self._call_step_hooks("on_step_end", step)
         return loss, dict(norms, loss=loss)
@@ -822,7 +837,8 @@ class Loop:
             for i in range(eval_task.n_eval_batches):
                 batch = tuple(eval_task.next_batch(step=step))
                 self._pulls.add(f"eval/{index}")
-                sums += np.asarray(eval_fn(params, model_state, batch, i))
+                sums += np.asarray(eval_fn(params, model_state, batch,
+                                           self.new_rng()))
             averages = sums / eval_task.n_eval_batches
             values = dict(zip(eval_task.metric_names, map(float, averages)))
             latest.update(values)
@@ -934,8 +950,12 @@ class Loop:
             for stream in self._log_writer.streams or []:
                 stream.flush()
             log_offset = os.path.getsize(self._log_path())
+        # The key chain, so that a resumed run draws the keys (dropout) an
+        # uninterrupted one does.
+        rng = np.asarray(self._rng)  # Trax's raw uint32 key
         return {"pulls": self._pulls.to_list(), "log_offset": log_offset,
-                "history": self._history.to_dict()}
+                "history": self._history.to_dict(),
+                "rng": [int(v) for v in rng.ravel()]}
 
     def save_checkpoint(self, basename="model", wait=True):
         """Writes a checkpoint of the current step as ``basename``.
@@ -1055,6 +1075,8 @@ class Loop:
         if "history" in restored.meta:
             self._history = history_lib.History.from_dict(
                 restored.meta["history"])
+        if restored.meta.get("rng") is not None:
+            self._rng = jnp.asarray(restored.meta["rng"], jnp.uint32)
         self._sync_model_weights()
 
     def _truncate_log(self, offset, step):
