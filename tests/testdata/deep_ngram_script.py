@@ -27,7 +27,11 @@ import re
 NOTEBOOK = "trax/examples/Deep_N_Gram_Models.ipynb"
 KAGGLE = "/kaggle/input"
 N_STEPS = 3
-PANDAS_STUB = '"""Stand-in: the tutorial imports pandas but never uses it."""\n'
+# Keras (imported with TensorFlow where the [tfds] extra is installed) looks
+# up these two types when pandas is importable.
+PANDAS_STUB = ('"""Stand-in: the tutorial imports pandas but never uses '
+               'it."""\n\n\nclass Series:\n    pass\n\n\n'
+               'class DataFrame:\n    pass\n')
 # The tutorial holds out the last 1000 lines for evaluation.
 N_LINES = 1200
 

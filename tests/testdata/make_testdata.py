@@ -40,7 +40,9 @@ COPY = [
      "trax_oracle/trax_run_dev/consumed_batches.json.gz"),
     ("trax_oracle/training_api/training_api.npz",
      "trax_oracle/training_api/training_api.npz"),
-]
+] + [(f"trax_oracle/models/{run}/{f}", f"trax_oracle/models_copy/{run}/{f}")
+     for run in ("transformer_lm_copy", "transformer_copy")
+     for f in ("model.pkl.gz", "model.weights.npy.gz")]
 
 # Copied as .gz (gzip -9, no name, mtime 0); the tests unzip on read.
 GZIP = [
@@ -138,6 +140,22 @@ def compact_init_and_step(src, dest):
     write_npz(dest / "trax_oracle/init_and_step.npz", out)
 
 
+def compact_copy_decoding(src, dest):
+    """The decodes of models/decoding.json's two copy-task checkpoints
+    (the checkpoint files themselves are in COPY)."""
+    runs = json.loads((src / "trax_oracle/models/decoding.json").read_text())
+    keep = ("model_constructor", "checkpoint_input_signature",
+            "decode_inputs", "greedy", "temperature_1", "beam_search")
+    out = {"env": runs["env"], "runs": {
+        name: {k: run[k] for k in keep}
+        for name, run in runs["runs"].items()}}
+    for run in out["runs"].values():
+        run["greedy"] = {"output": run["greedy"]["output"]}
+    path = dest / "trax_oracle/models_copy/decoding.json.gz"
+    path.write_bytes(gzip_bytes(
+        json.dumps(out, indent=1, sort_keys=True).encode()))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("fixtures", type=pathlib.Path,
@@ -172,6 +190,7 @@ def main(argv=None):
         for event_file in sorted((src / rel).glob("events.out.tfevents.*")):
             shutil.copyfile(event_file, dest / rel / event_file.name)
     compact_init_and_step(src, dest)
+    compact_copy_decoding(src, dest)
 
     total = 0
     for path in sorted(dest.rglob("*")):
