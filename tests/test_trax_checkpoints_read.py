@@ -270,7 +270,20 @@ def test_partial_load_fills_the_first_weights_by_shape(capsys):
 
 
 def test_weights_that_fit_nowhere_raise_index_error():
-    model = small(n_hidden=5)
+    # Fewer weights than the model, none of them fitting by shape.
+    model = tl.Serial(tl.Dense(5), tl.Relu(), tl.Dense(3), tl.Dense(3))
     with pytest.raises(IndexError, match="could not place"):
         model.init_from_file(str(DATA / "loop_a" / "model.pkl.gz"),
                              weights_only=True)
+
+
+def test_as_many_weights_load_in_order_whatever_their_shapes(capsys):
+    # Trax's init_from_file fills the tree in order without comparing
+    # shapes (a Transformer's positional table of another max_len loads as
+    # it is); ours says which ones differ.
+    model = small(n_hidden=5)
+    model.init_from_file(str(DATA / "loop_a" / "model.pkl.gz"),
+                         weights_only=True)
+    assert "3 weight(s) differ in shape" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.asarray(model.weights[0][0]),
+                                  ARRAYS["loop_a/weights_file/0"])

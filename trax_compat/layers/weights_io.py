@@ -82,7 +82,8 @@ def save_to_file(layer, file_name, weights_only=False, input_signature=None):
     trax_checkpoint.pickle_to_file(dictionary, os.fspath(file_name))
 
 
-def init_from_file(layer, file_name, weights_only=False, input_signature=None):
+def init_from_file(layer, file_name, weights_only=False, input_signature=None,
+                   strict_shapes=False):
     """Sets ``layer``'s weights (and state) from a Trax checkpoint file of
     any format (read safely) or from one of our Loop's checkpoint
     directories; returns ``(weights, state)``."""
@@ -92,12 +93,13 @@ def init_from_file(layer, file_name, weights_only=False, input_signature=None):
         return _init_from_checkpoint(layer, file_name, weights_only,
                                      input_signature)
     ckpt = trax_checkpoint.read(file_name)
-    load_into(layer, ckpt, weights_only, input_signature)
+    load_into(layer, ckpt, weights_only, input_signature,
+              strict_shapes=strict_shapes)
     return layer.weights, layer.state
 
 
 def load_into(layer, ckpt, weights_only=False, input_signature=None,
-              log=None):
+              log=None, strict_shapes=False):
     """Puts a :class:`TraxCheckpoint`'s weights (and state) into ``layer``
     with Trax's rules: the flat arrays fill the layer's tree in order; a
     checkpoint with fewer weights fills the first ones that fit by shape
@@ -116,14 +118,22 @@ def load_into(layer, ckpt, weights_only=False, input_signature=None,
             f"weights_only=True.")
     weights_sig, state_sig = layer.weights_and_state_signature(
         input_signature)
-    exact_weights = _fits(ckpt.flat_weights, weights_sig)
+    exact_weights = _fits(ckpt.flat_weights, weights_sig, strict_shapes)
     exact_state = weights_only or _fits(ckpt.flat_state, state_sig)
     if weights_only or not (exact_weights and exact_state):
         layer.init(input_signature)
     if exact_weights:
-        flat_weights = [
-            trax_checkpoint.match_dtype(a, s) for a, s in zip(
-                ckpt.flat_weights, jax.tree_util.tree_leaves(weights_sig))]
+        leaves = jax.tree_util.tree_leaves(weights_sig)
+        flat_weights = [trax_checkpoint.match_dtype(a, s)
+                        for a, s in zip(ckpt.flat_weights, leaves)]
+        differ = [(i, tuple(np.shape(a)), tuple(s.shape))
+                  for i, (a, s) in enumerate(zip(ckpt.flat_weights, leaves))
+                  if tuple(np.shape(a)) != tuple(s.shape)]
+        if differ:
+            (log or _print_log)(
+                f"{ckpt.path}: {len(differ)} weight(s) differ in shape from "
+                f"the model's (index, checkpoint, model): "
+                f"{differ[:5]}; loaded as they are, as Trax does.")
     else:
         flat_weights = trax_checkpoint.match_by_shape(
             jax.tree_util.tree_leaves(layer.weights), ckpt.flat_weights,
@@ -138,11 +148,14 @@ def load_into(layer, ckpt, weights_only=False, input_signature=None,
     layer.weights = weights
 
 
-def _fits(flat, signature):
-    """Whether ``flat`` has exactly the leaves of ``signature``."""
+def _fits(flat, signature, strict_shapes=False):
+    """Whether ``flat`` fills ``signature``'s leaves in order: as many
+    arrays as leaves. Shapes are compared only if ``strict_shapes``: Trax's
+    ``init_from_file`` does not (a Transformer saved with another
+    ``max_len`` loads its positional table as it is)."""
     leaves = jax.tree_util.tree_leaves(signature)
-    return len(flat) == len(leaves) and all(
-        tuple(np.shape(a)) == tuple(s.shape) for a, s in zip(flat, leaves))
+    return len(flat) == len(leaves) and (not strict_shapes or all(
+        tuple(np.shape(a)) == tuple(s.shape) for a, s in zip(flat, leaves)))
 
 
 def _print_log(message):

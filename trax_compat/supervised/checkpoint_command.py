@@ -211,12 +211,16 @@ def convert(args):
         return 0
     model = _model(args)
     signature = _signature(args)
+    from trax_compat.layers import weights_io  # pylint: disable=g-import-not-at-top
     try:
-        model.init_from_file(src, weights_only=False,
-                             input_signature=signature)
+        # Shapes must match: a conversion must not carry misfit arrays on.
+        weights_io.init_from_file(model, src, weights_only=False,
+                                  input_signature=signature,
+                                  strict_shapes=True)
     except KeyError:
-        model.init_from_file(src, weights_only=True,
-                             input_signature=signature)
+        weights_io.init_from_file(model, src, weights_only=True,
+                                  input_signature=signature,
+                                  strict_shapes=True)
     except (trax_checkpoint.TraxCheckpointError, IndexError) as e:
         raise command_errors.UsageError(str(e)) from e
     if args.dst.endswith(".msgpack"):
