@@ -163,3 +163,35 @@ class MissingModuleFinder(importlib.abc.MetaPathFinder):
 def install_finder():
     if not any(isinstance(f, MissingModuleFinder) for f in sys.meta_path):
         sys.meta_path.append(MissingModuleFinder())
+
+
+def _public_names(module):
+    """Names ``module`` defines itself (not ones it imports), without a
+    leading underscore, plus any it lists in ``_EXPORTS``."""
+    names = [name for name, obj in vars(module).items()
+             if not name.startswith("_")
+             and getattr(obj, "__module__", None) == module.__name__]
+    return names + list(getattr(module, "_EXPORTS", ()))
+
+
+def export_modules(package, module_names, namespace):
+    """Imports ``package.<name>`` for each of ``module_names`` (skipping
+    modules not written yet), gives each the not-available ``__getattr__``
+    for Trax names it lacks, and puts their public names into ``namespace``
+    (the package's globals), as Trax's packages do with ``import *``.
+    Returns ``{name: module}`` for the modules found."""
+    found = {}
+    for module_name in module_names:
+        full = f"{package}.{module_name}"
+        try:
+            module = importlib.import_module(full)
+        except ModuleNotFoundError as e:
+            if not is_missing_module(e, full):
+                raise
+            continue  # a module not written yet
+        vars(module).setdefault("__getattr__", module_getattr(full))
+        found[module_name] = module
+        for name in _public_names(module):
+            namespace[name] = getattr(module, name)
+    return found
+

@@ -27,7 +27,7 @@ import ast
 import json
 import pathlib
 
-from generate_trax_names import _git, _module_files, _top_level
+from generate_trax_names import _git, _module_files, _top_level, dump_rows
 
 DEFAULT_OUTPUT = (pathlib.Path(__file__).resolve().parents[2] / "trax_compat"
                   / "gin_names.json")
@@ -131,11 +131,10 @@ def generate(repo, commit="HEAD"):
 
 
 def dump(data):
-    """JSON with one configurable per line, so that a regeneration diffs
-    well."""
-    lines = [json.dumps(e, sort_keys=True) for e in data["configurables"]]
-    return ("{\n" + f'"trax_commit": {json.dumps(data["trax_commit"])},\n'
-            + '"configurables": [\n' + ",\n".join(lines) + "\n]\n}\n")
+    """JSON with one configurable per line."""
+    return dump_rows(data["trax_commit"], "configurables",
+                     [json.dumps(e, sort_keys=True)
+                      for e in data["configurables"]], brackets="[]")
 
 
 def main():

@@ -128,12 +128,19 @@ def generate(repo, commit="HEAD"):
     return {"trax_commit": commit, "modules": modules}
 
 
+def dump_rows(commit, key, rows, brackets="{}"):
+    """``{"trax_commit": ..., key: ...}`` as JSON with one row (already
+    JSON text) per line, so that a regeneration diffs well."""
+    return ("{\n" + f'"trax_commit": {json.dumps(commit)},\n'
+            + f'"{key}": {brackets[0]}\n' + ",\n".join(rows)
+            + f"\n{brackets[1]}\n}}\n")
+
+
 def dump(data):
-    """JSON with one module per line, so that a regeneration diffs well."""
-    lines = [f'"{name}": {json.dumps(entry, sort_keys=True)}'
-             for name, entry in data["modules"].items()]
-    return ("{\n" + f'"trax_commit": {json.dumps(data["trax_commit"])},\n'
-            + '"modules": {\n' + ",\n".join(lines) + "\n}\n}\n")
+    """JSON with one module per line."""
+    return dump_rows(data["trax_commit"], "modules", [
+        f'"{name}": {json.dumps(entry, sort_keys=True)}'
+        for name, entry in data["modules"].items()])
 
 
 def main():

@@ -5,8 +5,6 @@ every public name defined in those modules (as Trax's ``import *`` does),
 so a layer added to its module is exported without a second list here.
 """
 
-import importlib
-
 from trax_compat import missing as _missing
 from trax_compat.fastmath import backend_state as _fastmath_backend
 
@@ -22,35 +20,11 @@ _MODULES = (
 )
 
 
-def _public_names(module):
-    """Names ``module`` defines itself (not ones it imports), without a
-    leading underscore, plus any it lists in ``_EXPORTS``."""
-    names = [name for name, obj in vars(module).items()
-             if not name.startswith("_")
-             and getattr(obj, "__module__", None) == module.__name__]
-    return names + list(getattr(module, "_EXPORTS", ()))
-
-
-def _export_all():
-    for module_name in _MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as e:
-            if not _missing.is_missing_module(e, f"{__name__}.{module_name}"):
-                raise
-            continue  # a module not written yet
-        # A Trax name not written yet says so (tl.core.X as tl.X, below).
-        vars(module).setdefault("__getattr__",
-                                _missing.module_getattr(module.__name__))
-        for name in _public_names(module):
-            globals()[name] = getattr(module, name)
-
-
 # Module-level defaults (`dtype=jnp.float32`, `aggregation_fun=jnp.mean`)
 # are read from JAX even when a script chose another backend before its
 # first `import trax.layers` (Trax's tutorials set 'tensorflow-numpy').
 with _fastmath_backend.use_backend("jax"):
-    _export_all()
+    _missing.export_modules(__name__, _MODULES, globals())
 __getattr__ = _missing.module_getattr(__name__)
 
 

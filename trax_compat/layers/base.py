@@ -39,7 +39,7 @@ EMPTY_WEIGHTS = ()
 EMPTY_STATE = ()
 
 # Exported by the layers package besides the functions and classes defined
-# here (see trax_compat.layers._public_names).
+# here (see trax_compat.missing._public_names).
 _EXPORTS = ("EMPTY_WEIGHTS", "EMPTY_STATE", "GET_WEIGHTS_FROM_CACHE",
             "GET_STATE_FROM_CACHE", "flatten_weights_and_state",
             "unflatten_weights_and_state", "np_to_file", "np_from_file",
