@@ -97,15 +97,42 @@ def test_with_tensorflow_our_writers_are_clus_metric_writers(tmp_path):
     ours = _probe(IMPORT_STEP_LOG, check=check)
     assert plain["ok"] == ours["ok"] == "clu.metric_writers.interface"
     assert plain["has_writer"] and ours["has_writer"]
-    assert ours["same_module"] is True
+    # Our writers subclass a private copy of CLU's interface (importing
+    # clu.metric_writers would import TensorFlow); once other code imports
+    # CLU's, they are registered as its subclasses.
+    assert ours["same_module"] is False
     assert ours["isinstance"] == [True, True]
+
+
+@pytest.mark.skipif(not TF_INSTALLED, reason=NO_TF_REASON)
+def test_training_modules_import_neither_clu_writers_nor_tensorflow():
+    setup = IMPORT_STEP_LOG + "\nfrom trax_compat.supervised import training"
+    lines = ["import json, sys", setup,
+             'print("RESULT " + json.dumps({"tf": "tensorflow" in sys.modules,'
+             ' "clu": sorted(m for m in sys.modules'
+             ' if m.startswith("clu.metric_writers"))}))']
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.split("RESULT ")[-1])
+    assert result == {"tf": False, "clu": []}
+
+
+def test_clu_imported_first_is_used_directly():
+    if not TF_INSTALLED:
+        pytest.skip(NO_TF_REASON)
+    ours = _probe("import clu.metric_writers\n" + IMPORT_STEP_LOG,
+                  check='outcome["same"] = step_log.interface is '
+                        'clu.metric_writers.interface')
+    assert ours["same"] is True
 
 
 def test_private_copy_is_not_registered_anywhere():
     assert step_log._PRIVATE_INTERFACE_NAME not in sys.modules  # pylint: disable=protected-access
     name = step_log.interface.__name__
-    if TF_INSTALLED:
-        assert name == "clu.metric_writers.interface"
+    if name == "clu.metric_writers.interface":
+        # Another test module imported CLU's writers before ours: used as is.
         assert sys.modules[name] is step_log.interface
     else:
         assert name == step_log._PRIVATE_INTERFACE_NAME  # pylint: disable=protected-access

@@ -11,6 +11,8 @@ The layout reproduces Trax's stdout exactly:
 Scalar keys are ``"<mode>/<name>"`` (e.g. ``"eval/WeightedCategoryAccuracy"``).
 """
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -19,45 +21,12 @@ import sys
 _PRIVATE_INTERFACE_NAME = "trax_compat._clu_metric_writers_interface"
 
 
-def _tensorflow_installed():
-    try:
-        return importlib.util.find_spec("tensorflow") is not None
-    except ValueError:  # in sys.modules without a spec: it is there
-        return True
+_CLU_INTERFACE = "clu.metric_writers.interface"
 
 
-def _clu_metric_writer_interface():
-    """CLU's ``MetricWriter`` interface module, without side effects on
-    ``clu`` for other code (see "CLU's MetricWriter without TensorFlow" in
-    docs/design.md).
-
-    ``clu/metric_writers/__init__.py`` imports CLU's TensorFlow writer, so
-    the package cannot be imported without TensorFlow. With TensorFlow
-    installed it is imported normally (at TensorFlow's import cost) and our
-    writers subclass the ``clu.metric_writers.MetricWriter`` that other code
-    sees. Without it, nobody can import ``clu.metric_writers``: CLU's
-    ``interface.py`` is then executed as a private module of ours that is
-    not registered in ``sys.modules``.
-    """
-    if _tensorflow_installed():
-        # CLU's import pulls in TensorFlow, whose oneDNN start-up banner
-        # would otherwise reach the stderr of every training job (a user's
-        # own setting wins; this only touches TensorFlow's CPU kernels).
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-        already = set(sys.modules)
-        try:
-            from clu.metric_writers import interface as clu_interface  # pylint: disable=g-import-not-at-top
-            return clu_interface
-        except ImportError:
-            # A TensorFlow that does not import: as if it were absent. Python
-            # drops the package whose import failed but keeps the submodules
-            # it had loaded; without their parent, a later
-            # `import clu.metric_writers.interface` would fail differently
-            # (AttributeError). Forget the ones this attempt added, so other
-            # code meets the same ImportError as in a process without us.
-            for name in set(sys.modules) - already:
-                if name.startswith("clu.metric_writers."):
-                    del sys.modules[name]
+def _private_clu_interface():
+    """CLU's ``interface.py`` executed as a private module of ours, registered
+    nowhere in ``sys.modules``."""
     clu_spec = importlib.util.find_spec("clu")
     if clu_spec is None or not clu_spec.submodule_search_locations:
         raise ImportError("trax_compat needs CLU: pip install clu")
@@ -76,6 +45,58 @@ def _clu_metric_writer_interface():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class _RegisteringLoader(importlib.abc.Loader):
+    """Loads CLU's interface module as usual, then registers our private
+    ``MetricWriter`` (so every writer of ours) as a virtual subclass of
+    CLU's: ``isinstance(writer, clu.metric_writers.MetricWriter)`` holds."""
+
+    def __init__(self, loader, ours):
+        self._loader = loader
+        self._ours = ours
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        module.MetricWriter.register(self._ours.MetricWriter)
+
+
+class _CluInterfaceWatcher(importlib.abc.MetaPathFinder):
+    """Waits, at no cost, for other code to import CLU's interface module."""
+
+    def __init__(self, ours):
+        self._ours = ours
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != _CLU_INTERFACE:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader, self._ours)
+        return spec
+
+
+def _clu_metric_writer_interface():
+    """CLU's ``MetricWriter`` interface module, without importing TensorFlow
+    and without side effects on ``clu`` for other code (see "CLU's
+    MetricWriter without TensorFlow" in docs/design.md).
+
+    ``clu/metric_writers/__init__.py`` imports CLU's TensorFlow writer, so
+    importing the package costs TensorFlow's import (seconds, in every
+    training process) or fails without TensorFlow. Unless other code has
+    already imported it, CLU's ``interface.py`` is executed as a private
+    module of ours; if other code imports ``clu.metric_writers`` later, our
+    writers are registered then as subclasses of its ``MetricWriter``.
+    """
+    if _CLU_INTERFACE in sys.modules:
+        return sys.modules[_CLU_INTERFACE]
+    ours = _private_clu_interface()
+    sys.meta_path.insert(0, _CluInterfaceWatcher(ours))
+    return ours
 
 
 interface = _clu_metric_writer_interface()

@@ -16,6 +16,9 @@ plugin's metadata; texts as string tensors (``text`` plugin); histograms as
 
 import collections.abc
 import io
+import os
+import socket
+import sys
 import time
 
 import numpy as np
@@ -26,6 +29,50 @@ from trax_compat.supervised.step_log import interface
 _MAX_QUEUE = 1024
 # TensorFlow 2's summary writers name their files "....v2"; so do we.
 _FILE_SUFFIX = ".v2"
+
+
+def _open_event_file_writer(logdir):
+    """tensorboard's ``EventFileWriter`` for ``logdir``.
+
+    That writer opens its file through ``tensorboard.compat.tf``, which
+    imports TensorFlow whenever it is installed (seconds, in every training
+    process). For a local directory, unless TensorFlow is already imported,
+    the same writer opens a plain file instead; remote paths (``gs://``)
+    keep TensorFlow's filesystems.
+    """
+    # pylint: disable=g-import-not-at-top
+    from tensorboard.summary.writer import event_file_writer
+    # pylint: enable=g-import-not-at-top
+    if "tensorflow" in sys.modules or "://" in os.fspath(logdir):
+        return event_file_writer.EventFileWriter(
+            logdir, max_queue_size=_MAX_QUEUE, filename_suffix=_FILE_SUFFIX)
+    return _local_event_file_writer(event_file_writer, logdir)
+
+
+def _local_event_file_writer(module, logdir):
+    """``module.EventFileWriter`` on a plain local file."""
+
+    class LocalEventFileWriter(module.EventFileWriter):
+        # The parent's __init__, with os/open in place of tf.io.gfile; the
+        # file name has the parent's pattern.
+        def __init__(self):  # pylint: disable=super-init-not-called
+            self._logdir = os.fspath(logdir)
+            os.makedirs(self._logdir, exist_ok=True)
+            self._file_name = os.path.join(
+                self._logdir, "events.out.tfevents.%010d.%s.%s.%s%s" % (
+                    time.time(), socket.gethostname(), os.getpid(),
+                    module._global_uid.get(), _FILE_SUFFIX))  # pylint: disable=protected-access
+            self._general_file_writer = open(self._file_name, "wb")  # pylint: disable=consider-using-with
+            self._async_writer = module._AsyncWriter(  # pylint: disable=protected-access
+                module.RecordWriter(self._general_file_writer), _MAX_QUEUE,
+                120)
+            self.add_event(module.event_pb2.Event(
+                wall_time=time.time(), file_version="brain.Event:2",
+                source_metadata=module.event_pb2.SourceMetadata(
+                    writer="tensorboard.summary.writer.event_file_writer")))
+            self.flush()
+
+    return LocalEventFileWriter()
 
 
 class SummaryWriteError(OSError):
@@ -47,14 +94,11 @@ class BackgroundSummaryWriter(interface.MetricWriter):
         self._error = None
         # Imported here: only runs with an output_dir need them.
         # pylint: disable=g-import-not-at-top
-        from tensorboard.summary.writer import event_file_writer
         from tensorboard.compat.proto import event_pb2
         # pylint: enable=g-import-not-at-top
         self._event_pb2 = event_pb2
         try:
-            self._writer = event_file_writer.EventFileWriter(
-                logdir, max_queue_size=_MAX_QUEUE,
-                filename_suffix=_FILE_SUFFIX)
+            self._writer = _open_event_file_writer(logdir)
         except Exception as e:  # pylint: disable=broad-except
             raise self._failed(e) from e
 
