@@ -109,11 +109,15 @@ def tiny_pair(tmp_path_factory):
         eval_stream, [tl.WeightedCategoryCrossEntropy(),
                       tl.WeightedCategoryAccuracy()], n_eval_batches=2)
     out = io.StringIO()
+    output_dir = tmp_path_factory.mktemp("twin") / "out"
     with contextlib.redirect_stdout(out):
         loop = training.Loop(model, train_task, eval_tasks=[eval_task],
-                             random_seed=0)
+                             output_dir=str(output_dir), random_seed=0)
         loop.run(TINY["num_train_steps"])
-    return dict(native=native_run, stdout=out.getvalue(), model=model)
+        loop.save_checkpoint()
+    loop.close()
+    return dict(native=native_run, stdout=out.getvalue(), model=model,
+                output_dir=output_dir)
 
 
 def test_initial_params_are_trax_initial_weights():
@@ -186,3 +190,35 @@ def test_checkpoint_restores_and_a_finished_run_does_nothing(native):
     probs = np.asarray(train.predict(again.state,
                                      next(again.eval_iter)["inputs"]))
     np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-6)
+
+
+def test_twin_checkpoint_converts_for_the_native_program(tiny_pair, tmp_path,
+                                                         capsys):
+    """The command the migration page gives moves the twin's trained
+    weights into the native program, exactly."""
+    from trax_compat import cli  # pylint: disable=g-import-not-at-top
+    exported = tmp_path / "params.msgpack"
+    assert cli.main([
+        "convert", str(tiny_pair["output_dir"]), str(exported), "--model",
+        "tl.Serial(tl.Embedding(8192, 256), tl.Mean(axis=1), tl.Dense(2), "
+        "tl.LogSoftmax())"]) == 0
+    capsys.readouterr()
+    config = _config()
+    config.init_params_from = str(exported)
+    state = train.create_train_state(config)
+    expected = sentiment_models.params_from_trax_weights(
+        tiny_pair["model"].weights)["params"]
+    assert jax.tree_util.tree_structure(state.params) == \
+        jax.tree_util.tree_structure(expected)
+    for a, b in zip(jax.tree_util.tree_leaves(state.params),
+                    jax.tree_util.tree_leaves(expected)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="not the tutorial model's"):
+        models.load_exported_params(_write_msgpack(
+            tmp_path / "other.msgpack", {"params": {"layers_1": {}}}))
+
+
+def _write_msgpack(path, tree):
+    import flax  # pylint: disable=g-import-not-at-top
+    path.write_bytes(flax.serialization.msgpack_serialize(tree))
+    return str(path)

@@ -103,8 +103,10 @@ def create_train_state(config):
     model = models.create_model(config)
     tx = trax_adam(config.learning_rate,
                    weight_decay_rate=config.weight_decay_rate)
-    return train_state.TrainState.create(
-        apply_fn=model.apply, params=models.initial_params(config), tx=tx)
+    params = (models.load_exported_params(config.init_params_from)
+              if config.init_params_from else models.initial_params(config))
+    return train_state.TrainState.create(apply_fn=model.apply, params=params,
+                                         tx=tx)
 
 
 def _eval_at(step, config):

@@ -17,6 +17,10 @@ def get_config():
     config.vocab_size = 8192
     config.d_feature = 256
     config.n_classes = 2
+    # Start from converted Trax weights instead of Trax's initial draw: the
+    # params.msgpack of `trax-compat convert CHECKPOINT params.msgpack
+    # --model "..."`.
+    config.init_params_from = None
     # Optimizer: Trax's Adam(0.01) (train/trax_adam.py).
     config.learning_rate = 0.01
     config.weight_decay_rate = 1e-5
