@@ -198,10 +198,9 @@ def test_twin_checkpoint_converts_for_the_native_program(tiny_pair, tmp_path,
     weights into the native program, exactly."""
     from trax_compat import cli  # pylint: disable=g-import-not-at-top
     exported = tmp_path / "params.msgpack"
-    assert cli.main([
-        "convert", str(tiny_pair["output_dir"]), str(exported), "--model",
-        "tl.Serial(tl.Embedding(8192, 256), tl.Mean(axis=1), tl.Dense(2), "
-        "tl.LogSoftmax())"]) == 0
+    from docs.migration.sentiment_page import MODEL_EXPR  # pylint: disable=g-import-not-at-top
+    assert cli.main(["convert", str(tiny_pair["output_dir"]), str(exported),
+                     "--model", MODEL_EXPR]) == 0
     capsys.readouterr()
     config = _config()
     config.init_params_from = str(exported)
