@@ -85,9 +85,8 @@ def test_stops_where_trax_stopped_and_restores_the_best(runs, oracle):
     np.testing.assert_allclose(run.state.params["dense"]["bias"], b,
                                rtol=RTOL, atol=RTOL * float(np.abs(w).max()))
     test_data = np.array(oracle["test_data"], np.float32)
-    np.testing.assert_allclose(
-        run.state.apply_fn({"params": run.state.params}, test_data),
-        oracle_array(best["predictions"]), rtol=RTOL)
+    np.testing.assert_allclose(train.predict(run.state, test_data),
+                               oracle_array(best["predictions"]), rtol=RTOL)
     assert int(run.state.step) == 180
 
 

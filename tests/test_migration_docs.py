@@ -22,8 +22,9 @@ def test_stale_page_is_reported(tmp_path, monkeypatch, capsys):
     assert "stale: " in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # --check writes nothing
     assert build.main([]) == 0
-    assert (tmp_path / "sentiment.md").read_text() == (
-        REPO / "docs" / "migration" / "sentiment.md").read_text()
+    for name in ("sentiment.md", "earlystopping.md"):
+        assert (tmp_path / name).read_text() == (
+            REPO / "docs" / "migration" / name).read_text()
 
 
 def test_code_comes_from_the_programs():
@@ -38,10 +39,13 @@ def test_code_comes_from_the_programs():
     assert "\n".join("    " + l if l else l for l in block.splitlines()) \
         in adam
     assert block in page
-    for section in ("Data", "Model", "Loss and metrics",
-                    "Optimizer and schedule", "Loop", "Checkpoints",
-                    "Evaluation", "Prediction"):
-        assert f"\n## {section}\n" in page
+    for name in ("sentiment.md", "earlystopping.md"):
+        text = (REPO / "docs" / "migration" / name).read_text()
+        for section in ("Data", "Model", "Loss and metrics",
+                        "Optimizer and schedule", "Loop", "Checkpoints",
+                        "Evaluation", "Prediction"):
+            assert f"\n## {section}\n" in text, (name, section)
+        assert text.count("<table>") == 8
 
 
 def test_a_mark_that_no_longer_matches_fails_the_build():

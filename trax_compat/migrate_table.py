@@ -8,6 +8,7 @@ a script builds as ``<class name>.<method>``). Values are
 """
 
 SENTIMENT = "docs/migration/sentiment.md"
+EARLYSTOPPING = "docs/migration/earlystopping.md"
 GUIDE = "docs/migration.md"
 
 _DATA = SENTIMENT + "#data"
@@ -45,7 +46,9 @@ TABLE = {
     "trax.data.AddLossWeights": (
         "a 'weights' entry in the batch dict (ones where the loss counts)",
         _DATA),
-    "trax.data.Batch": ("tf.data.Dataset.batch / grain's Batch", _DATA),
+    "trax.data.Batch": ("tf.data.Dataset.batch / grain's Batch, or "
+                        "stacking in the generator",
+                        EARLYSTOPPING + "#data"),
     "trax.data.TFDS": ("tfds.load(name, split=...) or tfds.data_source",
                        _DATA),
     "trax.data.inputs.Inputs": ("a function returning train and eval "
@@ -104,12 +107,15 @@ TABLE = {
                                      _LOSS),
     "trax.layers.Accuracy": ("(argmax(logits) == labels), weighted mean",
                              _LOSS),
-    "trax.layers.L2Loss": ("optax.l2_loss, weighted mean", _LOSS),
+    "trax.layers.L2Loss": ("the weighted mean of squared errors (optax."
+                           "l2_loss is half of it)",
+                           EARLYSTOPPING + "#loss-and-metrics"),
     # -- optimizers and schedules ---------------------------------------------
     "trax.optimizers.Adam": (
         "train/trax_adam.py's trax_adam (Trax's update rule); "
         "optax.adamw(lr, eps=1e-5) is close, not equal", _OPT),
-    "trax.optimizers.SGD": ("optax.sgd(lr)", _OPT),
+    "trax.optimizers.SGD": ("optax.sgd(lr)",
+                            EARLYSTOPPING + "#optimizer-and-schedule"),
     "trax.optimizers.Momentum": ("optax.sgd(lr, momentum=..., "
                                  "nesterov=True)", _OPT),
     "trax.optimizers.Adafactor": ("optax.adafactor", _OPT),
@@ -134,11 +140,15 @@ TABLE = {
         "train_and_evaluate(config, workdir): a for loop over steps, CLU "
         "metric_writers and periodic_actions, an Orbax CheckpointManager",
         _LOOP),
-    "Loop.run": ("the for loop of train_and_evaluate", _LOOP),
+    "Loop.run": ("the for loop of train_and_evaluate (a callback that "
+                 "stops training: a break, with "
+                 "flax.training.early_stopping)", _LOOP),
     "Loop.save_checkpoint": ("CheckpointManager.save(step, "
                              "args=ocp.args.StandardSave(state))", _CKPT),
     "Loop.load_checkpoint": ("CheckpointManager.restore(step, "
-                             "args=ocp.args.StandardRestore(state))", _CKPT),
+                             "args=ocp.args.StandardRestore(state)); the "
+                             "best one: best_fn and best_step()",
+                             EARLYSTOPPING + "#checkpoints"),
     "Loop.run_evals": ("evaluate(state, eval_iter, num_batches)", _EVAL),
     "trax.supervised.trainer_lib.train": (
         "train_and_evaluate(config, workdir) with an ml_collections "

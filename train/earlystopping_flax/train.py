@@ -63,6 +63,11 @@ def eval_step(state, batch):
         loss=l2_loss(predictions, batch["targets"], batch["weights"]))
 
 
+@jax.jit
+def predict(state, inputs):
+    return state.apply_fn({"params": state.params}, inputs)
+
+
 def evaluate(state, batches, num_batches):
     merged = None
     for _ in range(num_batches):
