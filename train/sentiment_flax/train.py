@@ -17,7 +17,6 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
-import numpy as np
 import orbax.checkpoint as ocp
 from clu import metrics
 from flax.training import train_state
