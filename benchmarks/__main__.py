@@ -14,6 +14,8 @@ Sections (all by default; name some to run only those):
   --imports   import time in fresh processes (benchmarks.import_time)
   --models    2-layer LSTM and CausalAttention language models in the Loop
               vs hand-written Flax twins (benchmarks.models_vs_flax)
+  --native    the native Flax sentiment program's training step vs its
+              trax_compat twin, the Loop (benchmarks.native_vs_twin)
 
 Every figure in the table is measured in this run; ratios compare
 contenders measured alternately on the same machine (medians). See
@@ -44,7 +46,7 @@ TARGET_LOOP_RATIO = 0.9
 TARGET_JOB_SPEEDUP = 8.0
 TARGET_IMPORT_RATIO = 1.5
 
-SECTIONS = ("loop", "job", "pipeline", "imports", "models")
+SECTIONS = ("loop", "job", "pipeline", "imports", "models", "native")
 
 
 def parse_args(argv=None):
@@ -136,6 +138,14 @@ def section_models(args):
     _heading("5. language models: training.Loop vs hand-written Flax twins")
     mv_args = models_vs_flax.parse_args(["--quick"] if args.quick else [])
     return models_vs_flax.measure(mv_args, log=_indent)
+
+
+def section_native(args):
+    from benchmarks import loop_vs_flax  # pylint: disable=g-import-not-at-top
+    from benchmarks import native_vs_twin  # pylint: disable=g-import-not-at-top
+    _heading("6. native Flax sentiment program vs its trax_compat twin")
+    nv_args = loop_vs_flax.parse_args(["--quick"] if args.quick else [])
+    return native_vs_twin.measure(nv_args, log=_indent)
 
 
 def _loop_rows(prefix, loop):
@@ -251,6 +261,17 @@ def summary_rows(args, res):
         rows.append([f"5. {kind}: XLA compiles during timing",
                      str(result["compiles_during_timing"]), "", "", "0",
                      _ok(-result["compiles_during_timing"], 0)])
+    native = res.get("native")
+    if native:
+        from benchmarks import native_vs_twin  # pylint: disable=g-import-not-at-top
+        names, med = native["names"], native["medians"]
+        rows.append([
+            "6. native Flax program / trax_compat twin (steps/s)",
+            f"{med[names[1]]:.0f}", f"{med[names[0]]:.0f}",
+            f"{native['native_over_twin']:.2f} (paired "
+            f"{native['native_over_twin_paired']:.2f})",
+            f">= {native_vs_twin.TARGET}",
+            _ok(native["native_over_twin_paired"], native_vs_twin.TARGET)])
     return rows
 
 
@@ -264,7 +285,7 @@ def main(argv=None):
         print(line)
     runners = {"loop": section_loop, "job": section_job,
                "pipeline": section_pipeline, "imports": section_imports,
-               "models": section_models}
+               "models": section_models, "native": section_native}
     results = {}
     for name in args.sections:
         results[name] = runners[name](args)

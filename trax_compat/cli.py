@@ -26,6 +26,8 @@ _SUBCOMMANDS = {
                 "show a checkpoint's format, step, weights and history"),
     "convert": ("trax_compat.supervised.checkpoint_command",
                 "convert checkpoints: Trax formats, ours, Flax params"),
+    "migrate": ("trax_compat.migrate",
+                "plan a move from the Trax API to native Flax (--plan)"),
 }
 # Subcommands whose arguments after the first positional one (a script's
 # path) belong to that script, `--debug` included.
