@@ -122,13 +122,12 @@ def write_inputs(folder, vocab=None, log=print):
 
 def _child_env(cache_dir):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    for key in ("PYTHONPATH", "TRAX_COMPAT_DEBUG"):
+    # The Loop's default compile cache, in this round's folder.
+    for key in ("PYTHONPATH", "TRAX_COMPAT_DEBUG", "JAX_COMPILATION_CACHE_DIR",
+                "TRAX_COMPAT_COMPILATION_CACHE"):
         env.pop(key, None)
     if cache_dir is not None:
         env["TRAX_COMPAT_CACHE_DIR"] = cache_dir
-        # Until the Loop turns the cache on by itself.
-        env["JAX_COMPILATION_CACHE_DIR"] = os.path.join(cache_dir, "jax")
-        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
     return env
 
 

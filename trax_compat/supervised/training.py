@@ -43,6 +43,7 @@ from trax_compat.layers import flax_adapter
 from trax_compat.optimizers import base as optimizers_base
 from trax_compat.supervised import checkpoint_policy
 from trax_compat.supervised import checkpoints
+from trax_compat.supervised import compile_cache
 from trax_compat.supervised import history as history_lib
 from trax_compat.supervised import interrupts
 from trax_compat.supervised import output_lock
@@ -294,6 +295,8 @@ class Loop:
         if resume_streams not in RESUME_STREAMS:
             raise ValueError(f"resume_streams must be one of "
                              f"{RESUME_STREAMS}, got {resume_streams!r}.")
+        # Before the first program is compiled (see compile_cache).
+        compile_cache.enable_default()
         self._n_devices = _n_devices(n_devices)
         self._use_memory_efficient_trainer = False
         self._rng = _init_random_number_generators(random_seed)
