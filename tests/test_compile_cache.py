@@ -83,6 +83,7 @@ def test_enable_default_keeps_the_users_settings(tmp_path, jax_cache_config):
     assert jax.config.jax_persistent_cache_min_compile_time_secs == 3.0
 
 
+@pytest.mark.filterwarnings("error")  # e.g. JAX failing to read its cache
 def test_the_loop_turns_it_on(tmp_path, monkeypatch, jax_cache_config):
     del jax_cache_config
     from tests.conftest import float_batches  # pylint: disable=g-import-not-at-top
