@@ -169,6 +169,14 @@ def _draw_as_trax_loop_layers(tasks, eval_tasks):
         random.randint(0, 2**31 - 1)
 
 
+def _copy(x):
+    """A new buffer holding ``x`` (``jnp.array(x)``), without compiling a
+    copy program per shape for arrays already on a device."""
+    if isinstance(x, jax.Array):
+        return jax.device_put(x, may_alias=False)
+    return jnp.array(x)
+
+
 def _log(message):
     print(message, flush=True)
 
@@ -374,12 +382,12 @@ class Loop:
                           for task in self._tasks)
         # A private copy: the train step donates its buffers, and arrays the
         # user holds (e.g. model.weights before run) must stay valid.
-        params = jax.tree_util.tree_map(jnp.array, self._model.params)
+        params = jax.tree_util.tree_map(_copy, self._model.params)
         # One optimizer state per task, all over the shared params. The step
         # is an int32 array from the start: a Python int would make the
         # second step's argument types differ and compile the step twice.
         model_state = jax.tree_util.tree_map(
-            jnp.array, self._model.flax_state_from_state(self._model.state))
+            _copy, self._model.flax_state_from_state(self._model.state))
         self._state = steps.TrainState(
             step=jnp.zeros((), jnp.int32), apply_fn=self._model.module.apply,
             params=params, tx=self._txs,
@@ -917,9 +925,8 @@ class Loop:
         """Points the Trax-style model at the trained params and layer
         state (so ``model(x)``, ``model.weights`` and ``model.state``
         reflect training)."""
-        params = jax.tree_util.tree_map(jnp.array, self._state.params)
-        model_state = jax.tree_util.tree_map(jnp.array,
-                                             self._state.model_state)
+        params = jax.tree_util.tree_map(_copy, self._state.params)
+        model_state = jax.tree_util.tree_map(_copy, self._state.model_state)
         self._model.weights = self._model.weights_from_params(params)
         if model_state:
             self._model.state = self._model.state_from_flax_state(model_state)
