@@ -16,6 +16,10 @@ Sections (all by default; name some to run only those):
               vs hand-written Flax twins (benchmarks.models_vs_flax)
   --native    the native Flax sentiment program's training step vs its
               trax_compat twin, the Loop (benchmarks.native_vs_twin)
+  --vs-trax   the seed tutorial through real Trax (--trax-python PY) and
+              through trax_compat, fresh processes, alternating, compile
+              cache cold and warm (benchmarks.vs_trax); skipped, with the
+              reason, without a Python that has real Trax
 
 Every figure in the table is measured in this run; ratios compare
 contenders measured alternately on the same machine (medians). See
@@ -45,8 +49,12 @@ TRAX_SOURCE = ("project brief: real Trax, tutorial on a 20k-tweet corpus, "
 TARGET_LOOP_RATIO = 0.9
 TARGET_JOB_SPEEDUP = 8.0
 TARGET_IMPORT_RATIO = 1.5
+# Issue targets for the side-by-side run against real Trax (section 7).
+TARGET_TRAX_WARM = 8.0
+TARGET_TRAX_COLD = 5.0
 
-SECTIONS = ("loop", "job", "pipeline", "imports", "models", "native")
+SECTIONS = ("loop", "job", "pipeline", "imports", "models", "native",
+            "vs_trax")
 
 
 def parse_args(argv=None):
@@ -57,7 +65,8 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="smoke run: everything smaller (under a minute)")
     for name in SECTIONS:
-        p.add_argument(f"--{name}", action="store_true",
+        p.add_argument(f"--{name.replace('_', '-')}", action="store_true",
+                       dest=name,
                        help=f"run the {name} section (default: all)")
     p.add_argument("--job-steps", type=int, default=None,
                    help="steps of the main job's run() (default 2000; "
@@ -65,6 +74,14 @@ def parse_args(argv=None):
     p.add_argument("--import-repeats", type=int, default=None,
                    help="fresh processes per import contender (default 5; "
                         "quick 2)")
+    p.add_argument("--trax-python", metavar="PY",
+                   default=os.environ.get("TRAX_PYTHON"),
+                   help="a Python with real Trax for the vs-trax section "
+                        "(default $TRAX_PYTHON; without it, skipped)")
+    p.add_argument("--vocab", metavar="FILE",
+                   help="subword vocabulary for the vs-trax section (e.g. "
+                        "Trax's en_8k.subword; default: built from the "
+                        "corpus)")
     p.add_argument("--json", metavar="FILE",
                    help="also write all results to FILE as JSON")
     args = p.parse_args(argv)
@@ -146,6 +163,18 @@ def section_native(args):
     _heading("6. native Flax sentiment program vs its trax_compat twin")
     nv_args = loop_vs_flax.parse_args(["--quick"] if args.quick else [])
     return native_vs_twin.measure(nv_args, log=_indent)
+
+
+def section_vs_trax(args):
+    from benchmarks import vs_trax  # pylint: disable=g-import-not-at-top
+    _heading("7. the seed tutorial: real Trax vs trax_compat, fresh processes")
+    vt_argv = ["--quick"] if args.quick else []
+    if args.trax_python:
+        vt_argv += ["--trax-python", args.trax_python]
+    if args.vocab:
+        vt_argv += ["--vocab", args.vocab]
+    vt_argv += ["--steps", str(args.job_steps)]
+    return vs_trax.measure(vs_trax.parse_args(vt_argv), log=_indent)
 
 
 def _loop_rows(prefix, loop):
@@ -272,6 +301,17 @@ def summary_rows(args, res):
             f"{native['native_over_twin_paired']:.2f})",
             f">= {native_vs_twin.TARGET}",
             _ok(native["native_over_twin_paired"], native_vs_twin.TARGET)])
+    vt = res.get("vs_trax")
+    if vt:
+        from benchmarks import vs_trax  # pylint: disable=g-import-not-at-top
+        for row in vs_trax.rows(vt, prefix="7."):
+            target, met = "", ""
+            if row[0].endswith("wall (s)") and "run(" in row[0]:
+                target = (TARGET_TRAX_WARM if "warm" in row[0]
+                          else TARGET_TRAX_COLD)
+                met = _ok(float(row[2]) / float(row[1]), target)
+                target = f">= {target:.0f}x"
+            rows.append(row + [target, met])
     return rows
 
 
@@ -285,7 +325,8 @@ def main(argv=None):
         print(line)
     runners = {"loop": section_loop, "job": section_job,
                "pipeline": section_pipeline, "imports": section_imports,
-               "models": section_models, "native": section_native}
+               "models": section_models, "native": section_native,
+               "vs_trax": section_vs_trax}
     results = {}
     for name in args.sections:
         results[name] = runners[name](args)

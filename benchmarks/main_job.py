@@ -152,6 +152,15 @@ def _instrumented_classes(training, record, compile_log):
             finally:
                 record["evals"].append(time.perf_counter() - start)
 
+        def close(self):
+            # train.sentiment.main closes its Loop; the last one stays open
+            # for continue_run, which closes it.
+            if not record.get("keep_open"):
+                super().close()
+
+        def close_now(self):
+            super().close()
+
         def save_checkpoint(self, *args, **kwargs):
             start = time.perf_counter()
             try:
@@ -186,7 +195,7 @@ def _parse_log(writer, run_start, first_prefix):
     return windows, first, last
 
 
-def one_run(argv, vocab_path, output_dir, compile_log):
+def one_run(argv, vocab_path, output_dir, compile_log, keep_open=False):
     """Runs ``train.sentiment.main(argv + output dir)``; returns
     ``(figures, loop, record)``."""
     from train import sentiment  # pylint: disable=g-import-not-at-top
@@ -196,6 +205,7 @@ def one_run(argv, vocab_path, output_dir, compile_log):
     shutil.copyfile(vocab_path, built)
 
     record = _new_record()
+    record["keep_open"] = keep_open
     originals = (training.Loop, training.TrainTask, training.EvalTask)
     (training.Loop, training.TrainTask,
      training.EvalTask) = _instrumented_classes(training, record, compile_log)
@@ -226,8 +236,11 @@ def continue_run(loop, record, n_steps):
     record.update(_new_record(), **streams)
     writer = common.StampedWriter()
     start = time.perf_counter()
-    with contextlib.redirect_stdout(writer):
-        loop.run(n_steps)
+    try:
+        with contextlib.redirect_stdout(writer):
+            loop.run(n_steps)
+    finally:
+        loop.close_now()
     out = _summarise(record, writer, "Step ")
     out["main_s"] = time.perf_counter() - start
     out["construct_s"] = 0.0
@@ -314,7 +327,8 @@ def _measure_in(tmp, steps, steps_per_checkpoint, runs, continued,
     loop = record = None
     for i in range(runs):
         out_dir = os.path.join(tmp, f"run{i + 1}")
-        r, loop, record = one_run(argv, vocab_path, out_dir, compile_log)
+        r, loop, record = one_run(argv, vocab_path, out_dir, compile_log,
+                                  keep_open=continued and i == runs - 1)
         r["label"] = ("fresh process, cold compile cache" if i == 0 else
                       "new Loop, warm compile cache")
         results["runs"].append(r)

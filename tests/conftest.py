@@ -25,6 +25,11 @@ SENTENCEPIECE_GZ = TESTDATA / "vocab" / "sentencepiece.model.gz"
 
 EN_8K_SHA256 = (
     "6fafd9de1732a000540337bd0b7ce3fbea811b81d1b042906a2101801c12e095")
+# The Loop turns on JAX's persistent compilation cache in the user's cache
+# folder; the suite leaves home alone (tests/test_compile_cache.py checks
+# that default).
+os.environ.setdefault("TRAX_COMPAT_COMPILATION_CACHE", "off")
+
 SENTENCEPIECE_SHA256 = (
     "9e925505c08efc3173ed8aa1d7e7e396fa47f6e4aa7aee5a5f56093ca6722a93")
 

@@ -385,12 +385,10 @@ def _train(args, training_loop):
 
 def enable_compilation_cache():
     """Keeps compiled XLA programs across runs of this program (the first
-    run compiles one train step per bucket shape, later runs load them)."""
-    import jax  # pylint: disable=g-import-not-at-top
-    from trax_compat.data import vocab_files  # pylint: disable=g-import-not-at-top
-    cache = os.path.join(vocab_files.cache_dir(), "jax")
-    jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    run compiles one train step per bucket shape, later runs load them):
+    the Loop's default, turned on before anything compiles."""
+    from trax_compat.supervised import compile_cache  # pylint: disable=g-import-not-at-top
+    return compile_cache.enable_default()
 
 
 def _cli():

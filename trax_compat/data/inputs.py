@@ -22,6 +22,7 @@ Like Trax, finite streams end quietly: ``batch`` drops a final partial
 batch and ``bucket_by_length`` drops buckets that never filled.
 """
 
+import bisect
 import logging
 import math
 
@@ -267,6 +268,10 @@ def _stack_padded(tensors, target):
 def _length_fn(example, length_axis, length_keys):
     """Longest size along ``length_axis`` over the chosen tuple entries."""
     if isinstance(example, (list, tuple)):
+        if len(length_keys) == 1:  # The usual case, without max's overhead.
+            x = example[length_keys[0]]
+            return (x.shape if isinstance(x, np.ndarray)
+                    else np.shape(x))[length_axis]
         return max(np.shape(example[k])[length_axis] for k in length_keys)
     return np.shape(example)[length_axis]
 
@@ -358,9 +363,14 @@ def _bucket_gen(generator, length_fn, boundaries, batch_sizes,
                 strict_pad_on_len):
     limits = boundaries + [math.inf]
     buckets = [[] for _ in batch_sizes]
+    # The first bucket with n <= boundary: a binary search when sorted.
+    if boundaries == sorted(boundaries):
+        find = lambda n: bisect.bisect_left(boundaries, n)
+    else:
+        find = lambda n: next(i for i, b in enumerate(limits) if n <= b)
     for example in generator:
         n = length_fn(example)
-        idx = next(i for i, b in enumerate(limits) if n <= b)
+        idx = find(n)
         if idx >= len(buckets):
             raise ValueError(
                 f'Example of length {n} is longer than the last boundary '

@@ -81,6 +81,11 @@ def get_vocab(vocab_type="subword", vocab_file=None, vocab_dir=None,
     return loader(vocab_file, vocab_dir, extra_ids)
 
 
+# Texts whose ids a tokenize stream remembers: a cycled corpus (Trax's Loop
+# needs endless streams) is encoded once. About 20 MB at most for tweets.
+MEMO_ENTRIES = 1 << 16
+
+
 def _encoder(vocab, n_reserved_ids):
     """text -> array, the same values and dtype as Trax's expression."""
     encode = vocab.encode
@@ -89,6 +94,22 @@ def _encoder(vocab, n_reserved_ids):
         # np.array(ids) + 0 equals np.array(ids) (dtype included); skip the add.
         return lambda text: array(encode(text))
     return lambda text: array(encode(text)) + n_reserved_ids
+
+
+def _memoized(enc, limit=MEMO_ENTRIES):
+    """``enc`` remembering the first ``limit`` distinct texts. Every call
+    returns a new array (a consumer may modify what it gets)."""
+    memo = {}
+
+    def encode(text):
+        ids = memo.get(text) if isinstance(text, (str, bytes)) else None
+        if ids is not None:
+            return ids.copy()
+        ids = enc(text)
+        if len(memo) < limit and isinstance(text, (str, bytes)):
+            memo[text] = ids.copy()
+        return ids
+    return encode
 
 
 def tokenize(stream, keys=None, vocab_type="subword", vocab_file=None,
@@ -111,7 +132,7 @@ def tokenize(stream, keys=None, vocab_type="subword", vocab_file=None,
     """
     # Like Trax, the vocabulary is fetched when iteration starts.
     vocab = get_vocab(vocab_type, vocab_file, vocab_dir)
-    enc = _encoder(vocab, n_reserved_ids)
+    enc = _memoized(_encoder(vocab, n_reserved_ids))
     # Tuple positions to tokenize, per tuple length; computed with Trax's own
     # test (``i in keys``) once instead of for every example.
     positions = {}

@@ -28,7 +28,7 @@ class Adam(base.Optimizer):
                          clip_grad_norm=clip_grad_norm)
 
     def init_slot(self, weight):
-        return jnp.zeros_like(weight), jnp.zeros_like(weight)
+        return base.zeros_like(weight), base.zeros_like(weight)
 
     def update_leaf(self, step, grads, weights, slots, opt_params):
         m, v = slots

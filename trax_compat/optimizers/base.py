@@ -96,6 +96,20 @@ def clip_grads(grad_tree, max_norm):
 # The optimizer base class.
 # ---------------------------------------------------------------------------
 
+
+def zeros_like(weight):
+    """``jnp.zeros_like(weight)`` made on the host and copied where
+    ``weight`` lives: eagerly, ``jnp.zeros_like`` compiles one small program
+    per weight shape, paid at every start-up. Inside a trace it is
+    ``jnp.zeros_like``."""
+    if isinstance(weight, jax.Array) and not isinstance(weight,
+                                                        jax.core.Tracer):
+        zeros = np.zeros(weight.shape, weight.dtype)
+        if weight.committed:
+            return jax.device_put(zeros, weight.sharding)
+        return jax.device_put(zeros)
+    return jnp.zeros_like(weight)
+
 class TraxOptimizerState(NamedTuple):
     """Default optax state: update count plus one slot pytree."""
     count: jax.Array

@@ -43,6 +43,7 @@ from trax_compat.layers import flax_adapter
 from trax_compat.optimizers import base as optimizers_base
 from trax_compat.supervised import checkpoint_policy
 from trax_compat.supervised import checkpoints
+from trax_compat.supervised import compile_cache
 from trax_compat.supervised import history as history_lib
 from trax_compat.supervised import interrupts
 from trax_compat.supervised import output_lock
@@ -166,6 +167,14 @@ def _draw_as_trax_loop_layers(tasks, eval_tasks):
         n += 4 if len(task.metrics) > 1 else 1
     for _ in range(n):
         random.randint(0, 2**31 - 1)
+
+
+def _copy(x):
+    """A new buffer holding ``x`` (``jnp.array(x)``), without compiling a
+    copy program per shape for arrays already on a device."""
+    if isinstance(x, jax.Array):
+        return jax.device_put(x, may_alias=False)
+    return jnp.array(x)
 
 
 def _log(message):
@@ -294,6 +303,8 @@ class Loop:
         if resume_streams not in RESUME_STREAMS:
             raise ValueError(f"resume_streams must be one of "
                              f"{RESUME_STREAMS}, got {resume_streams!r}.")
+        # Before the first program is compiled (see compile_cache).
+        compile_cache.enable_default()
         self._n_devices = _n_devices(n_devices)
         self._use_memory_efficient_trainer = False
         self._rng = _init_random_number_generators(random_seed)
@@ -371,12 +382,12 @@ class Loop:
                           for task in self._tasks)
         # A private copy: the train step donates its buffers, and arrays the
         # user holds (e.g. model.weights before run) must stay valid.
-        params = jax.tree_util.tree_map(jnp.array, self._model.params)
+        params = jax.tree_util.tree_map(_copy, self._model.params)
         # One optimizer state per task, all over the shared params. The step
         # is an int32 array from the start: a Python int would make the
         # second step's argument types differ and compile the step twice.
         model_state = jax.tree_util.tree_map(
-            jnp.array, self._model.flax_state_from_state(self._model.state))
+            _copy, self._model.flax_state_from_state(self._model.state))
         self._state = steps.TrainState(
             step=jnp.zeros((), jnp.int32), apply_fn=self._model.module.apply,
             params=params, tx=self._txs,
@@ -914,9 +925,8 @@ class Loop:
         """Points the Trax-style model at the trained params and layer
         state (so ``model(x)``, ``model.weights`` and ``model.state``
         reflect training)."""
-        params = jax.tree_util.tree_map(jnp.array, self._state.params)
-        model_state = jax.tree_util.tree_map(jnp.array,
-                                             self._state.model_state)
+        params = jax.tree_util.tree_map(_copy, self._state.params)
+        model_state = jax.tree_util.tree_map(_copy, self._state.model_state)
         self._model.weights = self._model.weights_from_params(params)
         if model_state:
             self._model.state = self._model.state_from_flax_state(model_state)
