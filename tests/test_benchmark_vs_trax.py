@@ -14,7 +14,7 @@ def test_skipped_with_the_reason_without_real_trax(tmp_path, capsys):
     assert "no 'trax' package" in vs_trax.trax_unavailable(sys.executable)
     bench_main.main(["--vs-trax", "--quick", "--trax-python", missing])
     out = capsys.readouterr().out
-    row = [l for l in out.splitlines() if l.startswith("6. vs real Trax")]
+    row = [l for l in out.splitlines() if l.startswith("7. vs real Trax")]
     assert len(row) == 1 and "skipped" in row[0] and "not an executable" in row[0]
 
 
