@@ -33,6 +33,12 @@ from trax_compat.data.tf_preprocess import (  # noqa: F401
         t5_data, truncate_dataset_on_len, wmt_concat_preprocess,
         wmt_preprocess)
 from trax_compat.data.tfds_source import DatasetNotPreparedError  # noqa: F401
+from trax_compat.data.glue_streams import (  # noqa: F401
+        BertGlueEvalStream, BertGlueTrainStream, CreateDropInputs,
+        T5GlueEvalStream, T5GlueEvalStreamsParallel, T5GlueEvalTasks,
+        T5GlueTrainStream, T5GlueTrainStreamsParallel)
+from trax_compat.data.reasoning_inputs import (  # noqa: F401
+        CreateAnnotatedDropInputs, CreateAquaInputs, CreateMathQAInputs)
 from trax_compat.data.mathqa import (  # noqa: F401
         compute_nums, compute_ops, compute_program, compute_result,
         compute_single_result, convert_float_to_mathqa, convert_to_subtract,
