@@ -14,6 +14,9 @@ Sections (all by default; name some to run only those):
   --imports   import time in fresh processes (benchmarks.import_time)
   --models    2-layer LSTM and CausalAttention language models in the Loop
               vs hand-written Flax twins (benchmarks.models_vs_flax)
+  --data      trax.data pipelines (the tutorial's, from text and from a local
+              TFDS dataset) against real Trax run in a child process with
+              --trax-python PY (benchmarks.data_speed)
 
 Every figure in the table is measured in this run; ratios compare
 contenders measured alternately on the same machine (medians). See
@@ -44,7 +47,9 @@ TARGET_LOOP_RATIO = 0.9
 TARGET_JOB_SPEEDUP = 8.0
 TARGET_IMPORT_RATIO = 1.5
 
-SECTIONS = ("loop", "job", "pipeline", "imports", "models")
+TARGET_DATA_SPEEDUP = 3.0
+
+SECTIONS = ("loop", "job", "pipeline", "imports", "models", "data")
 
 
 def parse_args(argv=None):
@@ -65,6 +70,9 @@ def parse_args(argv=None):
                         "quick 2)")
     p.add_argument("--json", metavar="FILE",
                    help="also write all results to FILE as JSON")
+    p.add_argument("--trax-python", metavar="PY", default=None,
+                   help="a Python with real Trax: the data section measures "
+                        "it too (else its Trax column is skipped)")
     args = p.parse_args(argv)
     chosen = [n for n in SECTIONS if getattr(args, n)]
     args.sections = chosen or list(SECTIONS)
@@ -136,6 +144,13 @@ def section_models(args):
     _heading("5. language models: training.Loop vs hand-written Flax twins")
     mv_args = models_vs_flax.parse_args(["--quick"] if args.quick else [])
     return models_vs_flax.measure(mv_args, log=_indent)
+
+
+def section_data(args):
+    from benchmarks import data_speed  # pylint: disable=g-import-not-at-top
+    _heading("6. trax.data pipelines vs real Trax (examples/s read)")
+    cfg = dict(data_speed.QUICK if args.quick else data_speed.DEFAULTS)
+    return data_speed.run(cfg, args.trax_python, log=_indent)
 
 
 def _loop_rows(prefix, loop):
@@ -246,6 +261,16 @@ def summary_rows(args, res):
                 "4. tutorial imports vs import trax",
                 f"{tut['seconds']:.2f}s", f"{TRAX_IMPORT_S:.0f}s",
                 f"{TRAX_IMPORT_S / tut['seconds']:.0f}x faster", "", ""])
+    data = res.get("data")
+    for r in (data or {}).get("rows", ()):
+        trax_rate = r["trax"]
+        rows.append([
+            f"6. data: {r['pipeline']} pipeline (examples/s)",
+            f"{r['ours']:.0f}",
+            "skipped" if trax_rate is None else f"{trax_rate:.0f}",
+            "" if trax_rate is None else f"{r['speedup']:.1f}x",
+            f">= {TARGET_DATA_SPEEDUP:.0f}x",
+            _ok(r["speedup"], TARGET_DATA_SPEEDUP)])
     for kind, result in (res.get("models") or {}).items():
         rows += _loop_rows(f"5. {kind} Loop", result)
         rows.append([f"5. {kind}: XLA compiles during timing",
@@ -264,7 +289,7 @@ def main(argv=None):
         print(line)
     runners = {"loop": section_loop, "job": section_job,
                "pipeline": section_pipeline, "imports": section_imports,
-               "models": section_models}
+               "models": section_models, "data": section_data}
     results = {}
     for name in args.sections:
         results[name] = runners[name](args)
