@@ -295,7 +295,10 @@ def test_sentencepiece_tokenize(vocab_dir):
     assert out.tolist() == [27, 43, 3, 9, 1712, 5]
 
 
-def test_t5_only_functions_name_the_package():
+def test_t5_only_functions_name_the_package(monkeypatch):
+    # As without the t5 package, even where it is installed.
+    for name in ("t5", "t5.data"):
+        monkeypatch.setitem(sys.modules, name, None)
     for call in (lambda: tf_inputs.c4_bare_preprocess_fn(None),
                  lambda: tf_inputs.generic_text_dataset_preprocess_fn(None),
                  lambda: tf_inputs.get_t5_preprocessor_by_name("rekey"),
