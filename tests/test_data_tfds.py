@@ -331,3 +331,22 @@ def test_core_import_has_no_tensorflow_and_missing_extra_is_named():
     assert "trax_compat.data.TFDS needs the 'tensorflow' package" in (
             result.stdout)
     assert 'pip install "trax-compat[tfds]"' in result.stdout
+
+
+def test_data_streams_applies_gin_bindings_of_preprocess_functions(data_dir):
+    # Trax's preprocess functions are gin configurables: a binding reaches
+    # them when data_streams calls them, as in Trax.
+    import gin  # pylint: disable=import-outside-toplevel  (the [test] extra)
+    gin.clear_config()
+    try:
+        gin.parse_config("truncate_dataset_on_len.len_map = {'inputs': 2}\n"
+                         "truncate_dataset_on_len.truncate_on_eval = True")
+        _, evals = data.data_streams(
+                "tiny_triple", data_dir=data_dir, shuffle_buffer_size=1,
+                input_name="inputs", target_name="targets",
+                bare_preprocess_fn=tf_inputs.truncate_dataset_on_len)
+        stream = evals()
+        lengths = {len(next(stream)[0]) for _ in range(8)}
+    finally:
+        gin.clear_config()
+    assert max(lengths) == 2
