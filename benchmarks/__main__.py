@@ -20,6 +20,9 @@ Sections (all by default; name some to run only those):
               through trax_compat, fresh processes, alternating, compile
               cache cold and warm (benchmarks.vs_trax); skipped, with the
               reason, without a Python that has real Trax
+  --data      trax.data pipelines (the tutorial's, from text and from a local
+              TFDS dataset) against real Trax run in a child process with
+              --trax-python PY (benchmarks.data_speed)
 
 Every figure in the table is measured in this run; ratios compare
 contenders measured alternately on the same machine (medians). See
@@ -53,8 +56,10 @@ TARGET_IMPORT_RATIO = 1.5
 TARGET_TRAX_WARM = 8.0
 TARGET_TRAX_COLD = 5.0
 
+TARGET_DATA_SPEEDUP = 3.0
+
 SECTIONS = ("loop", "job", "pipeline", "imports", "models", "native",
-            "vs_trax")
+            "vs_trax", "data")
 
 
 def parse_args(argv=None):
@@ -76,8 +81,9 @@ def parse_args(argv=None):
                         "quick 2)")
     p.add_argument("--trax-python", metavar="PY",
                    default=os.environ.get("TRAX_PYTHON"),
-                   help="a Python with real Trax for the vs-trax section "
-                        "(default $TRAX_PYTHON; without it, skipped)")
+                   help="a Python with real Trax for the vs-trax and data "
+                        "sections (default $TRAX_PYTHON; without it, their "
+                        "Trax columns are skipped)")
     p.add_argument("--vocab", metavar="FILE",
                    help="subword vocabulary for the vs-trax section (e.g. "
                         "Trax's en_8k.subword; default: built from the "
@@ -175,6 +181,13 @@ def section_vs_trax(args):
         vt_argv += ["--vocab", args.vocab]
     vt_argv += ["--steps", str(args.job_steps)]
     return vs_trax.measure(vs_trax.parse_args(vt_argv), log=_indent)
+
+
+def section_data(args):
+    from benchmarks import data_speed  # pylint: disable=g-import-not-at-top
+    _heading("8. trax.data pipelines vs real Trax (examples/s read)")
+    cfg = dict(data_speed.QUICK if args.quick else data_speed.DEFAULTS)
+    return data_speed.run(cfg, args.trax_python, log=_indent)
 
 
 def _loop_rows(prefix, loop):
@@ -285,6 +298,16 @@ def summary_rows(args, res):
                 "4. tutorial imports vs import trax",
                 f"{tut['seconds']:.2f}s", f"{TRAX_IMPORT_S:.0f}s",
                 f"{TRAX_IMPORT_S / tut['seconds']:.0f}x faster", "", ""])
+    data = res.get("data")
+    for r in (data or {}).get("rows", ()):
+        trax_rate = r["trax"]
+        rows.append([
+            f"8. data: {r['pipeline']} pipeline (examples/s)",
+            f"{r['ours']:.0f}",
+            "skipped" if trax_rate is None else f"{trax_rate:.0f}",
+            "" if trax_rate is None else f"{r['speedup']:.1f}x",
+            f">= {TARGET_DATA_SPEEDUP:.0f}x",
+            _ok(r["speedup"], TARGET_DATA_SPEEDUP)])
     for kind, result in (res.get("models") or {}).items():
         rows += _loop_rows(f"5. {kind} Loop", result)
         rows.append([f"5. {kind}: XLA compiles during timing",
@@ -326,7 +349,7 @@ def main(argv=None):
     runners = {"loop": section_loop, "job": section_job,
                "pipeline": section_pipeline, "imports": section_imports,
                "models": section_models, "native": section_native,
-               "vs_trax": section_vs_trax}
+               "vs_trax": section_vs_trax, "data": section_data}
     results = {}
     for name in args.sections:
         results[name] = runners[name](args)

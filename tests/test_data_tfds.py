@@ -295,7 +295,10 @@ def test_sentencepiece_tokenize(vocab_dir):
     assert out.tolist() == [27, 43, 3, 9, 1712, 5]
 
 
-def test_t5_only_functions_name_the_package():
+def test_t5_only_functions_name_the_package(monkeypatch):
+    # As without the t5 package, even where it is installed.
+    for name in ("t5", "t5.data"):
+        monkeypatch.setitem(sys.modules, name, None)
     for call in (lambda: tf_inputs.c4_bare_preprocess_fn(None),
                  lambda: tf_inputs.generic_text_dataset_preprocess_fn(None),
                  lambda: tf_inputs.get_t5_preprocessor_by_name("rekey"),
@@ -328,3 +331,22 @@ def test_core_import_has_no_tensorflow_and_missing_extra_is_named():
     assert "trax_compat.data.TFDS needs the 'tensorflow' package" in (
             result.stdout)
     assert 'pip install "trax-compat[tfds]"' in result.stdout
+
+
+def test_data_streams_applies_gin_bindings_of_preprocess_functions(data_dir):
+    # Trax's preprocess functions are gin configurables: a binding reaches
+    # them when data_streams calls them, as in Trax.
+    import gin  # pylint: disable=import-outside-toplevel  (the [test] extra)
+    gin.clear_config()
+    try:
+        gin.parse_config("truncate_dataset_on_len.len_map = {'inputs': 2}\n"
+                         "truncate_dataset_on_len.truncate_on_eval = True")
+        _, evals = data.data_streams(
+                "tiny_triple", data_dir=data_dir, shuffle_buffer_size=1,
+                input_name="inputs", target_name="targets",
+                bare_preprocess_fn=tf_inputs.truncate_dataset_on_len)
+        stream = evals()
+        lengths = {len(next(stream)[0]) for _ in range(8)}
+    finally:
+        gin.clear_config()
+    assert max(lengths) == 2

@@ -8,9 +8,13 @@ so ``TFDS('imdb_reviews', ...)`` is called exactly as in the tutorials and
 TFDS's own builders read the local files. Nothing downloads.
 """
 
+import json
+import pathlib
+
 import numpy as np
 import pytest
 
+from tests.testdata import explained_log_cells
 from tests.testdata import tiny_tfds
 
 import tensorflow_datasets as tfds  # noqa: E402  (the [tfds] extra)
@@ -153,3 +157,21 @@ def test_shuffle_of_a_list_keeps_every_sentence():
     np.random.seed(2)
     shuffled = list(trax.data.inputs.shuffle(iter(sentences), queue_size=2))
     assert sorted(shuffled) == sorted(sentences)
+
+
+@pytest.fixture(scope="module")
+def trax_log_cells():
+    path = (pathlib.Path(__file__).parent / "testdata" / "trax_oracle"
+            / "data_explained" / "log_cells.json")
+    return json.loads(path.read_text(encoding="utf-8"))["printed"]
+
+
+@pytest.mark.parametrize("cell", sorted(explained_log_cells.CELLS))
+def test_log_cells_print_what_trax_prints(cell, trax_log_cells):
+    # trax_data_Explained's Log cells (10, 11, 33, 36, 43, and Log every 2nd
+    # example): Log's lines and the cell's print, as real Trax printed them
+    # over the same stand-in. Trax's run had NumPy 1.26, whose scalar repr
+    # (`1`, not `np.int64(1)`) the legacy print option gives.
+    with np.printoptions(legacy="1.25"):
+        printed = explained_log_cells.run(trax, VOCAB["vocab_dir"], cell)
+    assert printed == trax_log_cells[cell]

@@ -31,7 +31,8 @@ def _check(error, trax_name, out_of_scope=None):
 def test_missing_attributes_name_the_trax_name():
     for owner, name, trax_name in (
             (trax.models, "NeuralGPU", "trax.models.NeuralGPU"),
-            (trax.data, "T5GlueEvalTasks", "trax.data.T5GlueEvalTasks"),
+            (trax.optimizers, "ReversibleSerialTrainer",
+             "trax.optimizers.ReversibleSerialTrainer"),
             (trax.supervised, "pretrain_finetune",
              "trax.supervised.pretrain_finetune")):
         with pytest.raises(AttributeError) as caught:
@@ -92,7 +93,7 @@ def test_under_the_trax_name_too():
         for stmt in ('import trax.models.neural_gpu',
                      "from trax.supervised import pretrain_finetune",
                      'from trax import rl', 'trax.models.NeuralGPU',
-                     'trax.data.T5GlueEvalTasks'):
+                     'trax.optimizers.ReversibleSerialTrainer'):
             try:
                 exec(stmt)
             except ImportError as e:
@@ -108,7 +109,7 @@ def test_under_the_trax_name_too():
         "ImportError trax.models.neural_gpu",
         "ImportError trax.supervised.pretrain_finetune",
         "ImportError trax.rl", "AttributeError trax.models.NeuralGPU",
-        "AttributeError trax.data.T5GlueEvalTasks"]
+        "AttributeError trax.optimizers.ReversibleSerialTrainer"]
 
 
 def test_trax_names_cover_the_public_api():

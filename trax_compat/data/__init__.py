@@ -46,7 +46,18 @@ from trax_compat.data import inputs  # noqa: E402
 from trax_compat.data import text_encoder  # noqa: E402
 from trax_compat.data import tokenizer  # noqa: E402
 
+from trax_compat.data.tf_inputs import BertGlueEvalStream
+from trax_compat.data.tf_inputs import BertGlueTrainStream
 from trax_compat.data.tf_inputs import BertNextSentencePredictionInputs
+from trax_compat.data.tf_inputs import CreateAnnotatedDropInputs
+from trax_compat.data.tf_inputs import CreateAquaInputs
+from trax_compat.data.tf_inputs import CreateDropInputs
+from trax_compat.data.tf_inputs import CreateMathQAInputs
+from trax_compat.data.tf_inputs import T5GlueEvalStream
+from trax_compat.data.tf_inputs import T5GlueEvalStreamsParallel
+from trax_compat.data.tf_inputs import T5GlueEvalTasks
+from trax_compat.data.tf_inputs import T5GlueTrainStream
+from trax_compat.data.tf_inputs import T5GlueTrainStreamsParallel
 from trax_compat.data.tf_inputs import ConvertToUnicode
 from trax_compat.data.tf_inputs import CorpusToRandomChunks
 from trax_compat.data.tf_inputs import CreateBertInputs

@@ -12,6 +12,7 @@ import random
 
 import numpy as np
 
+from trax_compat import gin_registry
 from trax_compat.data import tf_deps
 from trax_compat.data import tfds_source
 from trax_compat.data.text_tokenize import (  # noqa: F401
@@ -32,6 +33,17 @@ from trax_compat.data.tf_preprocess import (  # noqa: F401
         t5_data, truncate_dataset_on_len, wmt_concat_preprocess,
         wmt_preprocess)
 from trax_compat.data.tfds_source import DatasetNotPreparedError  # noqa: F401
+from trax_compat.data.glue_streams import (  # noqa: F401
+        BertGlueEvalStream, BertGlueTrainStream, CreateDropInputs,
+        T5GlueEvalStream, T5GlueEvalStreamsParallel, T5GlueEvalTasks,
+        T5GlueTrainStream, T5GlueTrainStreamsParallel)
+from trax_compat.data.reasoning_inputs import (  # noqa: F401
+        CreateAnnotatedDropInputs, CreateAquaInputs, CreateMathQAInputs)
+from trax_compat.data.mathqa import (  # noqa: F401
+        compute_nums, compute_ops, compute_program, compute_result,
+        compute_single_result, convert_float_to_mathqa, convert_to_subtract,
+        execute_mathqa_dsl_program, execute_mathqa_program, is_number,
+        process_single_mathqa_example, single_op_to_python_command)
 
 # Trax starts each training stream of ``data_streams`` at a random offset
 # below this, so that replicas do not read in lock-step.
@@ -143,7 +155,11 @@ def dataset_to_stream(dataset, input_name):
 def _pairs(dataset, target_names, training, shuffle_buffer_size,
            preprocess_fn, bare_preprocess_fn):
     """Trax's train/eval pipeline: (features, targets), repeat, shuffle."""
+    # Trax's preprocessing functions are gin configurables: their gin
+    # bindings (e.g. generic_text_dataset_preprocess_fn.spm_path) apply here.
+    preprocess_fn = gin_registry.configurable(preprocess_fn)
     if bare_preprocess_fn is not None:
+        bare_preprocess_fn = gin_registry.configurable(bare_preprocess_fn)
         dataset = bare_preprocess_fn(dataset, training)
     if len(target_names) == 1:
         name = target_names[0]

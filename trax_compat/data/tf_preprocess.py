@@ -7,6 +7,7 @@ the values Trax's functions give. TensorFlow is imported when one is called.
 
 import functools
 
+from trax_compat import gin_registry
 from trax_compat.data import tf_deps
 
 _T5_HINT = ("pip install t5 (T5's preprocessors and its default "
@@ -20,6 +21,17 @@ def _tf():
 def t5_data(what="This function"):
     """T5's ``t5.data`` module, or a clear error naming the ``t5`` package."""
     return tf_deps.requires("t5.data", what, _T5_HINT)
+
+
+def _gin_binding(selector):
+    """The value gin binds to ``selector``, or None (no gin, or unbound)."""
+    gin = gin_registry.gin_or_none()
+    if gin is None:
+        return None
+    try:
+        return gin.query_parameter(selector)
+    except ValueError:
+        return None
 
 
 def no_preprocess(dataset, training):
@@ -386,7 +398,15 @@ def generic_text_dataset_preprocess_fn(dataset, training=True,
 
 
 def get_t5_preprocessor_by_name(name=None, fn_kwargs=None):
-    """T5 preprocessor ``name`` (with ``fn_kwargs``) as ``fn(dataset, training)``."""
+    """T5 preprocessor ``name`` (with ``fn_kwargs``) as ``fn(dataset, training)``.
+
+    Arguments not given are read from gin bindings, as calling Trax's
+    gin-configured function does.
+    """
+    if name is None:
+        name = _gin_binding("get_t5_preprocessor_by_name.name")
+        if fn_kwargs is None:
+            fn_kwargs = _gin_binding("get_t5_preprocessor_by_name.fn_kwargs")
     if name is None:
         raise ValueError("get_t5_preprocessor_by_name needs the name of a T5 "
                          "preprocessor, e.g. name='rekey'")
