@@ -1,0 +1,92 @@
+"""Trax's own gin configs (copied unchanged into the gin_trainer oracle
+folder) on trax_compat: their status is the one docs/gin_configs.md gives,
+reformer_copy.gin trains as real Trax's trainer did (copy and addition
+tasks), and mlp_mnist.gin trains on a tiny local mnist stand-in."""
+
+import json
+import sys
+
+import pytest
+
+gin = pytest.importorskip("gin")
+pytest.importorskip("tensorflow_datasets")
+
+from conftest import REPO, TESTDATA  # noqa: E402
+from test_gin_trainer_oracle import _normalized  # noqa: E402
+
+from tests.testdata import gin_configs_cases  # noqa: E402
+
+CONFIGS = TESTDATA / "trax_oracle" / "gin_trainer"
+
+
+@pytest.fixture(scope="module")
+def trax_alias():
+    """``import trax`` lines in the configs resolve to trax_compat; undone
+    afterwards so the rest of the session sees no ``trax`` module."""
+    from trax_compat import as_trax
+    from trax_compat import gin_check
+    had = as_trax.is_installed()
+    trainer_lib = gin_check.register_everything()
+    yield trainer_lib
+    gin.clear_config()
+    if not had:
+        sys.meta_path[:] = [f for f in sys.meta_path
+                            if not isinstance(f, as_trax.TraxAliasFinder)]
+        for name in [n for n in sys.modules
+                     if n == "trax" or n.startswith("trax.")]:
+            del sys.modules[name]
+
+
+def _status():
+    with open(TESTDATA / "gin_configs_status.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_status_page_is_the_generated_one():
+    sys.path.insert(0, str(TESTDATA))
+    try:
+        from tests.testdata import generate_gin_configs
+    finally:
+        sys.path.remove(str(TESTDATA))
+    status = _status()
+    page = (REPO / "docs" / "gin_configs.md").read_text(encoding="utf-8")
+    assert page == generate_gin_configs.markdown(status["configs"],
+                                                 status["trax_commit"])
+    assert len(status["configs"]) == 83
+    runs = {r["config"] for r in status["configs"] if r["status"] == "runs"}
+    assert runs == set(gin_configs_cases.RUN_IN_TESTS)
+
+
+@pytest.mark.parametrize("config", sorted(
+    p.name for p in CONFIGS.glob("*.gin")))
+def test_check_gives_the_pages_status(trax_alias, config):
+    from trax_compat import gin_check
+    row = {r["config"]: r for r in _status()["configs"]}[config]
+    check = gin_check.check_config(str(CONFIGS / config))
+    assert (check.stage, check.reason, check.model, check.data) == (
+        row["stage"], row["reason"], row["model"], row["data"])
+    assert check.status == ("fails" if row["stage"] else "builds")
+
+
+def test_mlp_mnist_config_trains_on_a_local_stand_in(trax_alias, tmp_path,
+                                                     capsys):
+    from tests.testdata import tiny_tfds
+    data_dir = tiny_tfds.prepare(tmp_path / "tfds", (tiny_tfds.MnistStandIn,))
+    gin.clear_config()
+    gin.parse_config_files_and_bindings(
+        [str(CONFIGS / "mlp_mnist.gin")],
+        gin_configs_cases.MLP_MNIST_BINDINGS + [
+            f"data_streams.data_dir = {data_dir!r}"])
+    from trax_compat import gin_registry
+    out = tmp_path / "out"
+    loop = gin_registry.configurable(trax_alias.train)(output_dir=str(out))
+    assert loop.step == 6
+    log = capsys.readouterr().out
+    accuracy = [float(line.split("|")[1]) for line in log.splitlines()
+                if "eval" in line and line.split("|")[0].strip().endswith(
+                    " accuracy")]
+    assert len(accuracy) == 3  # steps 1, 3 and 6
+    assert all(0.0 <= a <= 1.0 for a in accuracy)
+    # The config's checkpoint_highest='accuracy' keeps the best eval.
+    assert (out / "checkpoints" / "highest_accuracy").is_dir()
+    assert "MLP.layer_widths = (16,)" in (out / "config.gin").read_text()
