@@ -68,6 +68,32 @@ def test_check_gives_the_pages_status(trax_alias, config):
     assert check.status == ("fails" if row["stage"] else "builds")
 
 
+def _trax_run(name):
+    with open(CONFIGS / "gin_trainer.json", encoding="utf-8") as f:
+        return json.load(f)["runs"][name]
+
+
+@pytest.mark.parametrize("name", ["copy_lm", "addition_lm"])
+def test_reformer_copy_config_logs_as_trax(trax_alias, tmp_path, capsys,
+                                           name):
+    run = _trax_run(name)
+    assert run["config"] == "reformer_copy.gin"
+    gin.clear_config()
+    gin.parse_config_files_and_bindings([str(CONFIGS / run["config"])],
+                                        run["bindings"])
+    from trax_compat import gin_registry
+    capsys.readouterr()
+    # What `trax-compat trainer` does after parsing, in this process.
+    gin_registry.configurable(trax_alias.train)(output_dir=str(tmp_path))
+    trax_alias.log("Finished training.")
+    ours = _normalized(capsys.readouterr().out)
+    trax = _normalized(run["stdout"])
+    assert [r[:4] for r in ours] == [r[:4] for r in trax]
+    for a, b in zip(ours, trax):
+        if a[0] == "scalar":
+            assert a[4] == pytest.approx(b[4], rel=1e-5, abs=1e-6), a
+
+
 def test_mlp_mnist_config_trains_on_a_local_stand_in(trax_alias, tmp_path,
                                                      capsys):
     from tests.testdata import tiny_tfds
