@@ -6,8 +6,8 @@ page ``docs/gin_configs.md``)."""
 RUN_IN_TESTS = {
     "gru_copy.gin": "copy task, logs equal to Trax's "
                     "(`tests/test_gin_trainer_oracle.py`)",
-    "reformer_copy.gin": "with `train.model = @trax.models.TransformerLM`, "
-                         "copy and addition tasks, logs equal to Trax's "
+    "reformer_copy.gin": "with `train.model = @trax.models.TransformerLM` "
+                         "on the addition task, logs equal to Trax's "
                          "(`tests/test_gin_configs.py`)",
     "mlp_mnist.gin": "on a tiny local `mnist` stand-in "
                      "(`tests/test_gin_configs.py`)",
