@@ -129,3 +129,15 @@ def test_mlp_mnist_config_trains_on_a_local_stand_in(trax_alias, tmp_path,
     # The config's checkpoint_highest='accuracy' keeps the best eval.
     assert (out / "checkpoints" / "highest_accuracy").is_dir()
     assert "MLP.layer_widths = (16,)" in (out / "config.gin").read_text()
+
+
+def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys):
+    from trax_compat import gin_check
+    code = gin_check.main([str(CONFIGS / "mlp_mnist.gin"),
+                           str(CONFIGS / "rse_addition.gin")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1  # one of them fails
+    assert out == [
+        "mlp_mnist.gin: builds MLP with Adam; data: TFDS `mnist`",
+        "rse_addition.gin: fails at parse: "
+        "`trax.models.ResidualShuffleExchange` not in trax_compat"]

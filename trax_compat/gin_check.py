@@ -75,8 +75,8 @@ def reason_of(error):
     if isinstance(error, ModuleNotFoundError) and package:
         top = package.group(1).split(".")[0]
         return f"needs the `{top}` package (not a trax_compat dependency)"
-    unknown = re.search(r"No configurable matching (?:reference )?'@?([\w.]+)'",
-                        text)
+    unknown = re.search(
+        r"No configurable matching (?:reference )?'@?([\w.]+)'", text)
     if unknown:
         name = unknown.group(1)
         trax_name = gin_registry.missing_configurable(name)
@@ -154,7 +154,9 @@ def check_config(path, bindings=()):
     trainer_lib = register_everything()
     gin.clear_config()
     folder = os.path.dirname(os.path.abspath(path))
-    if folder not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+    # For the config's `include` lines (gin keeps each path it is given).
+    prefixes = gin.config._LOCATION_PREFIXES  # pylint: disable=W0212
+    if folder not in prefixes:
         gin.add_config_file_search_path(folder)
     result = Check(config=os.path.basename(path), status="fails")
     stage, error = _build(result, lambda: gin.parse_config_files_and_bindings(
@@ -190,16 +192,21 @@ def main(argv=None):
                         metavar="BINDING", help="a gin binding (repeatable)")
     args = parser.parse_args(argv)
     # gin logs each include it looks for on the way; only results matter.
-    logging.getLogger().setLevel(logging.CRITICAL)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.CRITICAL)
     failed = 0
-    for path in args.config_files:
-        r = check_config(path, args.config)
-        if r.status == "builds":
-            print(f"{r.config}: builds {r.model} with {r.optimizer}; "
-                  f"data: {r.data}")
-        else:
-            failed += 1
-            print(f"{r.config}: fails at {r.stage}: {r.reason}")
+    try:
+        for path in args.config_files:
+            r = check_config(path, args.config)
+            if r.status == "builds":
+                print(f"{r.config}: builds {r.model} with {r.optimizer}; "
+                      f"data: {r.data}")
+            else:
+                failed += 1
+                print(f"{r.config}: fails at {r.stage}: {r.reason}")
+    finally:
+        root.setLevel(level)
     return 1 if failed else 0
 
 
