@@ -39,14 +39,17 @@ def _normalized(stdout):
 
 def _runs():
     with open(ORACLE / "gin_trainer.json", encoding="utf-8") as f:
-        return json.load(f)["runs"]
+        runs = json.load(f)["runs"]
+    # reformer_copy.gin's runs are checked in-process by test_gin_configs.py.
+    return {k: r for k, r in runs.items()
+            if r.get("config", "gru_copy.gin") == "gru_copy.gin"}
 
 
 @pytest.mark.parametrize("name", sorted(_runs()))
 def test_gru_copy_logs_as_trax(tmp_path, name):
     run = _runs()[name]
     cmd = [sys.executable, "-m", "trax_compat.trainer",
-           f"--config_file={ORACLE / 'gru_copy.gin'}",
+           f"--config_file={ORACLE / run.get('config', 'gru_copy.gin')}",
            f"--output_dir={tmp_path / 'out'}"]
     cmd += [f"--config={b}" for b in run["bindings"]]
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))

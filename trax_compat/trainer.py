@@ -92,7 +92,8 @@ def _config_error(error):
         missing = gin_registry.missing_configurable(word.strip(".,:"))
         if missing:
             message += (f"\n{missing} is a Trax configurable that trax_compat "
-                        f"does not have yet; see docs/coverage.md.")
+                        f"does not have yet; see docs/coverage.md (and "
+                        f"docs/gin_configs.md for Trax's own configs).")
             break
     return command_errors.UsageError(f"bad gin config: {message}")
 

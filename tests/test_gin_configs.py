@@ -1,0 +1,143 @@
+"""Trax's own gin configs (copied unchanged into the gin_trainer oracle
+folder) on trax_compat: their status is the one docs/gin_configs.md gives,
+reformer_copy.gin trains as real Trax's trainer did (copy and addition
+tasks), and mlp_mnist.gin trains on a tiny local mnist stand-in."""
+
+import json
+import sys
+
+import pytest
+
+gin = pytest.importorskip("gin")
+pytest.importorskip("tensorflow_datasets")
+
+from conftest import REPO, TESTDATA  # noqa: E402
+from test_gin_trainer_oracle import _normalized  # noqa: E402
+
+from tests.testdata import gin_configs_cases  # noqa: E402
+
+CONFIGS = TESTDATA / "trax_oracle" / "gin_trainer"
+
+
+@pytest.fixture(scope="module")
+def trax_alias():
+    """``import trax`` lines in the configs resolve to trax_compat; undone
+    afterwards so the rest of the session sees no ``trax`` module."""
+    from trax_compat import as_trax
+    from trax_compat import gin_check
+    had = as_trax.is_installed()
+    trainer_lib = gin_check.register_everything()
+    yield trainer_lib
+    gin.clear_config()
+    if not had:
+        sys.meta_path[:] = [f for f in sys.meta_path
+                            if not isinstance(f, as_trax.TraxAliasFinder)]
+        for name in [n for n in sys.modules
+                     if n == "trax" or n.startswith("trax.")]:
+            del sys.modules[name]
+
+
+def _status():
+    with open(TESTDATA / "gin_configs_status.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_status_page_is_the_generated_one():
+    sys.path.insert(0, str(TESTDATA))
+    try:
+        from tests.testdata import generate_gin_configs
+    finally:
+        sys.path.remove(str(TESTDATA))
+    status = _status()
+    page = (REPO / "docs" / "gin_configs.md").read_text(encoding="utf-8")
+    assert page == generate_gin_configs.markdown(status["configs"],
+                                                 status["trax_commit"])
+    assert len(status["configs"]) == 83
+    runs = {r["config"] for r in status["configs"] if r["status"] == "runs"}
+    assert runs == set(gin_configs_cases.RUN_IN_TESTS)
+
+
+@pytest.mark.parametrize("config", sorted(
+    p.name for p in CONFIGS.glob("*.gin")))
+def test_check_gives_the_pages_status(trax_alias, config):
+    from trax_compat import gin_check
+    row = {r["config"]: r for r in _status()["configs"]}[config]
+    check = gin_check.check_config(str(CONFIGS / config))
+    assert (check.stage, check.reason, check.model, check.data) == (
+        row["stage"], row["reason"], row["model"], row["data"])
+    assert check.status == ("fails" if row["stage"] else "builds")
+
+
+def _trax_run(name):
+    with open(CONFIGS / "gin_trainer.json", encoding="utf-8") as f:
+        return json.load(f)["runs"][name]
+
+
+@pytest.mark.parametrize("name", ["copy_lm", "addition_lm"])
+def test_reformer_copy_config_with_the_runs_bindings_builds(trax_alias,
+                                                             name):
+    from trax_compat import gin_check
+    run = _trax_run(name)
+    check = gin_check.check_config(str(CONFIGS / run["config"]),
+                                   run["bindings"])
+    assert (check.status, check.model) == ("builds", "TransformerLM")
+    assert check.data.startswith("generated")
+
+
+# copy_lm's log matched Trax's too when it was recorded; only addition_lm is
+# trained here (copy_lm's batches come in two lengths: twice the compiling).
+@pytest.mark.parametrize("name", ["addition_lm"])
+def test_reformer_copy_config_logs_as_trax(trax_alias, tmp_path, capsys,
+                                           name):
+    run = _trax_run(name)
+    assert run["config"] == "reformer_copy.gin"
+    gin.clear_config()
+    gin.parse_config_files_and_bindings([str(CONFIGS / run["config"])],
+                                        run["bindings"])
+    from trax_compat import gin_registry
+    capsys.readouterr()
+    # What `trax-compat trainer` does after parsing, in this process.
+    gin_registry.configurable(trax_alias.train)(output_dir=str(tmp_path))
+    trax_alias.log("Finished training.")
+    ours = _normalized(capsys.readouterr().out)
+    trax = _normalized(run["stdout"])
+    assert [r[:4] for r in ours] == [r[:4] for r in trax]
+    for a, b in zip(ours, trax):
+        if a[0] == "scalar":
+            assert a[4] == pytest.approx(b[4], rel=1e-5, abs=1e-6), a
+
+
+def test_mlp_mnist_config_trains_on_a_local_stand_in(trax_alias, tmp_path,
+                                                     capsys):
+    from tests.testdata import tiny_tfds
+    data_dir = tiny_tfds.prepare(tmp_path / "tfds", (tiny_tfds.MnistStandIn,))
+    gin.clear_config()
+    gin.parse_config_files_and_bindings(
+        [str(CONFIGS / "mlp_mnist.gin")],
+        gin_configs_cases.MLP_MNIST_BINDINGS + [
+            f"data_streams.data_dir = {data_dir!r}"])
+    from trax_compat import gin_registry
+    out = tmp_path / "out"
+    loop = gin_registry.configurable(trax_alias.train)(output_dir=str(out))
+    assert loop.step == 6
+    log = capsys.readouterr().out
+    accuracy = [float(line.split("|")[1]) for line in log.splitlines()
+                if "eval" in line and line.split("|")[0].strip().endswith(
+                    " accuracy")]
+    assert len(accuracy) == 3  # steps 1, 3 and 6
+    assert all(0.0 <= a <= 1.0 for a in accuracy)
+    # The config's checkpoint_highest='accuracy' keeps the best eval.
+    assert (out / "checkpoints" / "highest_accuracy").is_dir()
+    assert "MLP.layer_widths = (16,)" in (out / "config.gin").read_text()
+
+
+def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys):
+    from trax_compat import gin_check
+    code = gin_check.main([str(CONFIGS / "mlp_mnist.gin"),
+                           str(CONFIGS / "rse_addition.gin")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1  # one of them fails
+    assert out == [
+        "mlp_mnist.gin: builds MLP with Adam; data: TFDS `mnist`",
+        "rse_addition.gin: fails at parse: "
+        "`trax.models.ResidualShuffleExchange` not in trax_compat"]
