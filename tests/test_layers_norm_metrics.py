@@ -437,3 +437,50 @@ def test_batchnorm_state_round_trips_through_save_to_file(tmp_path):
     restored.init_from_file(path, input_signature=shapes.signature(x))
     _assert_trees(restored.state, model.state, exact=True)
 
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_layernorm_gradient_matches_autodiff_of_its_arithmetic(center):
+    """LayerNorm's written-out gradient against JAX's autodiff of the same
+    forward, with weights that broadcast ((1, d) or (L, d)), plus a
+    bfloat16 input and a gradient of a gradient."""
+    rng = np.random.RandomState(3)
+    eps = 1e-2
+
+    def plain(x, scale, bias):
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        centered = x - mean if center else x
+        variance = jnp.mean(centered * centered, axis=-1, keepdims=True)
+        scaled = centered / jnp.sqrt(variance + eps) * scale
+        return scaled + bias if center else scaled
+
+    layer = tl.LayerNorm(center=center, epsilon=eps)
+    x = jnp.asarray(rng.randn(3, 4, 6).astype(np.float32))
+    layer.init(shapes.signature(x))
+    for weight_shape in [(1, 6) if center else (4, 6)]:
+        scale, bias = (jnp.asarray(rng.randn(*weight_shape), jnp.float32)
+                       for _ in range(2))
+        cotangent = jnp.asarray(rng.randn(3, 4, 6).astype(np.float32))
+
+        def ours(x, scale, bias):
+            y, _ = layer.pure_fn(x, (scale, bias), (), None)
+            return jnp.sum(y * cotangent)
+
+        got = jax.grad(ours, argnums=(0, 1, 2))(x, scale, bias)
+        want = jax.grad(lambda *a: jnp.sum(plain(*a) * cotangent),
+                        argnums=(0, 1, 2))(x, scale, bias)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == w.dtype
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+    half = x.astype(jnp.bfloat16)
+    layer.init(shapes.signature(half))
+    grad = jax.grad(lambda x: jnp.sum(
+        layer.pure_fn(x, layer.weights, (), None)[0]).astype(jnp.float32))
+    assert grad(half).dtype == jnp.bfloat16
+    second = jax.grad(lambda x: jnp.sum(jax.grad(lambda y: jnp.sum(
+        layer.pure_fn(y, layer.weights, (), None)[0] ** 3))(x)))
+    np.testing.assert_allclose(
+        second(x.astype(jnp.float32)),
+        jax.grad(lambda x: jnp.sum(jax.grad(lambda y: jnp.sum(
+            plain(y, *layer.weights) ** 3))(x)))(x.astype(jnp.float32)),
+        rtol=1e-4, atol=1e-4)
