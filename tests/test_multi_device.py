@@ -11,10 +11,15 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
+import trax_compat as trax
+from trax_compat import layers as tl
+from trax_compat.supervised import output_lock
 from trax_compat.supervised import sharding
+from trax_compat.supervised import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -119,3 +124,57 @@ def test_check_divisible_names_shape_count_and_fix():
     message = str(e.value)
     assert "Number of devices (4)" in message and "(6, 2)" in message
     assert "pad_batches=True" in message
+
+
+class _FakeDevice:
+    def __init__(self, process_index, device_id):
+        self.process_index = process_index
+        self.id = device_id
+
+
+def test_mesh_takes_the_first_devices_of_every_process(monkeypatch):
+    devices = [_FakeDevice(p, 10 * p + i) for p in (1, 0) for i in (2, 0, 1)]
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    monkeypatch.setattr(jax, "devices", lambda: devices)
+    assert [(d.process_index, d.id) for d in sharding.mesh_devices(2)] == [
+        (0, 0), (0, 1), (1, 10), (1, 11)]
+
+
+def _tiny_loop(output_dir):
+    def batches():
+        rng = np.random.RandomState(0)
+        while True:
+            yield (rng.randint(1, 9, size=(4, 3)).astype(np.int32),
+                   rng.randint(0, 2, size=(4,)).astype(np.int32),
+                   np.ones((4,), np.float32))
+    model = tl.Serial(tl.Embedding(9, 4), tl.Mean(axis=1), tl.Dense(2),
+                      tl.LogSoftmax())
+    task = training.TrainTask(batches(), tl.WeightedCategoryCrossEntropy(),
+                              trax.optimizers.SGD(0.1),
+                              n_steps_per_checkpoint=2)
+    eval_task = training.EvalTask(batches(), [tl.WeightedCategoryAccuracy()])
+    return training.Loop(model, task, eval_tasks=[eval_task],
+                         output_dir=str(output_dir), random_seed=0)
+
+
+def test_only_process_0_logs_and_locks(tmp_path, monkeypatch, capsys):
+    # Process 1 of a job: it trains and checkpoints, and writes nothing else.
+    monkeypatch.setattr(sharding, "is_chief", lambda: False)
+    loop = _tiny_loop(tmp_path / "process1")
+    assert not loop.is_chief
+    lock = tmp_path / "process1" / output_lock.LOCK_FILE_NAME
+    assert not lock.exists()  # On a shared disk, process 0's lock.
+    loop.run(2)
+    loop.close()
+    assert "Step" not in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path / "process1")) == ["checkpoints"]
+    assert loop.history.get("eval", "metrics/WeightedCategoryAccuracy")
+
+    monkeypatch.setattr(sharding, "is_chief", lambda: True)
+    loop = _tiny_loop(tmp_path / "process0")
+    assert (tmp_path / "process0" / output_lock.LOCK_FILE_NAME).exists()
+    loop.run(2)
+    loop.close()
+    assert "Step      2: eval" in capsys.readouterr().out
+    assert {"log.txt", "train", "eval", "checkpoints"} <= set(
+        os.listdir(tmp_path / "process0"))

@@ -60,6 +60,13 @@ def resolve_n_devices(n_devices, available=None):
     return int(n_devices)
 
 
+def is_chief():
+    """Whether this is process 0: the one that prints the step log, writes
+    ``log.txt``, TensorBoard files and ``config.gin``, and holds the
+    output-dir lock (every process trains and saves checkpoints)."""
+    return jax.process_index() == 0
+
+
 def mesh_devices(n_local):
     """The devices of the mesh: the first ``n_local`` local devices of
     every process, process by process (each process then feeds the rows of

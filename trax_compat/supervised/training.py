@@ -295,7 +295,7 @@ class Loop:
         self._n_devices = (self._parallel.n_local if self._parallel
                            else 1)
         # With several processes, process 0 alone logs and holds the lock.
-        self._is_chief = jax.process_index() == 0
+        self._is_chief = sharding.is_chief()
         self._use_memory_efficient_trainer = False
         self._rng = _init_random_number_generators(random_seed)
         self._norms_every_step = (optimizer_metrics_every_step
