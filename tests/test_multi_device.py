@@ -82,9 +82,10 @@ def test_checkpoint_of_two_devices_resumes_on_four(runs):
 
 def test_errors(runs):
     errors = runs["errors"]
+    # Trax's words (its reshape_by_device), then the batch and the fixes.
     assert errors["indivisible"].startswith(
-        "BatchSizeError: Number of devices (4) does not evenly divide the "
-        "batch size (6) of the training batch of step 1")
+        "BatchSizeError: Number of devices (4) does not evenly divide batch "
+        "size (6): the training batch of step 1 has items of shapes")
     assert "[(6, 10), (6,), (6,)]" in errors["indivisible"]
     assert "pad_batches=True" in errors["indivisible"]
     assert errors["too_many"].startswith(

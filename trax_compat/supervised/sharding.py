@@ -96,8 +96,8 @@ def check_divisible(batch, n_local, what="batch"):
         rows = _rows(x)
         if rows is None or rows % n_local:
             raise BatchSizeError(
-                f"Number of devices ({n_local}) does not evenly divide the "
-                f"batch size ({rows}) of the {what}: its items have shapes "
+                f"Number of devices ({n_local}) does not evenly divide "
+                f"batch size ({rows}): the {what} has items of shapes "
                 f"[{describe_shapes(batch)}], and the Loop splits each along "
                 f"its leading axis over the devices. Use batch sizes "
                 f"that are multiples of {n_local} (e.g. in bucket_by_length's "

@@ -964,8 +964,10 @@ class Loop:
                 "step": np.asarray(self._step, np.int64),
                 # Sums since the last report: a Loop resumed between two
                 # reports still reports what an uninterrupted one does.
-                "totals": {f: getattr(totals, f)
-                           for f in steps.Totals.__dataclass_fields__}}
+                # On the mesh: several processes save it collectively.
+                "totals": self._replicate({
+                    f: getattr(totals, f)
+                    for f in steps.Totals.__dataclass_fields__})}
         if self._state.model_state:  # layer state, for models that have it
             tree["model_state"] = self._state.model_state
         return tree
