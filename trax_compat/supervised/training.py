@@ -252,6 +252,12 @@ class Loop:
     ``Loop.load_checkpoint`` read. Either way, a Loop resumes from Trax's
     ``model.pkl.gz`` when ``output_dir`` has no checkpoint of ours.
 
+    ``n_devices``: None (Trax's default) trains on every local device, ``k``
+    on the first ``k``: each batch is split over them along its leading axis
+    (see ``sharding`` and docs/scaling.md). ``pad_batches=True`` pads a
+    batch whose size the device count does not divide with zero-weight
+    rows instead of stopping with an error.
+
     ``progress``: an object with ``update(step, next_eval, last)``,
     ``start(step)`` and ``clear()`` (see ``progress.TerminalProgress``).
 
