@@ -171,9 +171,8 @@ def test_callback_and_metric_arguments_are_checked():
         _loop(trax.optimizers.SGD(0.1), callbacks=[object()])
     with pytest.raises(ValueError, match="checkpoint_high_metric='Acc' is not"):
         _loop(trax.optimizers.SGD(0.1), checkpoint_high_metric="Acc")
-    if jax.local_device_count() > 1:
-        with pytest.raises(NotImplementedError, match="one device"):
-            _loop(trax.optimizers.SGD(0.1), n_devices=2)
+    if jax.local_device_count() > 1:  # The first two devices.
+        assert _loop(trax.optimizers.SGD(0.1), n_devices=2).n_devices == 2
     with pytest.raises(ValueError, match="this host has"):
         _loop(trax.optimizers.SGD(0.1),
               n_devices=jax.local_device_count() + 1)

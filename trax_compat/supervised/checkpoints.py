@@ -334,16 +334,28 @@ def write_replacing(path, args):
     back)."""
     ocp = _ocp()
     new_dir = path + _NEW_SUFFIX
-    if os.path.exists(new_dir):  # Left by a crash before the swap.
+    # With several processes the save is collective, and process 0 alone
+    # moves directories (the others wait for it).
+    moves = jax.process_index() == 0
+    if moves and os.path.exists(new_dir):  # Left by a crash before the swap.
         shutil.rmtree(new_dir)
+    _sync_processes("checkpoint-replace-start")
     with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as writer:
         writer.save(new_dir, args=args)
-    if not os.path.isdir(path):
-        os.rename(new_dir, path)
-        return
-    os.rename(path, path + _REPLACED_SUFFIX)
-    os.rename(new_dir, path)
-    shutil.rmtree(path + _REPLACED_SUFFIX)
+    if moves:
+        if os.path.isdir(path):
+            os.rename(path, path + _REPLACED_SUFFIX)
+            os.rename(new_dir, path)
+            shutil.rmtree(path + _REPLACED_SUFFIX)
+        else:
+            os.rename(new_dir, path)
+    _sync_processes("checkpoint-replace-end")
+
+
+def _sync_processes(name):
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+        multihost_utils.sync_global_devices(name)
 
 
 def restore_named(path, target):

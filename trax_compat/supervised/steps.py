@@ -17,6 +17,7 @@ import optax
 
 from trax_compat.fastmath import random as trax_random
 from trax_compat.optimizers import base as optimizers_base
+from trax_compat.supervised import sharding
 
 
 class TrainState(flax_train_state.TrainState):
@@ -164,7 +165,7 @@ def update(tx, grads, opt_state, params, step, learning_rate):
     return optax.apply_updates(params, updates), opt_state
 
 
-def make_train_step(model, loss_layer, tx, task_index):
+def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
     """``train_step(state, totals, batch, step, learning_rate, rng,
     with_norms) -> (state, totals, loss, norms)`` for one task, jitted.
     ``rng`` is the step's key (the Loop's, split off its chain as Trax's
@@ -173,6 +174,10 @@ def make_train_step(model, loss_layer, tx, task_index):
     ``state.opt_state`` holds one optimizer state per task; this task's is
     ``[task_index]``. ``with_norms`` (static) also measures the gradient and
     weight norms (two extra passes over the weights).
+
+    ``data_parallel`` (a ``sharding.DataParallel``, or None for one device)
+    compiles the step for its mesh: the batch split along its leading axis,
+    everything else replicated.
     """
     def loss_fn(params, model_state, batch, rng):
         (loss,), model_state = model_then(model, [loss_layer], params,
@@ -204,10 +209,11 @@ def make_train_step(model, loss_layer, tx, task_index):
                               model_state=model_state)
         return state, totals, loss, norms
 
-    return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=6)
+    return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=6,
+                   **sharding.jit_kwargs(data_parallel, 2, 6))
 
 
-def make_eval_step(model, metrics):
+def make_eval_step(model, metrics, data_parallel=None):
     """``eval_step(params, model_state, batch, rng) -> metric values``
     (float32 vector), jitted. The state the model computes is dropped, as
     Trax drops it in evaluation."""
@@ -216,4 +222,4 @@ def make_eval_step(model, metrics):
                                rng)
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
 
-    return jax.jit(eval_step)
+    return jax.jit(eval_step, **sharding.jit_kwargs(data_parallel, 2, 4))

@@ -49,6 +49,7 @@ from trax_compat.supervised import interrupts
 from trax_compat.supervised import output_lock
 from trax_compat.supervised import prefetch
 from trax_compat.supervised import reporting
+from trax_compat.supervised import sharding
 from trax_compat.supervised import step_log
 from trax_compat.supervised import steps
 from trax_compat.supervised import summaries
@@ -100,21 +101,6 @@ def writable_output_dir(path):
             f"output_dir {path} is not writable ({e.strerror or e}). Pass an "
             f"output_dir you can write to, or output_dir=None.") from e
     return path
-
-
-def _n_devices(n_devices):
-    """The Loop trains on one device; Trax's default is every local one."""
-    available = jax.local_device_count()
-    if n_devices is None or n_devices == 1:
-        return 1
-    if n_devices > available:
-        raise ValueError(
-            f"n_devices={n_devices}, but this host has {available} "
-            f"device(s). Pass n_devices=None or 1.")
-    raise NotImplementedError(
-        f"n_devices={n_devices}: the Loop trains on one device for now; "
-        f"pass n_devices=None or 1 (the {available} local devices are not "
-        f"used together yet).")
 
 
 class _PullLog:
@@ -179,6 +165,16 @@ def _copy(x):
 
 def _log(message):
     print(message, flush=True)
+
+
+class _Discard:
+    """The step log's stream on processes other than process 0."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
 
 
 def _short_name(layer):
@@ -265,6 +261,12 @@ class Loop:
     ``Loop.load_checkpoint`` read. Either way, a Loop resumes from Trax's
     ``model.pkl.gz`` when ``output_dir`` has no checkpoint of ours.
 
+    ``n_devices``: None (Trax's default) trains on every local device, ``k``
+    on the first ``k``: each batch is split over them along its leading axis
+    (see ``sharding`` and docs/scaling.md). ``pad_batches=True`` pads a
+    batch whose size the device count does not divide with zero-weight
+    rows instead of stopping with an error.
+
     ``progress``: an object with ``update(step, next_eval, last)``,
     ``start(step)`` and ``clear()`` (see ``progress.TerminalProgress``).
 
@@ -286,7 +288,7 @@ class Loop:
                  use_memory_efficient_trainer=False, adasum=False,
                  callbacks=None, *, optimizer_metrics_every_step=False,
                  prefetch_batches=0, resume_streams="restart", progress=None,
-                 checkpoint_format="orbax"):
+                 checkpoint_format="orbax", pad_batches=False):
         for name, value in (("loss_chunk_size", loss_chunk_size),
                             ("use_memory_efficient_trainer",
                              use_memory_efficient_trainer),
@@ -305,7 +307,12 @@ class Loop:
                              f"{RESUME_STREAMS}, got {resume_streams!r}.")
         # Before the first program is compiled (see compile_cache).
         compile_cache.enable_default()
-        self._n_devices = _n_devices(n_devices)
+        self._parallel = sharding.DataParallel.for_loop(n_devices,
+                                                        pad_batches)
+        self._n_devices = (self._parallel.n_local if self._parallel
+                           else 1)
+        # With several processes, process 0 alone logs and holds the lock.
+        self._is_chief = sharding.is_chief()
         self._use_memory_efficient_trainer = False
         self._rng = _init_random_number_generators(random_seed)
         self._norms_every_step = (optimizer_metrics_every_step
@@ -346,7 +353,7 @@ class Loop:
         self._output_dir = (writable_output_dir(output_dir)
                             if output_dir is not None else None)
         self._lock = None
-        if self._output_dir is not None:
+        if self._output_dir is not None and self._is_chief:
             # Before anything is written there: a second job stops here.
             self._lock = output_lock.OutputDirLock(self._output_dir,
                                                    say=_log)
@@ -388,18 +395,19 @@ class Loop:
         # second step's argument types differ and compile the step twice.
         model_state = jax.tree_util.tree_map(
             _copy, self._model.flax_state_from_state(self._model.state))
-        self._state = steps.TrainState(
+        self._state = self._replicate(steps.TrainState(
             step=jnp.zeros((), jnp.int32), apply_fn=self._model.module.apply,
             params=params, tx=self._txs,
             opt_state=tuple(tx.init(params) for tx in self._txs),
-            model_state=model_state)
+            model_state=model_state))
         self._check_learning_rates()
         self._train_steps = [
-            steps.make_train_step(self._model, task.loss_layer, tx, i)
+            steps.make_train_step(self._model, task.loss_layer, tx, i,
+                                  self._parallel)
             for i, (task, tx) in enumerate(zip(self._tasks, self._txs))]
         self._train_step = self._train_steps[0]
         self._eval_fns = [
-            steps.make_eval_step(self._eval_model, t.metrics)
+            steps.make_eval_step(self._eval_model, t.metrics, self._parallel)
             for t in self._eval_tasks]
 
         self._output_dir_per_train_task = self._task_output_dirs(self._tasks)
@@ -422,7 +430,8 @@ class Loop:
 
         loss_names = [task.loss_name for task in self._tasks]
         self._rjust_len = max(map(len, loss_names + metric_names))
-        self._log_writer = step_log.TraxStepLogWriter(self._rjust_len)
+        self._log_writer = step_log.TraxStepLogWriter(
+            self._rjust_len, None if self._is_chief else [_Discard()])
         if self._output_dir is None:
             _log("Will not write evaluation metrics, because output_dir is "
                  "None.")
@@ -471,7 +480,8 @@ class Loop:
 
     @property
     def is_chief(self):
-        return True
+        """Whether this is process 0, the one that logs (Trax's name)."""
+        return self._is_chief
 
     @property
     def train_state(self):
@@ -517,6 +527,21 @@ class Loop:
         """Asks ``run`` to return after the current step (its evals and a
         checkpoint included). Callbacks call it, e.g. ``EarlyStopping``."""
         self._stop_reason = reason or "stop requested"
+
+    # -- devices ---------------------------------------------------------------
+
+    def _replicate(self, tree):
+        """``tree`` on every device of the Loop's mesh (as is: one device)."""
+        if self._parallel is None:
+            return tree
+        return self._parallel.replicate(tree)
+
+    def _device_batch(self, batch, what):
+        """A batch as the steps take it: split over the mesh's devices
+        (checked or padded there), or as is on one device."""
+        if self._parallel is None:
+            return tuple(batch)
+        return self._parallel.shard_batch(batch, self._model.n_in, what)
 
     # -- construction helpers ----------------------------------------------------
 
@@ -618,14 +643,15 @@ class Loop:
         step = self._step
         self._call_step_hooks("on_step_begin", step)
         learning_rate = self._learning_rate_argument(task_index, step)
-        batch = self._next_batch(task_index, step)
+        batch = self._device_batch(self._next_batch(task_index, step),
+                                   f"training batch of step {step}")
         with_norms = bool(self._norms_every_step or self._eval_at(step)
                           or self._checkpoint_at(step))
         if task_changed:
             self._totals = self._totals.restart_loss()
         with self._atomic(strict=True):
             self._state, self._totals, loss, norms = self._train_steps[
-                task_index](self._state, self._totals, tuple(batch),
+                task_index](self._state, self._totals, batch,
                             np.int32(step), learning_rate, self.new_rng(),
                             with_norms)
             self._pulls.add(f"train/{task_index}")
@@ -678,7 +704,8 @@ class Loop:
             self._windows = _BatchWindows(self, last)
             stack.push(_cleanup(self._windows.close))
             stack.callback(setattr, self, "_windows", None)
-            self._totals = self._resumed_totals or steps.Totals.zeros()
+            self._totals = self._replicate(self._resumed_totals
+                                           or steps.Totals.zeros())
             self._resumed_totals = None
             start_time = time.time()
             while self._step < last and self._stop_reason is None:
@@ -817,7 +844,7 @@ class Loop:
     def _save_gin(self):
         """Writes the operative gin config to ``config.gin``, as Trax's Loop
         does after its first step (empty when gin configured nothing)."""
-        if self._output_dir is None:
+        if self._output_dir is None or not self._is_chief:
             return
         path = os.path.join(self._output_dir, "config.gin")
         fd, tmp = tempfile.mkstemp(dir=self._output_dir, suffix=".tmp")
@@ -846,7 +873,9 @@ class Loop:
                 self._eval_tasks, self._eval_fns, summary_writers)):
             sums = np.zeros((len(eval_task.metrics),))
             for i in range(eval_task.n_eval_batches):
-                batch = tuple(eval_task.next_batch(step=step))
+                batch = self._device_batch(
+                    eval_task.next_batch(step=step),
+                    f"eval batch of task {index} at step {step}")
                 self._pulls.add(f"eval/{index}")
                 sums += np.asarray(eval_fn(params, model_state, batch,
                                            self.new_rng()))
@@ -883,7 +912,7 @@ class Loop:
         and, on exit, points the model at the trained weights."""
         with contextlib.ExitStack() as stack:
             stack.push(_cleanup(self._sync_model_weights))
-            if self._output_dir is None:
+            if self._output_dir is None or not self._is_chief:
                 yield ([None] * len(self._tasks),
                        [None] * len(self._eval_tasks))
                 return
@@ -925,8 +954,11 @@ class Loop:
         """Points the Trax-style model at the trained params and layer
         state (so ``model(x)``, ``model.weights`` and ``model.state``
         reflect training)."""
-        params = jax.tree_util.tree_map(_copy, self._state.params)
-        model_state = jax.tree_util.tree_map(_copy, self._state.model_state)
+        local = (self._parallel.local_copy if self._parallel is not None
+                 else lambda tree: tree)
+        params = jax.tree_util.tree_map(_copy, local(self._state.params))
+        model_state = jax.tree_util.tree_map(
+            _copy, local(self._state.model_state))
         self._model.weights = self._model.weights_from_params(params)
         if model_state:
             self._model.state = self._model.state_from_flax_state(model_state)
@@ -948,8 +980,10 @@ class Loop:
                 "step": np.asarray(self._step, np.int64),
                 # Sums since the last report: a Loop resumed between two
                 # reports still reports what an uninterrupted one does.
-                "totals": {f: getattr(totals, f)
-                           for f in steps.Totals.__dataclass_fields__}}
+                # On the mesh: several processes save it collectively.
+                "totals": self._replicate({
+                    f: getattr(totals, f)
+                    for f in steps.Totals.__dataclass_fields__})}
         if self._state.model_state:  # layer state, for models that have it
             tree["model_state"] = self._state.model_state
         return tree
@@ -1063,8 +1097,9 @@ class Loop:
     def _load_trax_checkpoint(self, path):
         """Loads Trax's ``<name>.pkl.gz`` (and side files) into this Loop."""
         ckpt = trax_checkpoint.read(path)
-        self._state, self._step, history = trax_resume.train_state_from_trax(
+        state, self._step, history = trax_resume.train_state_from_trax(
             self._state, self._model, self._tasks, ckpt, _log)
+        self._state = self._replicate(state)
         if history is not None:
             self._history = history
         self._sync_model_weights()
@@ -1074,10 +1109,10 @@ class Loop:
         opt_state = tree["opt_state"]
         opt_state = (tuple(opt_state) if len(self._tasks) > 1
                      else (opt_state,))
-        self._state = self._state.replace(
+        self._state = self._replicate(self._state.replace(
             params=tree["params"], opt_state=opt_state,
             model_state=tree.get("model_state", self._state.model_state),
-            step=jnp.asarray(int(tree["step"]), jnp.int32))
+            step=jnp.asarray(int(tree["step"]), jnp.int32)))
         self._step = int(tree["step"])
         if with_totals and "totals" in tree:
             self._resumed_totals = steps.Totals(**{
@@ -1092,7 +1127,8 @@ class Loop:
     def _truncate_log(self, offset, step):
         """Drops log lines written after the checkpoint: the resumed Loop
         redoes those steps and logs them again."""
-        if offset is None or not os.path.exists(self._log_path()):
+        if (offset is None or not self._is_chief
+                or not os.path.exists(self._log_path())):
             return
         if os.path.getsize(self._log_path()) > offset:
             with open(self._log_path(), "r+b") as f:
