@@ -140,3 +140,58 @@ def test_unbuilt_pos_types_and_bad_widths_say_so():
     layer = tl.FixedBasePositionalEncoding(n_digits=3)
     with pytest.raises(Exception, match="divisible by n_digits"):
         layer.init(shapes.ShapeDtype((1, 4, 8)))
+@pytest.mark.parametrize("name", _names("terraformers"))
+def test_terraformer_matches_trax(oracle, name):
+    rec = oracle["terraformers"][name]
+    x = _value(rec["input"])
+    models = {mode: eval(  # pylint: disable=eval-used
+        rec["constructor"].replace("MODE", repr(mode)))
+        for mode in ("eval", "train")}
+    for mode, model in models.items():
+        assert str(model) == rec["repr"][mode]
+    weights, state = models["train"].init(shapes.signature(x),
+                                          rng=trax_random.get_prng(0))
+    assert _typed(weights) == rec["weights_typed"]
+    assert _typed(state) == rec["state_typed"]
+    _assert_summaries(jax.tree_util.tree_leaves(weights), rec["weights"],
+                      with_hash=True)
+    eval_y, _ = jax.jit(models["eval"].pure_fn)(x, weights, state,
+                                                 trax_random.get_prng(0))
+    _assert_tree_close(eval_y, _value(rec["eval_output"]))
+    train_y, _ = jax.jit(models["train"].pure_fn)(
+        x, weights, state, trax_random.get_prng(oracle["train_rng_seed"]))
+    _assert_tree_close(train_y, _value(rec["train_output"]))
+
+
+@pytest.mark.parametrize("name", _names("terraformer_predict"))
+def test_terraformer_predict_mode_matches_trax(oracle, name):
+    # The source with the first target token, then one token per call: the
+    # encoder runs once (cached), the decoder continues from its memory.
+    rec = oracle["terraformer_predict"][name]
+    model = eval(rec["constructor"])  # pylint: disable=eval-used
+    assert str(model) == rec["repr"]
+    source = oracle_array(rec["source"])
+    targets = [oracle_array(t) for t in rec["targets"]]
+    model.init((shapes.signature(source), shapes.signature(targets[0])),
+               rng=trax_random.get_prng(0))
+    assert _typed(model.state) == rec["state_typed"]
+    step = jax.jit(model.pure_fn)
+    state, rng = model.state, model.rng
+    for target, expected in zip(targets, rec["outputs"]):
+        (logits, _), state = step((source, target), model.weights, state, rng)
+        np.testing.assert_allclose(logits, oracle_array(expected), **TOL)
+
+
+def test_terraformer_is_exported_as_in_trax():
+    from trax_compat.models.research import terraformer  # pylint: disable=g-import-not-at-top
+    assert trax.models.ConfigurableTerraformer is (
+        terraformer.ConfigurableTerraformer)
+
+
+def test_terraformer_options_not_built_say_so():
+    for option, value in (("reversible_encoder", True),
+                          ("half_before_layer", 1),
+                          ("double_after_layer", 1)):
+        with pytest.raises(NotImplementedError, match=option):
+            trax.models.ConfigurableTerraformer(10, d_model=8, n_heads=2,
+                                                **{option: value})
