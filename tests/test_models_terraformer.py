@@ -72,35 +72,10 @@ def test_layer_matches_trax(oracle, name):
     _assert_tree_close(w_grad, _value(rec["grad_weights"]))
 
 
-# One model per run time's sake: the sin-cos and axial models' encodings
-# are checked as layers above (the oracle has their models too).
-@pytest.mark.parametrize("name", ("reformer_lm_fixed_base",))
-def test_model_matches_trax(oracle, name):
-    rec = oracle["models"][name]
-    x = _value(rec["input"])
-    models = {}
-    for mode in ("eval", "train"):
-        models[mode] = eval(  # pylint: disable=eval-used
-            rec["constructor"].replace("MODE", repr(mode)))
-        assert str(models[mode]) == rec["repr"][mode]
-    model = models["train"]
-    weights, state = model.init(shapes.signature(x),
-                                rng=trax_random.get_prng(0))
-    assert _typed(weights) == rec["weights_typed"]
-    assert _typed(state) == rec["state_typed"]
-    _assert_summaries(jax.tree_util.tree_leaves(weights), rec["weights"],
-                      with_hash=True)
-    assert rec["eval_weights_sha256_equal_train"]
-    eval_y, _ = jax.jit(models["eval"].pure_fn)(x, weights, state,
-                                                 trax_random.get_prng(0))
-    _assert_tree_close(eval_y, _value(rec["eval_output"]))
-
-    # Train mode (random starts, base dropout) is checked on the layers
-    # above; here its output only, as a reversible LSH model's backward
-    # pass takes minutes to compile.
-    rng = trax_random.get_prng(oracle["train_rng_seed"])
-    y, _ = jax.jit(model.pure_fn)(x, weights, state, rng)
-    _assert_tree_close(y, _value(rec["train_output"]))
+# The oracle's ReformerLM records ("models": fixed-base, sin-cos, axial in
+# eval and train mode) are not run, for the test suite's time: the encodings
+# are checked as layers above, the fixed-base ReformerLM in predict mode
+# below.
 
 
 @pytest.mark.parametrize("name", _names("predict"))
@@ -140,6 +115,11 @@ def test_unbuilt_pos_types_and_bad_widths_say_so():
     layer = tl.FixedBasePositionalEncoding(n_digits=3)
     with pytest.raises(Exception, match="divisible by n_digits"):
         layer.init(shapes.ShapeDtype((1, 4, 8)))
+# The train output (dropout, random positions) of the dot-product one only:
+# compiling the LSH one again in train mode doubles its time.
+TRAIN_RUN = ("terraformer_dot_two_vocabs",)
+
+
 @pytest.mark.parametrize("name", _names("terraformers"))
 def test_terraformer_matches_trax(oracle, name):
     rec = oracle["terraformers"][name]
@@ -158,6 +138,8 @@ def test_terraformer_matches_trax(oracle, name):
     eval_y, _ = jax.jit(models["eval"].pure_fn)(x, weights, state,
                                                  trax_random.get_prng(0))
     _assert_tree_close(eval_y, _value(rec["eval_output"]))
+    if name not in TRAIN_RUN:
+        return
     train_y, _ = jax.jit(models["train"].pure_fn)(
         x, weights, state, trax_random.get_prng(oracle["train_rng_seed"]))
     _assert_tree_close(train_y, _value(rec["train_output"]))
