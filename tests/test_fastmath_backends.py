@@ -32,3 +32,31 @@ def test_a_backend_without_random_numbers_says_so(monkeypatch):
     assert isinstance(caught.value, KeyError)
     assert str(caught.value).startswith(
         "fastmath.random_get_prng is not available with the 'numpy' backend")
+
+
+def test_tensorflow_numpy_backend_draws_jax_random_numbers():
+    # The layers compute with JAX under every backend, so their keys and
+    # numbers stay JAX's; an initializer's bound computed with TF-NumPy is
+    # taken as it is, and a model initialises and decodes.
+    pytest.importorskip("tensorflow")
+    from trax_compat import models, shapes  # pylint: disable=g-import-not-at-top
+    from trax_compat.layers import initializers  # pylint: disable=g-import-not-at-top
+    from trax_compat.supervised import decoding  # pylint: disable=g-import-not-at-top
+    key = fastmath.random.get_prng(3)
+    expected = fastmath.random.uniform(fastmath.random.split(key)[1], (4,))
+    glorot = initializers.GlorotUniformInitializer()((3, 5), key)
+    with fastmath.use_backend(fastmath.Backend.TFNP):
+        assert fastmath.backend_name() == "tensorflow-numpy"
+        tf_key = fastmath.random.get_prng(3)
+        np.testing.assert_array_equal(tf_key, key)
+        np.testing.assert_array_equal(
+            fastmath.random.uniform(fastmath.random.split(tf_key)[1], (4,)),
+            expected)
+        np.testing.assert_array_equal(
+            initializers.GlorotUniformInitializer()((3, 5), key), glorot)
+        model = models.TransformerLM(10, d_model=8, d_ff=16, n_layers=1,
+                                     n_heads=2, mode="predict")
+        model.init(shapes.ShapeDtype((1, 1), dtype=np.int32))
+        tokens = decoding.autoregressive_sample(model, batch_size=1,
+                                                eos_id=-1, max_length=4)
+    assert tokens.shape == (1, 4)

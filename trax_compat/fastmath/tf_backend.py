@@ -3,9 +3,16 @@
 A small table over ``tf.experimental.numpy`` and TensorFlow's own ops:
 ``np``, ``jit`` (``tf.function``), ``fori_loop`` (``tf.while_loop``),
 ``cond``, ``stop_gradient``, ``logsumexp``, ``expit``, ``erf``, ``lt`` and
-the device counts. Trax's other TF-backend entries (gradients, random
-numbers, pooling, ...) came from its own TF-NumPy extension library and are
-not provided; use the JAX backend for them. TensorFlow is not a dependency
+the device counts, plus JAX's random numbers (below). Trax's other
+TF-backend entries (gradients, pooling, ...) came from its own TF-NumPy
+extension library and are not provided; use the JAX backend for them.
+
+Random numbers: trax_compat's layers compute with JAX under every backend
+(their weights are initialised and their dropout drawn inside JAX
+transformations, where TensorFlow ops cannot run), so ``fastmath.random``
+keeps JAX's keys and numbers here. Trax drew them with TensorFlow's
+stateless ops from int64 keys instead: the same calls work, the numbers
+differ from Trax's under this backend. TensorFlow is not a dependency
 of the core install (``pip install "trax-compat[tfds]"``); selecting the
 backend and reading its name work without it.
 """
@@ -71,7 +78,22 @@ def _build():
                         if d.device_type in ("GPU", "TPU")]
         return max(len(accelerators), 1)
 
+    from trax_compat.fastmath.jax_backend import JAX_BACKEND  # pylint: disable=g-import-not-at-top
+
+    def with_jax_arguments(op):
+        # Bounds computed with this backend's NumPy (an initializer's
+        # sqrt(3 * variance)) arrive as TensorFlow tensors.
+        def run(*args, **kwargs):
+            convert = lambda a: a.numpy() if isinstance(a, tf.Tensor) else a
+            return op(*map(convert, args),
+                      **{k: convert(v) for k, v in kwargs.items()})
+        return run
+
+    random_ops = {name: with_jax_arguments(op)
+                  for name, op in JAX_BACKEND.items()
+                  if name.startswith("random_")}
     return {
+        **random_ops,
         "np": tnp,
         "cond": lambda pred, true_fun, false_fun, *operands: tf.cond(
             pred, lambda: true_fun(*operands), lambda: false_fun(*operands)),

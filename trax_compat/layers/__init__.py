@@ -15,6 +15,8 @@ _MODULES = (
     "metrics", "normalization", "pooling", "reversible", "rnn",
     # from Trax's research/: the attention layers Reformer needs
     "efficient_attention",
+    # from Trax's research/: the positional encodings models pick by pos_type
+    "research.position_encodings",
     # ours: Flax modules as layers
     "flax_adapter", "functional",
 )

@@ -12,7 +12,9 @@ from trax_compat import missing as _missing
 
 # Trax's model modules (research/ and rl excluded).
 _MODULES = ("atari_cnn", "mlp", "neural_gpu", "resnet", "rnn", "transformer",
-            "reformer.reformer")
+            "reformer.reformer",
+            # from Trax's research/: the Terraformer
+            "research.terraformer")
 
 for _name, _module in _missing.export_modules(__name__, _MODULES,
                                               globals()).items():

@@ -2,7 +2,8 @@
 (``trax.models.research.configurable_transformer``) that the Reformer models
 are built from: feed-forward block, attention wrapper, positional encoding
 and embedders, with the options those models use. Options beyond them
-(sparse or SRU feed-forward blocks, other positional encodings) say so."""
+(sparse feed-forward blocks, the infinite and time-bin positional
+encodings) say so."""
 
 from trax_compat import layers as tl
 
@@ -32,8 +33,6 @@ def FeedForwardWithOptions(d_model, d_ff, dropout, dropout_shared_axes,  # pylin
     ``ff_chunk_size`` positions at a time (same result, less memory)."""
     if ff_sparsity:
         _unsupported("ff_sparsity", ff_sparsity, "use ff_sparsity=0")
-    if ff_use_sru:
-        _unsupported("ff_use_sru", ff_use_sru, "use ff_use_sru=0")
     del ff_sparsity_type
     ff = _FeedForward(d_model, d_ff, dropout, ff_activation, ff_dropout,
                       use_bfloat16, mode)
@@ -42,6 +41,19 @@ def FeedForwardWithOptions(d_model, d_ff, dropout, dropout_shared_axes,  # pylin
                       mode=mode)]
     if ff_chunk_size > 0:
         res = tl.BatchLeadingAxes(tl.Chunk(tl.Serial(res), ff_chunk_size))
+    if ff_use_sru:
+        # ff_use_sru SRU layers (or (layers, units)) of 32 units by default,
+        # in a residual branch whose shortcut is the feed-forward block.
+        if isinstance(ff_use_sru, (list, tuple)):
+            sru_n_layers, sru_n_units = ff_use_sru
+        else:
+            sru_n_layers, sru_n_units = ff_use_sru, 32
+        block = ([tl.LayerNorm(center=center_layernorm),
+                  tl.Dense(sru_n_units)]
+                 + [tl.SRU(sru_n_units, mode=mode)
+                    for _ in range(sru_n_layers)]
+                 + [tl.Dense(d_model)])
+        res = tl.Residual(block, shortcut=res)
     return [res]
 
 
@@ -67,17 +79,35 @@ def PositionalEncoder(mode, dropout=None, max_len=None, pos_type=None,  # pylint
                       pos_axial_shape=None, pos_d_axial_embs=None,
                       pos_start_from_zero_prob=1.0, pos_max_offset_to_add=0,
                       use_bfloat16=False):
-    """Trax's learned-sinusoid ``PositionalEncoding`` (``pos_type`` None),
-    or none at all (``pos_type='no'``)."""
-    del pos_axial_shape, pos_d_axial_embs
+    """The positional encoding ``pos_type`` names: Trax's learned-sinusoid
+    ``PositionalEncoding`` (None), ``'sin-cos'``, ``'fixed-base'``, none
+    at all (``'no'``), or for any other name the axial encoding over
+    ``pos_axial_shape`` with widths ``pos_d_axial_embs``."""
+    if not pos_type:
+        return tl.PositionalEncoding(
+            max_len=max_len, dropout=dropout, use_bfloat16=use_bfloat16,
+            start_from_zero_prob=pos_start_from_zero_prob,
+            max_offset_to_add=pos_max_offset_to_add, mode=mode)
+    if pos_type == "sin-cos":
+        return tl.SinCosPositionalEncoding(mode=mode)
+    if pos_type == "fixed-base":
+        return tl.FixedBasePositionalEncoding(mode=mode)
     if pos_type == "no":
         return tl.Serial()
-    if pos_type:
-        _unsupported("pos_type", pos_type, "use pos_type=None")
-    return tl.PositionalEncoding(
-        max_len=max_len, dropout=dropout, use_bfloat16=use_bfloat16,
-        start_from_zero_prob=pos_start_from_zero_prob,
-        max_offset_to_add=pos_max_offset_to_add, mode=mode)
+    if pos_type in ("infinite", "infinite-affine", "time-bin"):
+        _unsupported("pos_type", pos_type,
+                     "use pos_type=None, 'sin-cos', 'fixed-base' or 'axial'")
+    # Trax takes every other name for the axial encoding.
+    if pos_d_axial_embs is None or not pos_axial_shape:
+        raise ValueError(
+            f"pos_type={pos_type!r} selects the axial positional encoding, "
+            f"which needs pos_axial_shape and pos_d_axial_embs (got "
+            f"{pos_axial_shape!r} and {pos_d_axial_embs!r}); give both, or "
+            f"use pos_type=None.")
+    return tl.AxialPositionalEncoding(
+        shape=pos_axial_shape, d_embs=pos_d_axial_embs,
+        dropout_broadcast_dims=tuple(range(1, len(pos_axial_shape) + 1)),
+        dropout=dropout, mode=mode)
 
 
 def EmbeddingAndPositionalEncodings(input_vocab_size, d_model, mode,  # pylint: disable=invalid-name
