@@ -1,7 +1,8 @@
 """Reformer's memory-efficient attention layers, as Trax defines them in
 ``trax.layers.research.efficient_attention``: ``SelfAttention`` (optionally
 chunked), ``LSHSelfAttention`` (locality-sensitive-hashing attention) and
-``EncDecAttention``.
+``EncDecAttention``; ``PureLSHSelfAttention`` and its wrapper come from
+``pure_lsh_attention``.
 
 Each layer keeps one set of projection weights per head, stacked on a
 leading head axis (Trax's layout), and computes one example and one head at a
@@ -28,7 +29,8 @@ from trax_compat.layers import base
 
 __all__ = ["length_normalized", "hash_vecs", "look_adjacent",
            "mask_self_attention", "attend", "apply_broadcasted_dropout",
-           "SelfAttention", "LSHSelfAttention", "EncDecAttention"]
+           "SelfAttention", "LSHSelfAttention", "EncDecAttention",
+           "PureLSHSelfAttention", "PureLSHSelfAttentionWrapper"]
 
 
 # -- functions ------------------------------------------------------------------
@@ -168,6 +170,27 @@ def apply_broadcasted_dropout(vecs, dropout_rate, rng):
     keep_prob = 1.0 - dropout_rate
     keep = jax.random.bernoulli(rng, keep_prob, (vecs.shape[-1],))
     return vecs * (keep.astype(vecs.dtype) / keep_prob)
+
+
+def _lsh_buckets(vecs, rng, n_buckets, chunk_len, n_hashes, mask=None):
+    """LSH bucket ids of ``vecs`` (length, d) for every hash round, offset
+    per round so rounds never share a bucket: shape (n_hashes * length,).
+    Without ``n_buckets``, 2 buckets per chunk (factored past 128); with a
+    ``mask`` the padding gets a bucket of its own."""
+    n_buckets_list = n_buckets
+    if n_buckets_list is None:
+        n_buckets = 2 * max(1, vecs.shape[0] // chunk_len)
+        if n_buckets <= 128:
+            n_buckets_list = n_buckets
+        else:
+            first = 2**math.ceil(math.log2(math.sqrt(n_buckets)))
+            n_buckets_list = [first, 2 * (n_buckets // (2 * first))]
+    buckets, n_buckets = hash_vecs(vecs, n_buckets_list, n_hashes, rng)
+    if mask is not None:
+        n_buckets += 1
+        buckets = jnp.where(mask[None, :], buckets, n_buckets - 1)
+    offsets = jnp.arange(n_hashes, dtype=jnp.int32) * n_buckets
+    return jnp.reshape(buckets + offsets[:, None], (-1,))
 
 
 # -- layers -----------------------------------------------------------------------
@@ -648,21 +671,8 @@ class LSHSelfAttention(_EfficientAttention):
         """Bucket ids of ``vecs`` (length, d) for every hash round, offset
         per round so rounds never share a bucket: shape (n_hashes * length,).
         Without ``n_buckets``, 2 buckets per chunk (factored past 128)."""
-        n_buckets_list = self._n_buckets
-        if n_buckets_list is None:
-            n_buckets = 2 * max(1, vecs.shape[0] // self._chunk_len)
-            if n_buckets <= 128:
-                n_buckets_list = n_buckets
-            else:
-                first = 2**math.ceil(math.log2(math.sqrt(n_buckets)))
-                n_buckets_list = [first, 2 * (n_buckets // (2 * first))]
-        buckets, n_buckets = hash_vecs(vecs, n_buckets_list, self._n_hashes,
-                                       rng)
-        if mask is not None:
-            n_buckets += 1  # padding gets a bucket of its own
-            buckets = jnp.where(mask[None, :], buckets, n_buckets - 1)
-        offsets = jnp.arange(self._n_hashes, dtype=jnp.int32) * n_buckets
-        return jnp.reshape(buckets + offsets[:, None], (-1,))
+        return _lsh_buckets(vecs, rng, self._n_buckets, self._chunk_len,
+                           self._n_hashes, mask)
 
     def _forward_unbatched(self, x, mask=None, *, weights, state, rng,
                            update_state):
@@ -860,3 +870,11 @@ class EncDecAttention(_EfficientAttention):
         out = jnp.matmul(o, w_o)
         return (apply_broadcasted_dropout(out, self._output_dropout,
                                           output_rng), state)
+
+
+# Trax keeps these in this module; they live in their own (which builds on
+# this one) and are exported from here.
+from trax_compat.layers.pure_lsh_attention import PureLSHSelfAttention  # noqa: E402,F401  pylint: disable=g-import-not-at-top,wrong-import-position
+from trax_compat.layers.pure_lsh_attention import PureLSHSelfAttentionWrapper  # noqa: E402,F401  pylint: disable=g-import-not-at-top,wrong-import-position
+
+_EXPORTS = ("PureLSHSelfAttention", "PureLSHSelfAttentionWrapper")

@@ -1,0 +1,169 @@
+"""Trax's weightless LSH attention (``PureLSHSelfAttention``), its wrapper
+(``PureLSHSelfAttentionWrapper``) and a Terraformer built with them against
+real Trax (trax_oracle/layers_purelsh, made by
+tests/testdata/generate_layers_purelsh.py), with the checks of
+test_models_reformer.py: initial weights and state bit for bit, outputs and
+states of two calls (the hashes drawn again on the second), gradients,
+outputs piece by piece in 'predict' mode, and the Terraformer's weights,
+eval output and predict-mode logits."""
+
+import functools  # pylint: disable=unused-import  (constructor strings)
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import trax_compat as trax  # pylint: disable=unused-import  (constructors)
+from trax_compat import layers as tl
+from trax_compat import shapes
+from trax_compat.fastmath import random as trax_random
+
+from conftest import load_oracle_json
+from conftest import oracle_array
+import test_models_reformer as reformer_checks
+
+ORACLE = "layers_purelsh/layers_purelsh.json.gz"
+TOL = reformer_checks.TOL
+_value = reformer_checks._value  # pylint: disable=protected-access
+_typed = reformer_checks._typed  # pylint: disable=protected-access
+_assert_tree_close = reformer_checks._assert_tree_close  # pylint: disable=protected-access
+_assert_summaries = reformer_checks._assert_summaries  # pylint: disable=protected-access
+_cotangent = reformer_checks._cotangent  # pylint: disable=protected-access
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    return load_oracle_json(ORACLE)
+
+
+def _names(section):
+    return tuple(load_oracle_json(ORACLE)[section])
+
+
+@pytest.mark.parametrize("name", _names("layers"))
+def test_layer_matches_trax(oracle, name):
+    rec = oracle["layers"][name]
+    layer = eval(rec["constructor"])  # pylint: disable=eval-used
+    x = _value(rec["input"])
+    assert str(layer) == rec["repr"]
+    assert (layer.n_in, layer.n_out) == (rec["n_in"], rec["n_out"])
+    layer.init(shapes.signature(x), rng=trax_random.get_prng(0))
+    weights, state, rng = layer.weights, layer.state, layer.rng
+    assert _typed(weights) == rec["weights_typed"]
+    assert _typed(state) == rec["state_typed"]
+    _assert_tree_close(weights, _value(rec["weights"]), exact=True)
+    _assert_tree_close(state, _value(rec["state"]), exact=True)
+    np.testing.assert_array_equal(rng, oracle_array(rec["rng_after_init"]))
+
+    xs = x if isinstance(x, tuple) else (x,)
+    is_float = [np.issubdtype(a.dtype, np.floating) for a in xs]
+
+    def loss(float_xs, w, s):
+        it = iter(float_xs)
+        full = tuple(next(it) if f else a for a, f in zip(xs, is_float))
+        y, new_state = layer.pure_fn(full if isinstance(x, tuple)
+                                     else full[0], w, s, rng)
+        return jnp.sum(y * _cotangent(y.shape)), (y, new_state)
+    float_xs = tuple(a for a, f in zip(xs, is_float) if f)
+    run = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))
+    (x_grad, w_grad), (y, new_state) = run(float_xs, weights, state)
+    np.testing.assert_allclose(y, oracle_array(rec["output"]), **TOL)
+    _assert_tree_close(new_state, _value(rec["state_after_call"]))
+    _, (y2, new_state2) = run(float_xs, weights, new_state)
+    np.testing.assert_allclose(y2, oracle_array(rec["output_2"]), **TOL)
+    _assert_tree_close(new_state2, _value(rec["state_after_call_2"]))
+    _assert_tree_close(x_grad, _value(rec["grad_float_inputs"]))
+    _assert_tree_close(w_grad, _value(rec["grad_weights"]))
+
+
+@pytest.mark.parametrize("name", _names("predict"))
+def test_predict_mode_matches_trax(oracle, name):
+    # A prefix, then one position per call past the memory's size (which
+    # then drops its oldest positions), as in fast decoding.
+    rec = oracle["predict"][name]
+    layer = eval(rec["constructor"])  # pylint: disable=eval-used
+    assert str(layer) == rec["repr"]
+    pieces = [_value(p) for p in rec["pieces"]]
+    first = pieces[0] if isinstance(pieces[0], tuple) else (pieces[0],)
+    sig = tuple(shapes.ShapeDtype((p.shape[0], 1) + p.shape[2:], p.dtype)
+                for p in first)
+    layer.init(sig if len(sig) > 1 else sig[0], rng=trax_random.get_prng(0))
+    assert _typed(layer.state) == rec["state_typed"]
+    step = jax.jit(layer.pure_fn)
+    state, rng = layer.state, layer.rng
+    for piece, expected in zip(pieces, rec["outputs"]):
+        y, state = step(piece, layer.weights, state, rng)
+        np.testing.assert_allclose(y, oracle_array(expected), **TOL)
+    leaves = [np.asarray(leaf).astype(summary["dtype"]) for leaf, summary
+              in zip(jax.tree_util.tree_leaves(state), rec["final_state"])]
+    _assert_summaries(leaves, rec["final_state"], with_hash=True,
+                      float_hash=False)
+
+
+@pytest.mark.parametrize("name", _names("terraformers"))
+def test_terraformer_with_pure_lsh_matches_trax(oracle, name):
+    rec = oracle["terraformers"][name]
+    x = _value(rec["input"])
+    models = {mode: eval(  # pylint: disable=eval-used
+        rec["constructor"].replace("MODE", repr(mode)))
+        for mode in ("eval", "train")}
+    for mode, model in models.items():
+        assert str(model) == rec["repr"][mode]
+    weights, state = models["train"].init(shapes.signature(x),
+                                          rng=trax_random.get_prng(0))
+    assert _typed(weights) == rec["weights_typed"]
+    assert _typed(state) == rec["state_typed"]
+    _assert_summaries(jax.tree_util.tree_leaves(weights), rec["weights"],
+                      with_hash=True)
+    eval_y, _ = jax.jit(models["eval"].pure_fn)(x, weights, state,
+                                                 trax_random.get_prng(0))
+    _assert_tree_close(eval_y, _value(rec["eval_output"]))
+    train_y, _ = jax.jit(models["train"].pure_fn)(
+        x, weights, state, trax_random.get_prng(oracle["train_rng_seed"]))
+    _assert_tree_close(train_y, _value(rec["train_output"]))
+
+
+@pytest.mark.parametrize("name", _names("terraformer_predict"))
+def test_terraformer_with_pure_lsh_predict_mode_matches_trax(oracle, name):
+    rec = oracle["terraformer_predict"][name]
+    model = eval(rec["constructor"])  # pylint: disable=eval-used
+    assert str(model) == rec["repr"]
+    source = oracle_array(rec["source"])
+    targets = [oracle_array(t) for t in rec["targets"]]
+    model.init((shapes.signature(source), shapes.signature(targets[0])),
+               rng=trax_random.get_prng(0))
+    assert _typed(model.state) == rec["state_typed"]
+    step = jax.jit(model.pure_fn)
+    state, rng = model.state, model.rng
+    for target, expected in zip(targets, rec["outputs"]):
+        (logits, _), state = step((source, target), model.weights, state, rng)
+        np.testing.assert_allclose(logits, oracle_array(expected), **TOL)
+
+
+def test_exported_as_in_trax():
+    from trax_compat.layers import efficient_attention  # pylint: disable=g-import-not-at-top
+    assert tl.PureLSHSelfAttention is efficient_attention.PureLSHSelfAttention
+    assert (tl.PureLSHSelfAttentionWrapper
+            is efficient_attention.PureLSHSelfAttentionWrapper)
+
+
+def test_bad_options_say_so():
+    with pytest.raises(ValueError, match="causal=True"):
+        tl.PureLSHSelfAttention(mode="predict")
+    with pytest.raises(ValueError, match="takes no mask"):
+        tl.PureLSHSelfAttention(causal=True, masked=True, mode="predict")
+    with pytest.raises(ValueError, match="n_buckets must be even"):
+        tl.PureLSHSelfAttention(n_buckets=5)
+    with pytest.raises(ValueError, match="num_weights=4"):
+        tl.PureLSHSelfAttentionWrapper(num_weights=4)
+    with pytest.raises(NotImplementedError, match="weights_format='sparse'"):
+        tl.PureLSHSelfAttentionWrapper(weights_format="sparse")
+    with pytest.raises(NotImplementedError, match="rotary_position_emb"):
+        tl.PureLSHSelfAttentionWrapper(rotary_position_emb=True)
+    layer = tl.PureLSHSelfAttention(n_heads=2)
+    sig = shapes.ShapeDtype((3, 8, 4))
+    with pytest.raises(Exception, match="multiple of n_heads"):
+        layer.init((sig, sig))
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        tl.PureLSHSelfAttention(n_heads=1).init_weights_and_state(sig)
