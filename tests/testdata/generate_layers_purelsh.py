@@ -61,9 +61,6 @@ LAYERS = {
         "max_length_for_buckets=20, mode='eval')",
         (ramp((4, 16, 4), 2.0), ramp((4, 16, 4), 0.5),
          mask((2, 16), 3, pad_first_row0=True))),
-    "pure_default_buckets": (
-        PURE + "n_heads=1, d_qk=4, d_v=4, chunk_len=4, mode='eval')",
-        (ramp((1, 16, 4), 1.5), ramp((1, 16, 4), 2.5))),
     # Trax's wrapper defaults: three projections, biases
     "wrapper_three_weights": (
         WRAP + "n_heads=2, d_qk=4, d_v=4, causal=True, chunk_len=4, "
@@ -73,6 +70,16 @@ LAYERS = {
         "bias=False, chunk_len=4, n_chunks_after=1, n_buckets=[2, 2], "
         "n_hashes=2, attention_dropout=0.2, mode='train')",
         (ramp((2, 8, 6), 0.7), mask((2, 8), 2))),
+    # Gradients through the reversible backward pass, which calls the
+    # wrapper's forward_and_or_backward with the forward pass's buckets.
+    "reversible_wrapper_train": (
+        "tl.Serial(tl.ReversibleSerial(tl.ReversibleHalfResidual("
+        "tl.LayerNorm(), "
+        "attention_layer=" + WRAP + "n_heads=2, d_qk=4, d_v=4, causal=True, "
+        "num_weights=2, bias=False, chunk_len=4, n_buckets=4, n_hashes=2, "
+        "attention_dropout=0.1, mode='train')), tl.ReversibleSwap()), "
+        "tl.Add())",
+        (ramp((3, 16, 8), 0.3), ramp((3, 16, 8), 1.3))),
 }
 
 PREDICT = {

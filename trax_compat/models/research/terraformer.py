@@ -4,8 +4,8 @@ joined into one sequence (``ConcatWithPadding``), with Reformer's blocks,
 efficient attention and optional SRU feed-forward branches.
 
 Built: the token-input and embedded-input variants, the attention types
-the Reformer blocks take (``LSHSelfAttention``, ``SelfAttention``; Trax's
-``PureLSHSelfAttentionWrapper`` is not in trax_compat yet), ``ff_use_sru``, ``n_layers_forget``, the positional
+the Reformer blocks take (``LSHSelfAttention``, ``SelfAttention``,
+``PureLSHSelfAttentionWrapper``), ``ff_use_sru``, ``n_layers_forget``, the positional
 encodings of ``pos_type`` and 'predict' mode (the encoder runs once and is
 cached; the SRU layers read the encoder's padding mask there, as in
 Trax). Options not built yet raise an error naming them.
