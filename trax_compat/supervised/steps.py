@@ -172,8 +172,10 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
     Loop does for each step).
 
     ``state.opt_state`` holds one optimizer state per task; this task's is
-    ``[task_index]``. ``with_norms`` (static) also measures the gradient and
-    weight norms (two extra passes over the weights).
+    ``[task_index]``. The gradient and weight norms are computed at every
+    step (two reductions over the weights, below the step's noise) and
+    added to ``totals`` where ``with_norms`` (a traced bool) says so: one
+    program per batch shape, whichever steps are logged.
 
     ``data_parallel`` (a ``sharding.DataParallel``, or None for one device)
     compiles the step for its mesh: the batch split along its leading axis,
@@ -192,14 +194,17 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
         totals = totals.replace(loss=totals.loss + loss,
                                 all_losses=totals.all_losses + loss,
                                 n_steps=totals.n_steps + 1)
-        norms = {}
-        if with_norms:
-            norms = {"gradients_l2": optimizers_base.l2_norm(grads),
-                     "weights_l2": optimizers_base.l2_norm(state.params)}
-            totals = totals.replace(
-                gradients_l2=totals.gradients_l2 + norms["gradients_l2"],
-                weights_l2=totals.weights_l2 + norms["weights_l2"],
-                n_measured=totals.n_measured + 1)
+        norms = {"gradients_l2": optimizers_base.l2_norm(grads),
+                 "weights_l2": optimizers_base.l2_norm(state.params)}
+        # A select, not a branch: a conditional would cost a device-to-host
+        # read of the predicate on accelerators.
+        zero = jnp.zeros((), jnp.float32)
+        totals = totals.replace(
+            gradients_l2=totals.gradients_l2 + jnp.where(
+                with_norms, norms["gradients_l2"], zero),
+            weights_l2=totals.weights_l2 + jnp.where(
+                with_norms, norms["weights_l2"], zero),
+            n_measured=totals.n_measured + with_norms.astype(jnp.int32))
         opt_states = list(state.opt_state)
         params, opt_states[task_index] = update(
             tx, grads, opt_states[task_index], state.params, step,
@@ -209,8 +214,8 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
                               model_state=model_state)
         return state, totals, loss, norms
 
-    return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=6,
-                   **sharding.jit_kwargs(data_parallel, 2, 6))
+    return jax.jit(train_step, donate_argnums=(0, 1),
+                   **sharding.jit_kwargs(data_parallel, 2, 7))
 
 
 def make_eval_step(model, metrics, data_parallel=None):

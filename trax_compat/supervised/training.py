@@ -239,9 +239,10 @@ class Loop:
 
     ``optimizer_metrics_every_step``: Trax averages ``training/gradients_l2``
     and ``training/weights_l2`` (TensorBoard and ``history``, never stdout)
-    over every step. That costs two passes over all weights per step, so by
-    default they are measured at logged and checkpointed steps only; pass
-    True for Trax's averages (a subclass with its own ``run`` gets them).
+    over every step. The train step computes them at every step (one
+    program for all steps), but by default averages them over logged and
+    checkpointed steps only; pass True for Trax's averages (a subclass with
+    its own ``run`` gets them).
 
     ``prefetch_batches``: how many training batches a background thread may
     produce ahead (within one eval window, see ``prefetch``). The default 0
@@ -653,10 +654,10 @@ class Loop:
             self._state, self._totals, loss, norms = self._train_steps[
                 task_index](self._state, self._totals, batch,
                             np.int32(step), learning_rate, self.new_rng(),
-                            with_norms)
+                            np.bool_(with_norms))
             self._pulls.add(f"train/{task_index}")
         self._call_step_hooks("on_step_end", step)
-        return loss, dict(norms, loss=loss)
+        return loss, dict(norms if with_norms else {}, loss=loss)
 
     def _call_step_hooks(self, hook, step):
         """Trax's order: each callback's ``call_at``, then its hook. The
