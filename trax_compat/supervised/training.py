@@ -407,6 +407,7 @@ class Loop:
                                   self._parallel)
             for i, (task, tx) in enumerate(zip(self._tasks, self._txs))]
         self._train_step = self._train_steps[0]
+        self._add_weights_l2 = steps.make_add_weights_l2(self._parallel)
         self._eval_fns = [
             steps.make_eval_step(self._eval_model, t.metrics, self._parallel)
             for t in self._eval_tasks]
@@ -651,13 +652,19 @@ class Loop:
         if task_changed:
             self._totals = self._totals.restart_loss()
         with self._atomic(strict=True):
-            self._state, self._totals, loss, norms = self._train_steps[
+            norms = {}
+            if with_norms:
+                self._totals, norms["weights_l2"] = self._add_weights_l2(
+                    self._totals, self._state.params)
+            self._state, self._totals, loss, gradients_l2 = self._train_steps[
                 task_index](self._state, self._totals, batch,
                             np.int32(step), learning_rate, self.new_rng(),
                             np.bool_(with_norms))
+            if with_norms:
+                norms["gradients_l2"] = gradients_l2
             self._pulls.add(f"train/{task_index}")
         self._call_step_hooks("on_step_end", step)
-        return loss, dict(norms if with_norms else {}, loss=loss)
+        return loss, dict(norms, loss=loss)
 
     def _call_step_hooks(self, hook, step):
         """Trax's order: each callback's ``call_at``, then its hook. The
