@@ -239,10 +239,10 @@ class Loop:
 
     ``optimizer_metrics_every_step``: Trax averages ``training/gradients_l2``
     and ``training/weights_l2`` (TensorBoard and ``history``, never stdout)
-    over every step. The train step computes them at every step (one
-    program for all steps), but by default averages them over logged and
-    checkpointed steps only; pass True for Trax's averages (a subclass with
-    its own ``run`` gets them).
+    over every step. They cost passes over all weights, so by default they
+    are measured at logged and checkpointed steps only (by the same
+    compiled step as the others); pass True for Trax's averages (a
+    subclass with its own ``run`` gets them).
 
     ``prefetch_batches``: how many training batches a background thread may
     produce ahead (within one eval window, see ``prefetch``). The default 0
