@@ -165,20 +165,67 @@ def update(tx, grads, opt_state, params, step, learning_rate):
     return optax.apply_updates(params, updates), opt_state
 
 
+def _branch_is_cheap():
+    """On the CPU a conditional is free, so ordinary steps skip the pass
+    over the gradients. On accelerators that pass is nearly free while a
+    conditional reads its predicate back to the host mid-program, so the
+    norm is always computed and selected."""
+    return jax.default_backend() == "cpu"
+
+
+def _gradients_l2(grads):
+    return optimizers_base.l2_norm(grads).astype(jnp.float32)
+
+
+def _gradients_l2_by_branch(grads, with_norms):
+    """The gradients' norm where ``with_norms``, else zero."""
+    return jax.lax.cond(with_norms, _gradients_l2,
+                        lambda _: jnp.zeros((), jnp.float32), grads)
+
+
+def _gradients_l2_by_select(grads, with_norms):
+    return jnp.where(with_norms, _gradients_l2(grads),
+                     jnp.zeros((), jnp.float32))
+
+
+def make_add_weights_l2(data_parallel=None):
+    """``add_weights_l2(totals, params) -> (totals, weights_l2)``, jitted
+    (donating ``totals``): adds the norm of the weights a logged step starts
+    from. The host runs it before that step rather than the step itself:
+    the step updates the weights in place, and reading them there as well
+    makes XLA copy them first (a pass over every weight, every step)."""
+    def add_weights_l2(totals, params):
+        norm = optimizers_base.l2_norm(params).astype(jnp.float32)
+        return totals.replace(weights_l2=totals.weights_l2 + norm), norm
+
+    kwargs = {}
+    if data_parallel is not None:
+        replicated = data_parallel.replicated
+        kwargs = {"in_shardings": (replicated, replicated),
+                  "out_shardings": replicated}
+    return jax.jit(add_weights_l2, donate_argnums=0, **kwargs)
+
+
 def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
     """``train_step(state, totals, batch, step, learning_rate, rng,
-    with_norms) -> (state, totals, loss, norms)`` for one task, jitted.
+    with_norms) -> (state, totals, loss, gradients_l2)`` for one task,
+    jitted.
     ``rng`` is the step's key (the Loop's, split off its chain as Trax's
     Loop does for each step).
 
     ``state.opt_state`` holds one optimizer state per task; this task's is
-    ``[task_index]``. ``with_norms`` (static) also measures the gradient and
-    weight norms (two extra passes over the weights).
+    ``[task_index]``. ``with_norms`` (a traced bool) adds the gradients'
+    norm to ``totals`` and counts the step as measured (the weights' norm
+    comes from ``make_add_weights_l2``): one program per batch shape,
+    logged steps or not.
 
     ``data_parallel`` (a ``sharding.DataParallel``, or None for one device)
     compiles the step for its mesh: the batch split along its leading axis,
     everything else replicated.
     """
+    gradients_l2 = (_gradients_l2_by_branch if _branch_is_cheap()
+                    else _gradients_l2_by_select)
+
     def loss_fn(params, model_state, batch, rng):
         (loss,), model_state = model_then(model, [loss_layer], params,
                                           model_state, batch, rng)
@@ -192,14 +239,10 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
         totals = totals.replace(loss=totals.loss + loss,
                                 all_losses=totals.all_losses + loss,
                                 n_steps=totals.n_steps + 1)
-        norms = {}
-        if with_norms:
-            norms = {"gradients_l2": optimizers_base.l2_norm(grads),
-                     "weights_l2": optimizers_base.l2_norm(state.params)}
-            totals = totals.replace(
-                gradients_l2=totals.gradients_l2 + norms["gradients_l2"],
-                weights_l2=totals.weights_l2 + norms["weights_l2"],
-                n_measured=totals.n_measured + 1)
+        grads_l2 = gradients_l2(grads, with_norms)
+        totals = totals.replace(
+            gradients_l2=totals.gradients_l2 + grads_l2,
+            n_measured=totals.n_measured + with_norms.astype(jnp.int32))
         opt_states = list(state.opt_state)
         params, opt_states[task_index] = update(
             tx, grads, opt_states[task_index], state.params, step,
@@ -207,10 +250,10 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
         state = state.replace(step=step, params=params,
                               opt_state=tuple(opt_states),
                               model_state=model_state)
-        return state, totals, loss, norms
+        return state, totals, loss, grads_l2
 
-    return jax.jit(train_step, donate_argnums=(0, 1), static_argnums=6,
-                   **sharding.jit_kwargs(data_parallel, 2, 6))
+    return jax.jit(train_step, donate_argnums=(0, 1),
+                   **sharding.jit_kwargs(data_parallel, 2, 7))
 
 
 def make_eval_step(model, metrics, data_parallel=None):

@@ -239,9 +239,10 @@ class Loop:
 
     ``optimizer_metrics_every_step``: Trax averages ``training/gradients_l2``
     and ``training/weights_l2`` (TensorBoard and ``history``, never stdout)
-    over every step. That costs two passes over all weights per step, so by
-    default they are measured at logged and checkpointed steps only; pass
-    True for Trax's averages (a subclass with its own ``run`` gets them).
+    over every step. They cost passes over all weights, so by default they
+    are measured at logged and checkpointed steps only (by the same
+    compiled step as the others); pass True for Trax's averages (a
+    subclass with its own ``run`` gets them).
 
     ``prefetch_batches``: how many training batches a background thread may
     produce ahead (within one eval window, see ``prefetch``). The default 0
@@ -406,6 +407,7 @@ class Loop:
                                   self._parallel)
             for i, (task, tx) in enumerate(zip(self._tasks, self._txs))]
         self._train_step = self._train_steps[0]
+        self._add_weights_l2 = steps.make_add_weights_l2(self._parallel)
         self._eval_fns = [
             steps.make_eval_step(self._eval_model, t.metrics, self._parallel)
             for t in self._eval_tasks]
@@ -650,10 +652,16 @@ class Loop:
         if task_changed:
             self._totals = self._totals.restart_loss()
         with self._atomic(strict=True):
-            self._state, self._totals, loss, norms = self._train_steps[
+            norms = {}
+            if with_norms:
+                self._totals, norms["weights_l2"] = self._add_weights_l2(
+                    self._totals, self._state.params)
+            self._state, self._totals, loss, gradients_l2 = self._train_steps[
                 task_index](self._state, self._totals, batch,
                             np.int32(step), learning_rate, self.new_rng(),
-                            with_norms)
+                            np.bool_(with_norms))
+            if with_norms:
+                norms["gradients_l2"] = gradients_l2
             self._pulls.add(f"train/{task_index}")
         self._call_step_hooks("on_step_end", step)
         return loss, dict(norms, loss=loss)
