@@ -191,20 +191,25 @@ def section_data(args):
 
 
 def _loop_rows(prefix, loop):
-    """Rows ``A / Bx`` of one ``loop_vs_flax.run_rounds`` result."""
+    """Rows of one ``loop_vs_flax.run_rounds`` result: ``A / Bx`` for each
+    plain baseline, then the other pairs (``A2/B5``: with a schedule; ``A3/A``:
+    user-written layers)."""
     rows = []
     names = loop["names"]
     med = loop["medians"]
-    a = med[names[0]]
-    for full in names[1:]:
-        short = full.split()[0]
+    by_short = {full.split()[0]: full for full in names}
+    for key in loop["ratio"]:
+        a, _, b = key.rpartition("/")
+        a = a or "A"
+        label = (f"{prefix} / {by_short[b][3:].strip()}" if a == "A" else
+                 f"{prefix}: {a} / {b}")
         rows.append([
-            f"{prefix} / {full[3:].strip()} (steps/s)",
-            f"{a:.0f}", f"{med[full]:.0f}",
-            f"{loop['ratio'][short]:.2f} (paired "
-            f"{loop['paired'][short]:.2f})",
+            f"{label} (steps/s)",
+            f"{med[by_short[a]]:.0f}", f"{med[by_short[b]]:.0f}",
+            f"{loop['ratio'][key]:.2f} (paired "
+            f"{loop['paired'][key]:.2f})",
             f">= {TARGET_LOOP_RATIO}",
-            _ok(loop["paired"][short], TARGET_LOOP_RATIO)])
+            _ok(loop["paired"][key], TARGET_LOOP_RATIO)])
     return rows
 
 
