@@ -607,6 +607,74 @@ class SelfAttention(_EfficientAttention):
                                           output_rng), state)
 
 
+def lsh_attend_unbatched(layer, q, v, mask=None, *, state, rng,
+                         update_state):
+    """LSH attention of one example's shared queries/keys ``q`` and values
+    ``v`` (length, d), the part ``LSHSelfAttention`` and
+    ``PureLSHSelfAttention`` have in common: hashes ``q`` with the state's
+    key (a backward pass reuses the forward pass's buckets), sorts positions
+    by bucket, attends chunk by chunk, undoes the sort and combines the hash
+    rounds. Returns (output, new state)."""
+    # pylint: disable=protected-access
+    seqlen = q.shape[0]
+    n_hashes = layer._n_hashes
+    if update_state:
+        _, old_hash_rng = state
+        hash_rng, hash_subrng = jax.random.split(old_hash_rng)
+        buckets = layer.hash_vectors(q, hash_subrng, mask)
+        kept = buckets
+        if layer._max_length_for_buckets:
+            room = n_hashes * layer._max_length_for_buckets
+            if buckets.shape[0] < room:
+                kept = jnp.concatenate([buckets, jnp.zeros(
+                    room - buckets.shape[0], dtype=jnp.int32)])
+        state = (kept, hash_rng)
+    else:
+        # The backward pass reuses the forward pass's buckets.
+        buckets = state[0]
+        if layer._max_length_for_buckets:
+            buckets = buckets[:n_hashes * seqlen]
+    if buckets.shape[0] != n_hashes * seqlen:
+        raise ValueError(
+            f"{type(layer).__name__}'s state holds buckets for "
+            f"{buckets.shape[0] // n_hashes} positions but the input has "
+            f"{seqlen}; initialize the layer for this length (or set "
+            f"max_length_for_buckets).")
+
+    # Sort positions by (bucket, position) within each hash round.
+    ticker = jnp.arange(n_hashes * seqlen, dtype=jnp.int32)
+    buckets_and_t = jax.lax.stop_gradient(
+        seqlen * buckets + (ticker % seqlen))
+    _, sticker = jax.lax.sort_key_val(buckets_and_t, ticker)
+    _, undo_sort = jax.lax.sort_key_val(sticker, ticker)
+    sticker = jax.lax.stop_gradient(sticker)
+    undo_sort = jax.lax.stop_gradient(undo_sort)
+
+    st = sticker % seqlen
+    sq = jnp.take(q, st, axis=0)
+    sv = jnp.take(v, st, axis=0)
+    mask_fn = functools.partial(mask_self_attention, causal=layer._causal,
+                                exclude_self=True, masked=layer._masked)
+    q_info, kv_info = st, None
+    if layer._masked:
+        smask = jnp.take(mask, st, axis=0)
+        kv_info = q_info * jnp.where(smask, 1, -1).astype(jnp.int32)
+    so, slogits = attend(sq, k=None, v=sv, q_chunk_len=layer._chunk_len,
+                         n_chunks_before=layer._n_chunks_before,
+                         n_chunks_after=layer._n_chunks_after,
+                         mask_fn=mask_fn, q_info=q_info, kv_info=kv_info,
+                         dropout=layer._attention_dropout, rng=rng)
+    o = jnp.take(so, undo_sort, axis=0)
+    logits = jnp.take(slogits, undo_sort, axis=0)
+    if n_hashes > 1:
+        o = jnp.reshape(o, (n_hashes, seqlen, o.shape[-1]))
+        logits = jnp.reshape(logits, (n_hashes, seqlen, 1))
+        probs = jnp.exp(logits - jax.scipy.special.logsumexp(
+            logits, axis=0, keepdims=True))
+        o = jnp.sum(o * probs, axis=0)
+    return o, state
+
+
 class LSHSelfAttention(_EfficientAttention):
     """Reformer's LSH self-attention: queries double as keys; each hash
     round sorts the positions by (bucket, position), attends within chunks
@@ -680,63 +748,9 @@ class LSHSelfAttention(_EfficientAttention):
         w_q, w_v, w_o = weights
         q = jnp.matmul(x, w_q)
         v = jnp.matmul(x, w_v)
-        seqlen = x.shape[0]
-        n_hashes = self._n_hashes
-
-        if update_state:
-            _, old_hash_rng = state
-            hash_rng, hash_subrng = jax.random.split(old_hash_rng)
-            buckets = self.hash_vectors(q, hash_subrng, mask)
-            kept = buckets
-            if self._max_length_for_buckets:
-                room = n_hashes * self._max_length_for_buckets
-                if buckets.shape[0] < room:
-                    kept = jnp.concatenate([buckets, jnp.zeros(
-                        room - buckets.shape[0], dtype=jnp.int32)])
-            state = (kept, hash_rng)
-        else:
-            # The backward pass reuses the forward pass's buckets.
-            buckets = state[0]
-            if self._max_length_for_buckets:
-                buckets = buckets[:n_hashes * seqlen]
-        if buckets.shape[0] != n_hashes * seqlen:
-            raise ValueError(
-                f"LSHSelfAttention's state holds buckets for "
-                f"{buckets.shape[0] // n_hashes} positions but the input has "
-                f"{seqlen}; initialize the layer for this length (or set "
-                f"max_length_for_buckets).")
-
-        # Sort positions by (bucket, position) within each hash round.
-        ticker = jnp.arange(n_hashes * seqlen, dtype=jnp.int32)
-        buckets_and_t = jax.lax.stop_gradient(
-            seqlen * buckets + (ticker % seqlen))
-        _, sticker = jax.lax.sort_key_val(buckets_and_t, ticker)
-        _, undo_sort = jax.lax.sort_key_val(sticker, ticker)
-        sticker = jax.lax.stop_gradient(sticker)
-        undo_sort = jax.lax.stop_gradient(undo_sort)
-
-        st = sticker % seqlen
-        sq = jnp.take(q, st, axis=0)
-        sv = jnp.take(v, st, axis=0)
-        mask_fn = functools.partial(mask_self_attention, causal=self._causal,
-                                    exclude_self=True, masked=self._masked)
-        q_info, kv_info = st, None
-        if self._masked:
-            smask = jnp.take(mask, st, axis=0)
-            kv_info = q_info * jnp.where(smask, 1, -1).astype(jnp.int32)
-        so, slogits = attend(sq, k=None, v=sv, q_chunk_len=self._chunk_len,
-                             n_chunks_before=self._n_chunks_before,
-                             n_chunks_after=self._n_chunks_after,
-                             mask_fn=mask_fn, q_info=q_info, kv_info=kv_info,
-                             dropout=self._attention_dropout, rng=attend_rng)
-        o = jnp.take(so, undo_sort, axis=0)
-        logits = jnp.take(slogits, undo_sort, axis=0)
-        if n_hashes > 1:
-            o = jnp.reshape(o, (n_hashes, seqlen, o.shape[-1]))
-            logits = jnp.reshape(logits, (n_hashes, seqlen, 1))
-            probs = jnp.exp(logits - jax.scipy.special.logsumexp(
-                logits, axis=0, keepdims=True))
-            o = jnp.sum(o * probs, axis=0)
+        o, state = lsh_attend_unbatched(self, q, v, mask, state=state,
+                                        rng=attend_rng,
+                                        update_state=update_state)
         out = jnp.matmul(o, w_o)
         return (apply_broadcasted_dropout(out, self._output_dropout,
                                           output_rng), state)

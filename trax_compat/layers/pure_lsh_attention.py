@@ -108,63 +108,9 @@ class PureLSHSelfAttention(ea._EfficientAttention):  # pylint: disable=protected
     def _forward_unbatched(self, qk, v, mask=None, *, state, rng,
                            update_state):
         attend_rng, _ = jax.random.split(rng)
-        seqlen = qk.shape[0]
-        n_hashes = self._n_hashes
-        if update_state:
-            _, old_hash_rng = state
-            hash_rng, hash_subrng = jax.random.split(old_hash_rng)
-            buckets = self.hash_vectors(qk, hash_subrng, mask)
-            kept = buckets
-            if self._max_length_for_buckets:
-                room = n_hashes * self._max_length_for_buckets
-                if buckets.shape[0] < room:
-                    kept = jnp.concatenate([buckets, jnp.zeros(
-                        room - buckets.shape[0], dtype=jnp.int32)])
-            state = (kept, hash_rng)
-        else:
-            # A backward pass reuses the buckets of the forward pass.
-            buckets = state[0]
-            if self._max_length_for_buckets:
-                buckets = buckets[:n_hashes * seqlen]
-        if buckets.shape[0] != n_hashes * seqlen:
-            raise ValueError(
-                f"PureLSHSelfAttention's state holds buckets for "
-                f"{buckets.shape[0] // n_hashes} positions but the input has "
-                f"{seqlen}; initialize the layer for this length (or set "
-                f"max_length_for_buckets).")
-
-        ticker = jnp.arange(n_hashes * seqlen, dtype=jnp.int32)
-        buckets_and_t = jax.lax.stop_gradient(
-            seqlen * buckets + (ticker % seqlen))
-        _, sticker = jax.lax.sort_key_val(buckets_and_t, ticker)
-        _, undo_sort = jax.lax.sort_key_val(sticker, ticker)
-        sticker = jax.lax.stop_gradient(sticker)
-        undo_sort = jax.lax.stop_gradient(undo_sort)
-
-        st = sticker % seqlen
-        sq = jnp.take(qk, st, axis=0)
-        sv = jnp.take(v, st, axis=0)
-        mask_fn = functools.partial(ea.mask_self_attention,
-                                    causal=self._causal, exclude_self=True,
-                                    masked=self._masked)
-        kv_info = None
-        if self._masked:
-            smask = jnp.take(mask, st, axis=0)
-            kv_info = st * jnp.where(smask, 1, -1).astype(jnp.int32)
-        so, slogits = ea.attend(
-            sq, k=None, v=sv, q_chunk_len=self._chunk_len,
-            n_chunks_before=self._n_chunks_before,
-            n_chunks_after=self._n_chunks_after, mask_fn=mask_fn, q_info=st,
-            kv_info=kv_info, dropout=self._attention_dropout, rng=attend_rng)
-        o = jnp.take(so, undo_sort, axis=0)
-        logits = jnp.take(slogits, undo_sort, axis=0)
-        if n_hashes > 1:
-            o = jnp.reshape(o, (n_hashes, seqlen, o.shape[-1]))
-            logits = jnp.reshape(logits, (n_hashes, seqlen, 1))
-            probs = jnp.exp(logits - jax.scipy.special.logsumexp(
-                logits, axis=0, keepdims=True))
-            o = jnp.sum(o * probs, axis=0)
-        return o, state
+        return ea.lsh_attend_unbatched(self, qk, v, mask, state=state,
+                                       rng=attend_rng,
+                                       update_state=update_state)
 
     def _incremental_forward_unbatched(self, qk, v, *, q_start, q_len, state,
                                        rng, update_state):
