@@ -675,6 +675,20 @@ def lsh_attend_unbatched(layer, q, v, mask=None, *, state, rng,
     return o, state
 
 
+def predict_kv_indices(layer, is_valid_target, q_start, q_len, length):
+    """Positions a predict-mode LSH query attends to: the latest ones
+    sharing a bucket with it (as many as its chunks would hold), then the
+    latest others; positions after the query come last."""
+    # pylint: disable=protected-access
+    positions = jnp.arange(length, dtype=jnp.int32)
+    priorities = jnp.where(positions > q_start + q_len,
+                           -(length + positions), positions)
+    priorities = priorities + length * is_valid_target.astype(jnp.int32)
+    _, kv_indices = jax.lax.sort_key_val(priorities, positions)
+    return kv_indices[
+        -layer._n_hashes * layer._chunk_len * (1 + layer._n_chunks_before):]
+
+
 class LSHSelfAttention(_EfficientAttention):
     """Reformer's LSH self-attention: queries double as keys; each hash
     round sorts the positions by (bucket, position), attends within chunks
@@ -789,16 +803,8 @@ class LSHSelfAttention(_EfficientAttention):
         buckets = jnp.reshape(table, (-1,))
         is_valid_target = jnp.any(table == q_buckets, axis=0)
 
-        # Attend to the latest positions sharing a bucket with the query
-        # (as many as the chunks would hold), then the latest others.
-        seqlen = x.shape[0]
-        positions = jnp.arange(seqlen, dtype=jnp.int32)
-        priorities = jnp.where(positions > q_start + q_len,
-                               -(seqlen + positions), positions)
-        priorities = priorities + seqlen * is_valid_target.astype(jnp.int32)
-        _, kv_indices = jax.lax.sort_key_val(priorities, positions)
-        kv_indices = kv_indices[
-            -n_hashes * self._chunk_len * (1 + self._n_chunks_before):]
+        kv_indices = predict_kv_indices(self, is_valid_target, q_start,
+                                        q_len, x.shape[0])
         x_attend_to = x[kv_indices]
         k = length_normalized(jnp.matmul(x_attend_to, w_q))
         v = jnp.matmul(x_attend_to, w_v)

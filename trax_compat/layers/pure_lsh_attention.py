@@ -161,16 +161,8 @@ class PureLSHSelfAttention(ea._EfficientAttention):  # pylint: disable=protected
             jnp.reshape(buckets, (n_hashes, -1)), q_buckets, q_start, axis=1)
         is_valid_target = jnp.any(table == q_buckets, axis=0)
 
-        # The latest positions sharing a bucket with the query (as many as
-        # the chunks would hold), then the latest others.
-        length = qk.shape[0]
-        positions = jnp.arange(length, dtype=jnp.int32)
-        priorities = jnp.where(positions > q_start + q_len,
-                               -(length + positions), positions)
-        priorities = priorities + length * is_valid_target.astype(jnp.int32)
-        _, kv_indices = jax.lax.sort_key_val(priorities, positions)
-        kv_indices = kv_indices[
-            -n_hashes * self._chunk_len * (1 + self._n_chunks_before):]
+        kv_indices = ea.predict_kv_indices(self, is_valid_target, q_start,
+                                           q_len, qk.shape[0])
         k = ea.length_normalized(qk[kv_indices])
         mask_fn = functools.partial(ea.mask_self_attention, causal=True,
                                     masked=True, exclude_self=True)
