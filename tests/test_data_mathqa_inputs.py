@@ -138,3 +138,14 @@ def test_gin_binds_dataset_path():
     finally:
         gin.clear_config()
 
+
+def test_t2t_problems_names_tensor2tensor():
+    with pytest.raises(ImportError, match="tensor2tensor.*pip install"):
+        tf_inputs.t2t_problems()
+
+
+def test_every_public_function_of_trax_tf_inputs_exists():
+    names = ORACLE["tf_inputs_public_names"]
+    assert "t2t_problems" in names and len(names) > 60
+    assert [n for n in names if not callable(getattr(tf_inputs, n, None))
+            ] == []

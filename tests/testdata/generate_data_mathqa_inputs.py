@@ -12,7 +12,8 @@ for ``single_file=False``) and ``data_mathqa_inputs.json.gz``: for each case
 (a function, its arguments, a seed for NumPy's and Python's global
 generators, a count) the first items Trax's generator yields, and one draw
 of each global generator afterwards (so the random numbers used match too).
-The tests replay each case with trax_compat on the same files.
+The tests replay each case with trax_compat on the same files. It also
+lists the public functions of Trax's ``tf_inputs``.
 """
 
 import argparse
@@ -234,9 +235,15 @@ def main():
         aqua_no_task = None
     except ValueError as e:
         aqua_no_task = "ValueError: %s" % e
+    # Trax's own functions and classes in tf_inputs (not the modules it
+    # imports): each must exist in trax_compat's tf_inputs.
+    public = sorted(n for n, v in vars(tf_inputs).items()
+                    if not n.startswith("_") and callable(v)
+                    and getattr(v, "__module__", None) == tf_inputs.__name__)
     oc.write_json_gz(root / "data_mathqa_inputs.json.gz", {
         "env": oc.env("generate_data_mathqa_inputs.py", with_tensorflow=True),
-        "cases": cases, "aqua_no_task": aqua_no_task})
+        "cases": cases, "aqua_no_task": aqua_no_task,
+        "tf_inputs_public_names": public})
 
 
 if __name__ == "__main__":
