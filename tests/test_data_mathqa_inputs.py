@@ -123,20 +123,37 @@ def test_annotated_drop_eval_reads_the_dev_file_whatever_single_file(
                 dataset_path=str(tmp_path / "none"), single_file=False)
 
 
-def test_gin_binds_dataset_path():
+def test_gin_config_in_trax_style_builds_tokenized_streams():
+    # As Trax's t5_mathqa*.gin configs wire it: a scoped CreateMathQAInputs,
+    # then Tokenize, as make_inputs' stream.
     import gin  # pylint: disable=import-outside-toplevel  (the [test] extra)
     from trax_compat import gin_registry  # pylint: disable=import-outside-toplevel
+    from trax_compat.data import inputs  # pylint: disable=import-outside-toplevel
     gin.clear_config()
     try:
         gin.parse_config(
-                "trax.data.CreateMathQAInputs.dataset_path = '%s'\n"
-                "trax.data.CreateMathQAInputs.cumulative = False\n"
-                "trax.data.CreateMathQAInputs.category = True\n"
+                "train/trax.data.CreateMathQAInputs.dataset_path = '%s'\n"
+                "train/trax.data.CreateMathQAInputs.cumulative = False\n"
+                "train/trax.data.CreateMathQAInputs.category = True\n"
+                "trax.data.Tokenize.keys = [0, 1]\n"
+                "trax.data.Tokenize.vocab_file = 'en_8k.subword'\n"
+                "make_inputs.train_stream = [\n"
+                "    @train/data.CreateMathQAInputs(), @data.Tokenize()]\n"
                 % (ROOT / "mathqa"))
-        make = gin_registry.configurable(tf_inputs.CreateMathQAInputs)
-        assert next(make()())[1] == "physics"
+        stream = gin_registry.configurable(inputs.make_inputs)().train_stream(1)
+        items = [next(stream) for _ in range(5)]
     finally:
         gin.clear_config()
+    categories = [tf_inputs.detokenize(t, vocab_file="en_8k.subword")
+                  for _, t, _ in items]
+    # The five problems of train.json that pass, in their order, cycling.
+    cycle = ["physics", "general", "geometry", "probability", "gain"] * 2
+    start = cycle.index(categories[0])
+    assert categories == cycle[start:start + 5]
+    for inputs_ids, target_ids, mask in items:
+        assert inputs_ids.dtype == target_ids.dtype == np.int64
+        assert len(mask) == len(tf_inputs.detokenize(
+                target_ids, vocab_file="en_8k.subword"))
 
 
 def test_t2t_problems_names_tensor2tensor():
@@ -149,3 +166,28 @@ def test_every_public_function_of_trax_tf_inputs_exists():
     assert "t2t_problems" in names and len(names) > 60
     assert [n for n in names if not callable(getattr(tf_inputs, n, None))
             ] == []
+
+
+def test_paths_with_a_scheme_are_read_through_gfile():
+    # As Trax's GFile reads gs:// buckets; TensorFlow's in-memory ram://
+    # file system stands in for one here.
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel  (the [test] extra)
+    remote = "ram://mathqa_inputs_test"
+    for folder, name in (("mathqa", "train.json"),
+                         ("drop_many", "part_a.json")):
+        tf.io.gfile.makedirs(remote + "/" + folder)
+        with tf.io.gfile.GFile("%s/%s/%s" % (remote, folder, name), "w") as f:
+            f.write((ROOT / folder / name).read_text(encoding="utf-8"))
+    for folder, make in (("mathqa", tf_inputs.CreateMathQAInputs),
+                         ("drop_many", lambda dataset_path:
+                          tf_inputs.CreateAnnotatedDropInputs(
+                              dataset_path, single_file=False))):
+        here = make(dataset_path=str(ROOT / folder))()
+        there = make(dataset_path=remote + "/" + folder)()
+        if folder == "drop_many":
+            here = (x for x in here if "Prelature" in x[0])  # part_a's only
+        for _ in range(4):
+            assert _record(next(there)) == _record(next(here))
+    with pytest.raises(FileNotFoundError, match="dev.json in dataset_path"):
+        tf_inputs.CreateAquaInputs(remote + "/aqua", train=False,
+                                   rationale=True)
