@@ -93,6 +93,17 @@ def test_bad_files_name_the_file_the_line_and_the_field(tmp_path):
                                      correct_answer=True)()
     with pytest.raises(KeyError, match="train.json has no 'correct' field"):
         next(gen)
+    (tmp_path / "train.json").write_text('{"Problem": "p"}')
+    with pytest.raises(ValueError, match="JSON dict, not the JSON array"):
+        tf_inputs.CreateMathQAInputs(dataset_path=str(tmp_path))
+    (tmp_path / "train.json").write_text('[{"Problem": "p"}]')
+    gen = tf_inputs.CreateMathQAInputs(dataset_path=str(tmp_path))()
+    with pytest.raises(KeyError, match="no 'linear_formula' field"):
+        next(gen)
+    (tmp_path / "train.json").write_text('["p"]')
+    gen = tf_inputs.CreateMathQAInputs(dataset_path=str(tmp_path))()
+    with pytest.raises(ValueError, match="not a JSON object of fields: 'p'"):
+        next(gen)
     (tmp_path / "train_annotated.json").write_text('{"passage": "p 1"}\n')
     gen = tf_inputs.CreateAnnotatedDropInputs(dataset_path=str(tmp_path))()
     with pytest.raises(KeyError, match="no 'question' field"):

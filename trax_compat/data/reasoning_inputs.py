@@ -90,10 +90,15 @@ def _read_text(path):
 
 def _json_array(path):
     try:
-        return json.loads(_read_text(path))
+        examples = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError("%s is not one JSON array of examples, as MathQA's "
                          "files are: %s" % (path, e)) from e
+    if not isinstance(examples, list):
+        raise ValueError("%s holds a JSON %s, not the JSON array of examples "
+                         "MathQA's files are." % (path,
+                                                  type(examples).__name__))
+    return examples
 
 
 def _json_lines(path):
@@ -110,6 +115,9 @@ def _json_lines(path):
 
 
 def _field(example, name, path):
+    if not isinstance(example, dict):
+        raise ValueError("An example of %s is not a JSON object of fields: "
+                         "%.60r" % (path, example))
     try:
         return example[name]
     except KeyError:
@@ -205,6 +213,8 @@ def CreateMathQAInputs(dataset_path=None, train=True, test=False,  # pylint: dis
             yield from _mathqa_examples(example)
 
     def _mathqa_examples(example):
+        for name in ("Problem", "linear_formula", "options", "correct"):
+            _field(example, name, path)
         worked = mathqa.process_single_mathqa_example(example)
         if not worked:
             return  # the correct option is not a number
