@@ -9,6 +9,7 @@ a script builds as ``<class name>.<method>``). Values are
 
 SENTIMENT = "docs/migration/sentiment.md"
 EARLYSTOPPING = "docs/migration/earlystopping.md"
+IMDB = "docs/migration/imdb.md"
 GUIDE = "docs/migration.md"
 
 _DATA = SENTIMENT + "#data"
@@ -50,7 +51,7 @@ TABLE = {
                         "stacking in the generator",
                         EARLYSTOPPING + "#data"),
     "trax.data.TFDS": ("tfds.load(name, split=...) or tfds.data_source",
-                       _DATA),
+                       IMDB + "#data"),
     "trax.data.inputs.Inputs": ("a function returning train and eval "
                                 "iterators (create_datasets)", _DATA),
     # -- layers ---------------------------------------------------------------
