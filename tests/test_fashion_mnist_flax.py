@@ -133,12 +133,15 @@ def native(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
-    # Case a cut to its first step. Under the notebook's 'tensorflow-numpy'
-    # trax_compat fails to initialize tl.Conv (a TensorFlow tensor reaches
-    # RandomNormalInitializer's .astype); its layers compute with JAX under
-    # either name, so the twin runs under 'jax' as real Trax's runs did.
+    # Case a up to its Loop's construction (the Loop's compiles of this CNN
+    # would cost the suite some 15 s): the model trax_compat builds and
+    # initializes, and its outputs on the next eval batch. Under the
+    # notebook's 'tensorflow-numpy' trax_compat fails to initialize tl.Conv
+    # (a TensorFlow tensor reaches RandomNormalInitializer's .astype); its
+    # layers compute with JAX under either name, so the twin runs under
+    # 'jax', as real Trax's runs did.
     return cells.run(trax_compat, tmp_path_factory.mktemp("twin"),
-                     backend="jax", **dict(cells.CASES["a"], n_steps=1))
+                     backend="jax", **dict(cells.CASES["a"], n_steps=0))
 
 
 @pytest.mark.parametrize("name", sorted(cells.CASES))
@@ -179,12 +182,7 @@ def test_trained_weights_and_outputs_are_trax_s(native, oracle, name):
     assert int(run["result"].state.step) == expected["step"]
 
 
-def _at_step_1(history):
-    return {name: [v for s, v in history[name] if s == 1]
-            for name in TRAX_NAMES.values()}
-
-
-def test_trax_compat_twin_runs_the_cells_as_trax_does(twin, oracle):
+def test_trax_compat_twin_builds_the_model_trax_built(twin, oracle):
     expected = oracle["runs"]["a"]
     assert twin["backend"] == "jax"
     for key in ("model_repr", "example_batch_shapes"):
@@ -195,19 +193,24 @@ def test_trax_compat_twin_runs_the_cells_as_trax_does(twin, oracle):
                                         np.float32(e[key]), 1)
     assert twin["initial_weights"][8]["sha256"] == (
         expected["initial_weights"][8]["sha256"])
+    # Its reads up to the Loop's construction are Trax's.
     reads = twin["reads"][:-1]
     assert reads == expected["reads"][:len(reads)]
-    theirs = _at_step_1(expected["history"])
-    for name, values in _at_step_1(twin["history"]).items():
-        np.testing.assert_allclose(values, theirs[name], rtol=RTOL,
-                                   atol=1e-6, err_msg=name)
+    assert reads[-1] == ["loop_built", None]
 
 
-def test_native_program_logs_what_its_twin_logs(native, twin):
-    history = native["a"]["result"].history
-    theirs = _at_step_1(twin["history"])
-    for ours, name in TRAX_NAMES.items():
-        np.testing.assert_allclose([history[1][ours]], theirs[name],
-                                   rtol=RTOL, atol=1e-6, err_msg=ours)
-    assert native["a"]["reads"][:len(twin["reads"]) - 1] == (
-        twin["reads"][:-1])
+def test_native_model_computes_what_the_twin_computes(twin):
+    # The untrained twin's outputs on the eval batch it read last, against
+    # the native module with the native initial parameters on that batch.
+    case = cells.CASES["a"]
+    train_iter, eval_iter, _ = input_pipeline.create_datasets(_config(case))
+    n_eval_reads = sum(tag == "eval" for tag, _ in twin["reads"])
+    for _ in range(n_eval_reads - 1):  # create_datasets read the first
+        batch = next(eval_iter)
+    assert cells.batch_digest([batch["image"], batch["label"]]) == (
+        twin["reads"][-1][1])
+    # A fresh state: its jitted predict is the one the native runs compiled.
+    outputs = train.predict(train.create_train_state(_config(case)),
+                            batch["image"])
+    np.testing.assert_allclose(outputs, np.array(twin["outputs"]),
+                               rtol=1e-5, atol=1e-5)

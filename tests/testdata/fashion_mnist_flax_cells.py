@@ -124,7 +124,8 @@ def run(trax, output_dir, *, data_seed, loop_seed, n_steps,
                                   random_seed=loop_seed)
     initial = _weights(model)
     reads.append(["loop_built", None])
-    training_loop.run(n_steps)
+    if n_steps:  # 0: the Loop only built (the model initialized)
+        training_loop.run(n_steps)
 
     history = {}
     for mode in training_loop.history.modes:

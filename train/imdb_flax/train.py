@@ -100,10 +100,16 @@ def predict(state, inputs):
     return jnp.exp(state.apply_fn({"params": state.params}, inputs))
 
 
+@functools.lru_cache(maxsize=None)
+def _optimizer(learning_rate, weight_decay_rate):
+    # Like the model, the optimizer is part of the jitted steps' cache key:
+    # one per setting lets later runs in the process reuse the compiled steps.
+    return trax_adam(learning_rate, weight_decay_rate=weight_decay_rate)
+
+
 def create_train_state(config):
     model = models.create_model(config)
-    tx = trax_adam(config.learning_rate,
-                   weight_decay_rate=config.weight_decay_rate)
+    tx = _optimizer(config.learning_rate, config.weight_decay_rate)
     return train_state.TrainState.create(
         apply_fn=model.apply, params=models.initial_params(config), tx=tx)
 
