@@ -43,9 +43,12 @@ python -m train.fashion_mnist_flax --workdir runs/fashion \\
 and schedules, and checks the native program against real Trax's runs: the
 initial weights (bit for bit, but for one-ulp differences in JAX's normal
 sampler between versions), every train and eval batch read, in the same
-order, the logged loss and accuracy, the trained weights and the outputs
-on the next eval batch within 1e-5 of their size; and against the same
-cells on trax_compat.
+order, the logged loss and accuracy within 2e-5 of their values, the
+trained weights and the outputs on the next eval batch within 1e-4 of
+their largest value (the tutorial's rate drives the losses into the
+hundreds, which amplifies float rounding); and against trax_compat's build
+of the same cells up to the `Loop` (its initial weights, the batches it
+read, its model's outputs).
 """
 
 SECTIONS = [
