@@ -102,6 +102,28 @@ def test_command_prints_the_plan(tmp_path, capsys):
                      r"line 32 +trax\.layers\.SomethingNew$", out, re.M)
 
 
+def test_image_classifier_script_points_to_the_fashion_mnist_page(tmp_path):
+    # A small image classifier in the Fashion-MNIST tutorial's style.
+    findings = _plan(tmp_path, textwrap.dedent("""\
+        import trax
+        from trax import layers as tl
+        images = trax.data.TFDS('fashion_mnist', keys=('image', 'label'))()
+        net = tl.Serial(tl.ToFloat(), tl.Conv(16, (3, 3), padding='SAME'),
+                        tl.Relu(), tl.MaxPool(), tl.Flatten(), tl.Dense(10))
+        loss = tl.CategoryCrossEntropy()
+        """))
+    pages = {f.name: f.page for f in findings}
+    assert all(f.equivalent for f in findings), findings
+    for name in ("ToFloat", "Conv", "MaxPool", "Flatten"):
+        assert pages["trax.layers." + name] == (
+            "docs/migration/fashion_mnist.md#model"), name
+    assert pages["trax.layers.CategoryCrossEntropy"] == (
+        "docs/migration/fashion_mnist.md#loss-and-metrics")
+    assert pages["trax.data.TFDS"] == "docs/migration/imdb.md#data"
+    by_name = {f.name: f.equivalent for f in findings}
+    assert "strides=(1, 1)" in by_name["trax.layers.MaxPool"]
+
+
 def test_import_spellings_and_references(tmp_path):
     # A Deep N-Gram style script on trax_compat's names, with from-imports.
     findings = _plan(tmp_path, textwrap.dedent("""\

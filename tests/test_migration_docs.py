@@ -22,7 +22,8 @@ def test_stale_page_is_reported(tmp_path, monkeypatch, capsys):
     assert "stale: " in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # --check writes nothing
     assert build.main([]) == 0
-    for name in ("sentiment.md", "earlystopping.md"):
+    for name in ("sentiment.md", "earlystopping.md", "imdb.md",
+                 "fashion_mnist.md"):
         assert (tmp_path / name).read_text() == (
             REPO / "docs" / "migration" / name).read_text()
 
@@ -39,7 +40,8 @@ def test_code_comes_from_the_programs():
     assert "\n".join("    " + l if l else l for l in block.splitlines()) \
         in adam
     assert block in page
-    for name in ("sentiment.md", "earlystopping.md"):
+    for name in ("sentiment.md", "earlystopping.md", "imdb.md",
+                 "fashion_mnist.md"):
         text = (REPO / "docs" / "migration" / name).read_text()
         for section in ("Data", "Model", "Loss and metrics",
                         "Optimizer and schedule", "Loop", "Checkpoints",

@@ -9,6 +9,8 @@ a script builds as ``<class name>.<method>``). Values are
 
 SENTIMENT = "docs/migration/sentiment.md"
 EARLYSTOPPING = "docs/migration/earlystopping.md"
+IMDB = "docs/migration/imdb.md"
+FASHION = "docs/migration/fashion_mnist.md"
 GUIDE = "docs/migration.md"
 
 _DATA = SENTIMENT + "#data"
@@ -50,7 +52,7 @@ TABLE = {
                         "stacking in the generator",
                         EARLYSTOPPING + "#data"),
     "trax.data.TFDS": ("tfds.load(name, split=...) or tfds.data_source",
-                       _DATA),
+                       IMDB + "#data"),
     "trax.data.inputs.Inputs": ("a function returning train and eval "
                                 "iterators (create_datasets)", _DATA),
     # -- layers ---------------------------------------------------------------
@@ -70,7 +72,13 @@ TABLE = {
     "trax.layers.Gelu": ("flax.linen.gelu", _MODEL),
     "trax.layers.Sigmoid": ("flax.linen.sigmoid", _MODEL),
     "trax.layers.Tanh": ("flax.linen.tanh", _MODEL),
-    "trax.layers.Flatten": ("x.reshape((x.shape[0], -1))", _MODEL),
+    "trax.layers.Flatten": ("x.reshape((x.shape[0], -1))",
+                            FASHION + "#model"),
+    "trax.layers.ToFloat": ("x.astype(jnp.float32) (no rescaling)",
+                            FASHION + "#model"),
+    "trax.layers.MaxPool": (
+        "flax.linen.max_pool(x, (2, 2), strides=(1, 1)): Trax's default "
+        "stride is 1, not the window", FASHION + "#model"),
     "trax.layers.Dropout": (
         "flax.linen.Dropout(rate)(x, deterministic=...) with "
         "rngs={'dropout': key}", _TO_FLAX),
@@ -78,7 +86,8 @@ TABLE = {
                               _TRANSFORMER),
     "trax.layers.BatchNorm": ("flax.linen.BatchNorm (its batch_stats "
                               "collection is Trax's layer state)", _TO_FLAX),
-    "trax.layers.Conv": ("flax.linen.Conv", _TO_FLAX),
+    "trax.layers.Conv": ("flax.linen.Conv (NHWC, HWIO kernels as Trax)",
+                         FASHION + "#model"),
     "trax.layers.GRU": ("flax.linen.RNN(flax.linen.GRUCell(features))",
                         _TO_FLAX),
     "trax.layers.LSTM": (
@@ -97,14 +106,15 @@ TABLE = {
         "optax.softmax_cross_entropy_with_integer_labels (Trax applies "
         "log_softmax to the model output again)", _LOSS),
     "trax.layers.CategoryCrossEntropy": (
-        "optax.softmax_cross_entropy_with_integer_labels(...).mean()", _LOSS),
+        "optax.softmax_cross_entropy_with_integer_labels(...).mean()",
+        FASHION + "#loss-and-metrics"),
     "trax.layers.CrossEntropyLoss": (
         "optax.softmax_cross_entropy_with_integer_labels, weighted", _LOSS),
     "trax.layers.WeightedCategoryAccuracy": (
         "the weighted mean of argmax(logits) == labels, a CLU "
         "metrics.Average", _LOSS),
     "trax.layers.CategoryAccuracy": ("(argmax(logits) == labels).mean()",
-                                     _LOSS),
+                                     FASHION + "#loss-and-metrics"),
     "trax.layers.Accuracy": ("(argmax(logits) == labels), weighted mean",
                              _LOSS),
     "trax.layers.L2Loss": ("the weighted mean of squared errors (optax."
