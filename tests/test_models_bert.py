@@ -271,3 +271,23 @@ def test_gin_binds_the_heads_by_trax_names():
     head = str(model.sublayers[1])
     assert head.startswith("Branch_in2_out2")
     assert "Dense_4" in head and "Dense_9" in head and "Dense_30522" not in head
+
+
+def test_gin_check_drops_an_included_configs_missing_import(tmp_path):
+    # As bert_glue_classification.gin includes bert.gin, which imports t5.
+    from trax_compat import gin_check  # pylint: disable=g-import-not-at-top
+    (tmp_path / "base.gin").write_text(
+        "import t5.data.preprocessors\nimport trax.models\n"
+        "train.model = @trax.models.BERT\ntrain.optimizer = "
+        "@trax.optimizers.Adam\nBERT.init_checkpoint = 'bert-base-uncased'\n")
+    (tmp_path / "main.gin").write_text(
+        "import trax.models.research.bert\ninclude 'base.gin'\n"
+        "BERT.head = @bert.BERTClassifierHead\n"
+        "bert.BERTClassifierHead.n_classes = 3\n")
+    import gin  # pylint: disable=g-import-not-at-top
+    try:
+        check = gin_check.check_config(str(tmp_path / "main.gin"))
+    finally:
+        gin.clear_config()
+    assert (check.status, check.model) == ("fails", "BERT")
+    assert check.reason.endswith("without that import the rest builds")
