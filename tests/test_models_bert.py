@@ -7,6 +7,7 @@ the gin names Trax's BERT configs use."""
 
 import functools  # pylint: disable=unused-import  (constructor strings)
 import os
+import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -248,6 +249,13 @@ def test_pretrained_bert_offline_or_missing_says_what_to_do(
     assert missing in str(e.value)
     with pytest.raises(Exception, match="Unknown BERT model name"):
         _init_from(oracle, "bert-huge")
+
+
+def test_pretrained_bert_without_tensorflow_names_the_extra(
+        oracle, checkpoint, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as if absent
+    with pytest.raises(Exception, match=r"trax-compat\[tfds\]"):
+        _init_from(oracle, checkpoint)
 
 
 # -- gin: the names Trax's bert*.gin configs bind -----------------------------

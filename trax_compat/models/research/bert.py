@@ -10,8 +10,11 @@ Differences from Trax, on purpose: a model name (``'bert-base-uncased'``)
 is resolved, and downloaded if need be, when the weights are initialized
 rather than when the model is built, so building a model (as gin configs
 do) stays offline; the checkpoint's layer count and head size are taken
-from the model instead of being fixed at BERT-base's 12 and 64; and a
-checkpoint that does not fit the model says which tensor does not fit.
+from the model instead of being fixed at BERT-base's 12 and 64; the
+position table is taken in the model's own (max_len, d_model) shape (Trax's
+loader hands it over as (1, max_len, d_model), which its own shape check
+then refuses, so Trax cannot load any checkpoint); and a checkpoint that
+does not fit the model says which tensor does not fit.
 """
 
 import os
@@ -132,13 +135,13 @@ def BERT(d_model=768, vocab_size=30522, max_len=512, type_vocab_size=2,
         attention = tl.SelfAttention(n_heads=n_heads, d_qk=d_head, d_v=d_head,
                                      bias=True, masked=True, mode=mode)
         encoder += [
-            tl.Select([0, 1, 1]),  # keeps a copy of the mask for the next
+            tl.Select([0, 1, 1]),  # the mask again, for the next layer
             tl.Residual(attention, AddBias()),
             tl.LayerNorm(epsilon=epsilon),
             tl.Residual(tl.Dense(d_ff), tl.Gelu(), tl.Dense(d_model)),
             tl.LayerNorm(epsilon=epsilon),
         ]
-    encoder.append(tl.Select([0], n_in=2))  # drops the mask
+    encoder.append(tl.Select([0], n_in=2))  # only activations to the pooler
 
     pooler = [tl.Fn("", _first_token_and_all, n_out=2), tl.Dense(d_model),
               tl.Tanh()]
@@ -305,7 +308,7 @@ def _read_checkpoint(path, leaves):
         x = _fit(np.asarray(reader.get_tensor(name)), how, d_head)
         if x.shape != leaf.shape and x.size == leaf.size and (
                 x.squeeze().shape == np.shape(leaf)):
-            x = x.reshape(leaf.shape)  # (1, max_len, d) position tables
+            x = x.reshape(leaf.shape)  # e.g. a table stored as (1, max_len, d)
         if x.shape != leaf.shape:
             raise ValueError(
                 f"BERT checkpoint tensor {name!r} has shape {x.shape} in "
