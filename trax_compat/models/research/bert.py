@@ -29,7 +29,6 @@ import numpy as np
 
 from trax_compat import gin_registry
 from trax_compat import layers as tl
-from trax_compat.data import tf_deps
 
 # pylint: disable=invalid-name
 
@@ -299,6 +298,8 @@ def _read_checkpoint(path, leaves):
             f"and its data files): pass init_checkpoint as the checkpoint's "
             f"prefix, e.g. '/path/to/bert_model.ckpt', or a known model "
             f"name such as 'bert-base-uncased'.")
+    # Not at import: trax_compat.models need not load the data package.
+    from trax_compat.data import tf_deps  # pylint: disable=g-import-not-at-top
     tf = tf_deps.tf("Loading a pre-trained BERT checkpoint")
     reader = tf.train.load_checkpoint(path)
     loaded = []
