@@ -237,12 +237,15 @@ def test_pretrained_bert_offline_or_missing_says_what_to_do(
     monkeypatch.setenv("HOME", str(tmp_path))
 
     def offline(url, path):
+        with open(path, "wb") as f:
+            f.write(b"PK")  # a download cut short
         raise urllib.error.URLError("no network")
     monkeypatch.setattr(urllib.request, "urlretrieve", offline)
     folder = str(tmp_path / "trax" / "bert-base-uncased")
     with pytest.raises(Exception, match="unzip that archive into") as e:
         _init_from(oracle, "bert-base-uncased")
     assert folder in str(e.value)
+    assert not os.listdir(folder)  # the next call downloads again
     missing = str(tmp_path / "nowhere" / "bert_model.ckpt")
     with pytest.raises(Exception, match="No TensorFlow checkpoint at") as e:
         _init_from(oracle, missing)

@@ -208,6 +208,8 @@ class PretrainedBERT(tl.Serial):
         try:
             urllib.request.urlretrieve(link, archive)
         except (urllib.error.URLError, OSError) as e:
+            if os.path.exists(archive):  # a partial download
+                os.remove(archive)
             raise OSError(
                 f"Could not download BERT model {model_name!r} from {link} "
                 f"into {folder} ({e}). Offline, download and unzip that "
