@@ -37,8 +37,9 @@ TRAX_NAMES = ("AddBias", "BERT", "BERTClassifierHead", "BERTMLMHead",
 # Initial weights not bitwise Trax's, compared by value instead: (model,
 # leaf index) -> why. The MLM head's 8 x 30522 kernel and its bias come out
 # of jax.random.normal within float rounding of the oracle's (first values
-# equal, sums 1e-8 apart): the oracle's older XLA rounds its long
-# vectorized loop differently. Every other initial weight is bitwise Trax's.
+# equal, sums 1e-8 apart); the oracle's jax is 0.4.34, and only these long
+# arrays differ, likely in how its XLA vectorizes the sampling. Every other
+# initial weight is bitwise Trax's.
 ROUNDED_INIT = {("pretraining_1layer", 25): "MLM kernel",
                 ("pretraining_1layer", 26): "MLM bias"}
 # The model whose weights the checkpoint tests write and read back.
