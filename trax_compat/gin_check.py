@@ -132,13 +132,23 @@ def _build(result, parse, trainer_lib, gin):
     return None, None
 
 
-def _without_import(path, package):
-    """The config's text with its ``import <package>...`` lines dropped."""
+def _without_import(path, package, seen=()):
+    """The config's text with its ``import <package>...`` lines dropped, its
+    ``include``d files (from its own folder) inlined likewise: a config
+    often gets the import from what it includes (``bert.gin``)."""
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
-    return "\n".join(
-        "" if re.match(rf"\s*(import|from)\s+{re.escape(package)}\b", ln)
-        else ln for ln in lines)
+    folder = os.path.dirname(os.path.abspath(path))
+    out = []
+    for ln in lines:
+        if re.match(rf"\s*(import|from)\s+{re.escape(package)}\b", ln):
+            ln = ""
+        include = re.match(r"""\s*include\s+['"]([^'"]+)['"]""", ln)
+        inner = include and os.path.join(folder, include.group(1))
+        if inner and os.path.isfile(inner) and inner not in seen:
+            ln = _without_import(inner, package, seen + (inner,))
+        out.append(ln)
+    return "\n".join(out)
 
 
 def check_config(path, bindings=()):

@@ -101,6 +101,13 @@ def configurable(obj):
     return held[1] if held is not None and held[0] is obj else obj
 
 
+def registered(selector, default=None):
+    """gin's wrapper registered under the full ``selector`` (``module.name``),
+    or ``default``: for an object registered under two Trax names, the one
+    a particular Trax module's own calls get."""
+    return _REGISTERED.get(selector, default)
+
+
 def missing_configurable(selector):
     """The Trax name of a Trax configurable matching ``selector``
     (``TransformerLM``, ``trax.models.TransformerLM``) that trax_compat does

@@ -19,7 +19,8 @@ in three ways, all found here:
 Each entry: ``module`` and ``name`` (gin's selector is ``module.name``),
 ``trax`` (where a Trax user reaches the object: ``trax.layers.Relu``),
 ``denylist`` and ``allowlist``. Research, RL and test code are left out,
-as on the coverage page.
+as on the coverage page, except the research modules of
+``RESEARCH_IN_SCOPE``.
 """
 
 import argparse
@@ -33,6 +34,9 @@ DEFAULT_OUTPUT = (pathlib.Path(__file__).resolve().parents[2] / "trax_compat"
                   / "gin_names.json")
 OUT_OF_SCOPE = ("trax.layers.research", "trax.models.research", "trax.rl",
                 "trax.models.rl", "trax.rl_trainer", "trax.tf_numpy")
+# Research modules trax_compat has, whose configurables Trax's own configs
+# name (``bert.BERTClassifierHead`` in ``bert_glue_classification.gin``).
+RESEARCH_IN_SCOPE = ("trax.models.research.bert",)
 # Trax's wrappers that call gin.external_configurable with a fixed module.
 CONFIGURE_HELPERS = {"layer_configure": "trax.layers",
                      "model_configure": "trax.models",
@@ -40,6 +44,8 @@ CONFIGURE_HELPERS = {"layer_configure": "trax.layers",
 
 
 def _in_scope(module):
+    if module in RESEARCH_IN_SCOPE:
+        return True
     return not any(module == p or module.startswith(p + ".")
                    for p in OUT_OF_SCOPE)
 
