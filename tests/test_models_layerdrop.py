@@ -33,11 +33,12 @@ from conftest import oracle_array
 
 CASES = ("layerdrop_b3", "layerdrop_per_layer_same_b5",
          "everyother_even_b3", "everyother_2half_b5", "skipping_b3",
-         "skipping_b5_gelu", "rezero_lm_b3", "rezero_lm_b1_shared_axes",
-         "rezero_encoder_b3", "rezero_decoder_floats",
-         "rezero_transformer_shared_vocab", "rezero_transformer_two_vocabs")
-SKIPPING = CASES[:6]
-MODES = ("eval", "train", "predict")
+         "skipping_b5_gelu", "rezero_lm_b3", "rezero_encoder_b3",
+         "rezero_decoder_floats", "rezero_transformer_shared_vocab")
+# The cases whose predict mode the oracle records (compiling each model
+# costs seconds, so not every case is checked in every mode).
+PREDICT_CASES = ("layerdrop_b3", "everyother_2half_b5", "skipping_b5_gelu",
+                 "rezero_lm_b3", "rezero_transformer_shared_vocab")
 # The oracle ran jax 0.4.34, whose matmul and reduction rounding differs
 # from today's in the last bits.
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -206,8 +207,8 @@ def test_modes_repr_arity_trees_initial_weights(oracle, name):
     _assert_weights_are_traxs(eval_model.weights, case["weights"])
     assert sum(a.size for _, a in _flat(eval_model.weights)) == (
         case["n_weights_total"])
-    for mode in MODES:
-        want = case["modes"][mode]
+    assert ("predict" in case["modes"]) == (name in PREDICT_CASES)
+    for mode, want in case["modes"].items():
         model, _ = _model(case, mode)
         assert str(model) == want["repr"], mode
         assert (model.n_in, model.n_out) == (want["n_in"], want["n_out"])
@@ -298,7 +299,7 @@ def _counters(state):
             if a.shape == () and np.issubdtype(a.dtype, np.integer)]
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", PREDICT_CASES)
 def test_predict_mode(oracle, name):
     case = oracle["cases"][name]
     want = case["predict"]
