@@ -13,8 +13,10 @@ from trax_compat import missing as _missing
 # Trax's model modules (research/ and rl excluded).
 _MODULES = ("atari_cnn", "mlp", "neural_gpu", "resnet", "rnn", "transformer",
             "reformer.reformer",
-            # from Trax's research/: the Terraformer, BERT
-            "research.terraformer", "research.bert")
+            # from Trax's research/: the Terraformer, BERT, the
+            # layer-skipping and ReZero Transformers
+            "research.terraformer", "research.bert",
+            "research.layerdrop_transformer", "research.rezero")
 
 for _name, _module in _missing.export_modules(__name__, _MODULES,
                                               globals()).items():
