@@ -14,6 +14,7 @@ _MODULES = (
     # resampling layers. First, so that tl.DotProductAttention stays the
     # attention module's layer (in Trax this research function shadows it).
     "research.rel_attention", "research.resampling",
+    "research.rotary_positional_embedding",
     "acceleration", "activation_fns", "assert_shape", "attention", "base",
     "combinators", "convolution", "core", "deconvolution", "initializers",
     "metrics", "normalization", "pooling", "reversible", "rnn",
