@@ -19,7 +19,8 @@ output of ``pure_fn`` with ``get_prng(7)`` (dropout on).
 token per call, as decoding does: the logits of each call. (HourglassLM
 refuses 'predict' mode in Trax; ResidualShuffleExchange has no state.)
 
-``LAYERS``: the resampling and relative-attention layers alone, with the
+``LAYERS``: the resampling, relative-attention and rotary-position layers
+(the last also inside pure-LSH attention) alone, with the
 records of ``generate_models_reformer.py``'s layers (two calls, gradients
 of ``sum(y * cot)``).
 
@@ -73,10 +74,10 @@ MODELS = {
     "hourglass_default": (
         HG + "vanilla_layers=(1, 1), hierarchy='1@2', dropout=0.1, "
         "mode=MODE)", tokens((3, 8), 20)),
-    # Two shortening levels (2, then 2 more), linear pooling down and
+    # Two shortening levels (2, then 2 more), no layer before them, linear pooling down and
     # repetition up inside the attention resampling.
     "hourglass_two_levels": (
-        HG + "vanilla_layers=(1, 0), hierarchy='1@2 2@4 1@2', dropout=0.1, "
+        HG + "vanilla_layers=(0, 1), hierarchy='1@2 1@4 1@2', dropout=0.1, "
         "ff_activation=tl.Relu, attention_downsampling_fn="
         "tl.LinearPooling, attention_upsampling_fn="
         "tl.NaiveUpsampling, mode=MODE)", tokens((5, 8), 20, seed=4)),
@@ -121,6 +122,15 @@ LAYERS = {
         "tl.RelativeAttentionLMLayer(8, *tl."
         "get_rel_att_inputs(8, 4), 1, n_heads=4, dropout=0.0, mode='eval')",
         (KV, Q, Q)),
+    # Rotary positions alone, and turning the queries/keys of pure-LSH
+    # attention (as hourglass_imagenet64.gin's token-level layers).
+    "rotate": ("tl.Rotate()", ramp((3, 5, 6))),
+    "purelsh_wrapper_rotary": (
+        "tl.PureLSHSelfAttentionWrapper(n_heads=2, d_qk=4, d_v=4, "
+        "pure_lsh_implementation=tl.PureLSHSelfAttention, "
+        "causal=True, chunk_len=4, n_buckets=2, n_hashes=2, "
+        "n_chunks_before=1, n_chunks_after=0, num_weights=2, "
+        "rotary_position_emb=True, mode='eval')", ramp((3, 8, 8), 0.2)),
     "shift_right_cls": ("tl.ShiftRightCls(5)",
                         tokens((3, 4), 9).astype(np.float32)),
 }
