@@ -155,8 +155,6 @@ def test_bad_options_say_so():
         tl.PureLSHSelfAttentionWrapper(num_weights=4)
     with pytest.raises(NotImplementedError, match="weights_format='sparse'"):
         tl.PureLSHSelfAttentionWrapper(weights_format="sparse")
-    with pytest.raises(NotImplementedError, match="rotary_position_emb"):
-        tl.PureLSHSelfAttentionWrapper(rotary_position_emb=True)
     layer = tl.PureLSHSelfAttention(n_heads=2)
     sig = shapes.ShapeDtype((3, 8, 4))
     with pytest.raises(Exception, match="multiple of n_heads"):

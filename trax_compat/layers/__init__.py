@@ -10,6 +10,11 @@ from trax_compat.fastmath import backend_state as _fastmath_backend
 
 # Trax's layer modules (research/ excluded), in Trax's import order.
 _MODULES = (
+    # from Trax's research/: the Hourglass model's relative attention and
+    # resampling layers. First, so that tl.DotProductAttention stays the
+    # attention module's layer (in Trax this research function shadows it).
+    "research.rel_attention", "research.resampling",
+    "research.rotary_positional_embedding",
     "acceleration", "activation_fns", "assert_shape", "attention", "base",
     "combinators", "convolution", "core", "deconvolution", "initializers",
     "metrics", "normalization", "pooling", "reversible", "rnn",

@@ -19,6 +19,7 @@ from trax_compat.layers import attention
 from trax_compat.layers import combinators as cb
 from trax_compat.layers import core
 from trax_compat.layers import efficient_attention as ea
+from trax_compat.layers.research import rotary_positional_embedding as rotary
 
 
 class PureLSHSelfAttention(ea._EfficientAttention):  # pylint: disable=protected-access
@@ -206,24 +207,23 @@ def _project_and_split_heads(d_model, n_heads, use_bias, num_weights,
             f"PureLSHSelfAttentionWrapper(weights_format={weights_format!r}) "
             f"is not available in trax_compat yet (its sparse layers are "
             f"not built); use weights_format='model'.")
-    if rotary_position_emb:
-        raise NotImplementedError(
-            "PureLSHSelfAttentionWrapper(rotary_position_emb=True) is not "
-            "available in trax_compat yet (no Rotate layer); use "
-            "rotary_position_emb=False.")
     if num_weights == 3:
         return cb.Serial(
             cb.Branch(core.Dense(d_model, use_bias=use_bias),
                       core.Dense(d_model, use_bias=use_bias),
                       core.Dense(d_model, use_bias=use_bias)),
+            # Rotary positions turn q and k (before they are averaged).
+            cb.Parallel(rotary.Rotate(), rotary.Rotate(), None)
+            if rotary_position_emb else [],
             core.Fn("QKAvg", lambda x, y: (x + y) / 2.0, n_out=1),
             cb.Parallel(attention.SplitIntoHeads(n_heads),
                         attention.SplitIntoHeads(n_heads)))
     if num_weights == 2:
-        # The empty list stands where Trax puts the rotary embedding (it
-        # shows in the layer's repr).
+        # Without rotary positions an empty list stands there, as in Trax
+        # (it shows in the layer's repr).
         return cb.Branch(
-            [core.Dense(d_model, use_bias=use_bias), [],
+            [core.Dense(d_model, use_bias=use_bias),
+             rotary.Rotate() if rotary_position_emb else [],
              attention.SplitIntoHeads(n_heads)],
             [core.Dense(d_model, use_bias=use_bias),
              attention.SplitIntoHeads(n_heads)])

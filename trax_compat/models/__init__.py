@@ -12,16 +12,23 @@ from trax_compat import missing as _missing
 
 # Trax's model modules (research/ and rl excluded).
 _MODULES = ("atari_cnn", "mlp", "neural_gpu", "resnet", "rnn", "transformer",
-            "reformer.reformer",
-            # from Trax's research/: the Terraformer, BERT, the
-            # layer-skipping and ReZero Transformers
-            "research.terraformer", "research.bert",
-            "research.layerdrop_transformer", "research.rezero")
+            "reformer.reformer")
+# From Trax's research/: trax.models names their models (and modules), not
+# the helper layers these modules define.
+_RESEARCH_MODULES = ("research.terraformer", "research.transformer2",
+                     "research.hourglass", "research.rse", "research.bert",
+                     "research.layerdrop_transformer", "research.rezero")
 
 for _name, _module in _missing.export_modules(__name__, _MODULES,
                                               globals()).items():
     # trax.models.reformer is the module reformer/reformer.py, as in Trax.
     globals()[_name.rsplit(".", 1)[-1]] = _module
+_research_names = {}
+for _name, _module in _missing.export_modules(
+        __name__, _RESEARCH_MODULES, _research_names).items():
+    globals()[_name.rsplit(".", 1)[-1]] = _module
+globals().update({_name: _obj for _name, _obj in _research_names.items()
+                  if _name in _missing.public_names("trax.models")})
 __getattr__ = _missing.module_getattr(__name__)
 
 # Trax's gin names for what this package has (a no-op without gin).

@@ -1,16 +1,136 @@
-"""The layers of Trax's ``trax.models.research.transformer2`` that join an
-encoder's and a decoder's sequences into one (the Terraformer's decoder
-runs over both): each example's encoder positions without their padding,
-then its decoder positions, then zeros; and the inverse, which takes the
-decoder positions back out. In 'predict' mode only the first call joins:
-later calls carry one decoder position and pass it through (the state
-records that the first call happened by growing from shape () to (1,))."""
+"""Trax's ``trax.models.research.transformer2``: ``Transformer2``, an
+encoder-decoder Transformer whose decoder has no encoder-decoder attention
+but runs causal self-attention over the encoder's output joined with the
+decoder's input, and the layers that join and split the two sequences
+(the Terraformer uses them too).
+
+Joining puts each example's encoder positions without their padding, then
+its decoder positions, then zeros; the inverse takes the decoder positions
+back out. In 'predict' mode only the first call joins: later calls carry
+one decoder position and pass it through (the state records that the first
+call happened by growing from shape () to (1,))."""
 
 import jax
 import jax.numpy as jnp
 
+from trax_compat import layers as tl
 from trax_compat.layers import base
 from trax_compat.layers import reversible
+from trax_compat.models.reformer import configurable as ct
+
+
+def _residual_attentions(attention_type, d_model, n_heads, dropout,
+                         dropout_shared_axes, mode, attention_chunk_size,
+                         n_layers, causal):
+    """``n_layers`` pre-norm residual attention blocks, as Trax's
+    configurable encoder (masked) and decoder (causal) blocks have them."""
+    return [
+        tl.Residual(
+            tl.LayerNorm(),
+            ct.ApplyAttentionLayer(
+                attention_type, d_model, n_heads, d_model // n_heads,
+                d_model // n_heads, causal=causal, masked=not causal,
+                attention_dropout=dropout, output_dropout=dropout,
+                attention_chunk_size=attention_chunk_size, mode=mode),
+            tl.Dropout(rate=dropout, shared_axes=dropout_shared_axes,
+                       mode=mode))
+        for _ in range(n_layers)]
+
+
+def _block(causal, d_model, d_ff, n_heads, dropout, dropout_shared_axes,
+           mode, ff_activation, ff_dropout, ff_chunk_size, ff_use_sru,
+           ff_sparsity, ff_sparsity_type, attention_chunk_size,
+           attention_type, n_attention_layers):
+    """One encoder (``causal=False``: (vecs, mask) -> (vecs, mask)) or
+    decoder (``causal=True``: vecs -> vecs) block: attention residuals,
+    then one feed-forward residual with a centred LayerNorm."""
+    return _residual_attentions(
+        attention_type, d_model, n_heads, dropout, dropout_shared_axes, mode,
+        attention_chunk_size, n_attention_layers, causal) + [
+            tl.Residual(ct.FeedForwardWithOptions(
+                d_model, d_ff, dropout, dropout_shared_axes, ff_activation,
+                ff_dropout, ff_chunk_size, ff_use_sru, ff_sparsity, True,
+                mode, False, ff_sparsity_type))]
+
+
+def Transformer2(input_vocab_size,  # pylint: disable=invalid-name
+                 output_vocab_size=None,
+                 d_model=512,
+                 d_ff=2048,
+                 n_encoder_layers=6,
+                 n_decoder_layers=6,
+                 n_heads=8,
+                 dropout=0.1,
+                 dropout_shared_axes=None,
+                 max_len=2048,
+                 mode="train",
+                 ff_activation=tl.Relu,
+                 ff_dropout=0.1,
+                 ff_chunk_size=0,
+                 ff_use_sru=0,
+                 ff_sparsity=0,
+                 ff_sparsity_type="1inN",
+                 attention_chunk_size=0,
+                 encoder_attention_type=tl.Attention,
+                 n_encoder_attention_layers=1,
+                 decoder_attention_type=tl.CausalAttention,
+                 n_decoder_attention_layers=2,
+                 pos_type=None,
+                 pos_axial_shape=None,
+                 pos_d_axial_embs=None):
+    """(source tokens, target tokens) -> (target logits, target tokens).
+
+    The encoder (embedding, positions, ``n_encoder_layers`` masked
+    self-attention blocks, LayerNorm; cached in 'predict' mode) reads the
+    source; the shifted target is embedded (sharing the source's embedding
+    unless ``output_vocab_size`` is given) and joined after each source's
+    non-padding positions; ``n_decoder_layers`` causal blocks run over the
+    joined sequence, and the target positions, taken back out, go through a
+    Dense to ``output_vocab_size`` (or ``input_vocab_size``) logits.
+    """
+    if mode not in ("train", "eval", "predict"):
+        raise ValueError(f"Transformer2(mode={mode!r}): mode must be "
+                         f"'train', 'eval' or 'predict'.")
+    if d_model % n_heads:
+        raise ValueError(f"Transformer2: d_model={d_model} must be a "
+                         f"multiple of n_heads={n_heads}.")
+    in_encoder, out_encoder, output_vocab_size = (
+        ct.EmbeddingAndPositionalEncodings(
+            input_vocab_size, d_model, mode, dropout, dropout_shared_axes,
+            max_len, output_vocab_size=output_vocab_size, pos_type=pos_type,
+            pos_axial_shape=pos_axial_shape,
+            pos_d_axial_embs=pos_d_axial_embs))
+    options = (d_ff, n_heads, dropout, dropout_shared_axes, mode,
+               ff_activation, ff_dropout, ff_chunk_size, ff_use_sru,
+               ff_sparsity, ff_sparsity_type, attention_chunk_size)
+    encoder_blocks = [_block(False, d_model, *options,
+                             encoder_attention_type,
+                             n_encoder_attention_layers)
+                      for _ in range(n_encoder_layers)]
+    encoder = tl.Serial(in_encoder, encoder_blocks, tl.LayerNorm())
+    if mode == "predict":
+        encoder = tl.Cache(encoder)  # the source is encoded once
+    decoder_blocks = [_block(True, d_model, *options,
+                             decoder_attention_type,
+                             n_decoder_attention_layers)
+                      for _ in range(n_decoder_layers)]
+    return tl.Serial(
+        tl.Select([0, 0, 1, 1]),           # tok_e tok_e tok_d tok_d
+        tl.Branch([], tl.PaddingMask()),   # tok_e mask_e tok_e tok_d tok_d
+        encoder,                           # vec_e mask_e tok_e tok_d tok_d
+        tl.Select([2, 0, 2], n_in=3),      # tok_e vec_e tok_e tok_d tok_d
+        tl.Fn("EncoderMask", lambda x: x != 0, n_out=1),  # mask_e vec_e ...
+        tl.Select([3, 1, 0, 2]),           # tok_d vec_e mask_e tok_e tok_d
+        tl.ShiftRight(mode=mode),          # stok_d vec_e mask_e tok_e tok_d
+        out_encoder,                       # svec_d vec_e mask_e tok_e tok_d
+        tl.Select([1, 0]),                 # vec_e svec_d mask_e tok_e tok_d
+        ConcatWithPadding(mode=mode),      # vec_ed tok_e tok_d
+        decoder_blocks,                    # vec_ed tok_e tok_d
+        tl.LayerNorm(),
+        tl.Select([0, 1, 2, 2]),           # vec_ed tok_e tok_d tok_d
+        StripFromConcatenateWithPadding(mode=mode),  # vec_d tok_d
+        tl.Dense(output_vocab_size),       # logits tok_d
+    )
 
 
 def _check_shape(what, shape, expected):
@@ -109,3 +229,38 @@ class ConcatWithPadding(reversible.ReversibleLayer):
         vec_e = vec_ed[:, :tok_e.shape[1], :] * mask_e.astype(
             jnp.float32)[:, :, None]
         return vec_e, vec_d, mask_e, tok_e, tok_d
+
+
+class ConcatWithPadding2(reversible.ReversibleLayer):
+    """ConcatWithPadding for a reversible pair of encoder vectors:
+    (enc1, enc2, decoder vectors, encoder mask, encoder tokens, decoder
+    tokens) -> (joined1, joined2, encoder tokens, decoder tokens)."""
+
+    def __init__(self, mode="train"):
+        super().__init__(n_in=6, n_out=4)
+        self._mode = mode
+
+    def init_weights_and_state(self, input_signature):
+        del input_signature
+        self.state = jnp.array(0, dtype=jnp.int32)
+
+    def forward(self, inputs):
+        vec_e1, vec_e2, vec_d, mask_e, tok_e, tok_d = inputs
+        if _first_call(self._mode, self.state):
+            self.state = self.state.reshape((1,))
+            return (concat_with_padding(vec_e1, vec_d, mask_e),
+                    concat_with_padding(vec_e2, vec_d, mask_e), tok_e, tok_d)
+        return vec_d, vec_d, tok_e, tok_d  # later predict calls
+
+    def reverse(self, output, weights=(), state=(), new_state=(), rng=None):
+        del weights, state, new_state, rng
+        if self._mode == "predict":
+            raise ValueError("ConcatWithPadding2 cannot reverse in predict "
+                             "mode.")
+        vec_ed1, vec_ed2, tok_e, tok_d = output
+        vec_d = strip_from_concatenate_with_padding(vec_ed1, tok_e, tok_d)
+        mask_e = tok_e != 0
+        keep = mask_e.astype(jnp.float32)[:, :, None]
+        len_e = tok_e.shape[1]
+        return (vec_ed1[:, :len_e, :] * keep, vec_ed2[:, :len_e, :] * keep,
+                vec_d, mask_e, tok_e, tok_d)
