@@ -52,6 +52,18 @@ _MAX_SKIP_EXAMPLES = 1e5
 _READ_BLOCK = 64
 
 
+_T2T_HINT = ("pip install tensor2tensor (unmaintained, and built for "
+             "TensorFlow 1.x-era packages); or read the data as a TFDS "
+             "dataset instead (trax_compat.data.TFDS, data_streams)")
+
+
+def t2t_problems():
+    """Tensor2Tensor's ``problems_colab`` module (T2T's problem registry),
+    or a clear error naming the ``tensor2tensor`` package."""
+    return tf_deps.requires("tensor2tensor.problems_colab", "t2t_problems",
+                            _T2T_HINT)
+
+
 def download_and_prepare(dataset_name, data_dir):
     """The data dir to read ``dataset_name`` from, preparing it if needed.
 
