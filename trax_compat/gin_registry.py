@@ -34,6 +34,7 @@ import sys
 
 _REGISTERED = {}  # gin selector -> gin's wrapper
 _WRAPPERS = {}  # id(trax_compat object) -> (object, gin's wrapper)
+_PLAIN = {}  # id(exported wrapper) -> (wrapper, trax_compat's plain object)
 
 
 def gin_or_none():
@@ -176,6 +177,7 @@ def register(trax_prefix):
         _REGISTERED[selector] = wrapper
         _WRAPPERS[id(obj)] = (obj, wrapper)
         _WRAPPERS[id(exported)] = (exported, wrapper)
+        _PLAIN[id(exported)] = (exported, obj)
         if exported is obj:
             continue
         if decorator:
@@ -189,6 +191,14 @@ def configurable(obj):
     """gin's wrapper for ``obj`` (bindings applied when called) if ``obj``
     is registered, else ``obj`` itself."""
     held = _WRAPPERS.get(id(obj))
+    return held[1] if held is not None and held[0] is obj else obj
+
+
+def unwrapped(obj):
+    """trax_compat's plain object behind ``obj`` when ``obj`` is the name
+    gin's wrapper was exported under (``trax_compat.layers.LayerNorm`` ->
+    ``trax_compat.layers.normalization.LayerNorm``), else ``obj``."""
+    held = _PLAIN.get(id(obj))
     return held[1] if held is not None and held[0] is obj else obj
 
 
