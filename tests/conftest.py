@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import signal
+import sys
 
 import pytest
 
@@ -226,3 +227,21 @@ def write_small_corpus(root):
         corpus.write_corpus(str(train), corpus.synthetic_tweets(1500, seed=1))
         corpus.write_corpus(str(evals), corpus.synthetic_tweets(300, seed=2))
     return train, evals
+
+
+@pytest.fixture(scope="module")
+def trax_alias():
+    """``import trax`` lines in the configs resolve to trax_compat; undone
+    afterwards so the rest of the session sees no ``trax`` module."""
+    from trax_compat import as_trax
+    from trax_compat import gin_check
+    had = as_trax.is_installed()
+    trainer_lib = gin_check.register_everything()
+    yield trainer_lib
+    sys.modules["gin"].clear_config()
+    if not had:
+        sys.meta_path[:] = [f for f in sys.meta_path
+                            if not isinstance(f, as_trax.TraxAliasFinder)]
+        for name in [n for n in sys.modules
+                     if n == "trax" or n.startswith("trax.")]:
+            del sys.modules[name]

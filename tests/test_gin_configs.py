@@ -19,24 +19,6 @@ from tests.testdata import gin_configs_cases  # noqa: E402
 CONFIGS = TESTDATA / "trax_oracle" / "gin_trainer"
 
 
-@pytest.fixture(scope="module")
-def trax_alias():
-    """``import trax`` lines in the configs resolve to trax_compat; undone
-    afterwards so the rest of the session sees no ``trax`` module."""
-    from trax_compat import as_trax
-    from trax_compat import gin_check
-    had = as_trax.is_installed()
-    trainer_lib = gin_check.register_everything()
-    yield trainer_lib
-    gin.clear_config()
-    if not had:
-        sys.meta_path[:] = [f for f in sys.meta_path
-                            if not isinstance(f, as_trax.TraxAliasFinder)]
-        for name in [n for n in sys.modules
-                     if n == "trax" or n.startswith("trax.")]:
-            del sys.modules[name]
-
-
 def _status():
     with open(TESTDATA / "gin_configs_status.json", encoding="utf-8") as f:
         return json.load(f)

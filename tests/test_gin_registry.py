@@ -1,11 +1,14 @@
 """trax_compat's objects are registered with gin under Trax's gin names, so
 Trax's configs bind them; without gin nothing happens."""
 
+import itertools
 import os
 import subprocess
 import sys
 import textwrap
 
+import jax
+import numpy as np
 import pytest
 
 gin = pytest.importorskip("gin")
@@ -68,8 +71,71 @@ def test_bindings_apply_through_the_registered_configurable():
     # What Trax's own code gets by calling its decorated lr.multifactor.
     schedule = gin_registry.configurable(trax.lr.multifactor)()
     assert schedule(2) == pytest.approx(0.125 * 2 / 4)
-    # The objects themselves are untouched: no bindings outside gin.
-    assert trax.lr.multifactor()(2) != schedule(2)
+    # Trax's multifactor is decorated where it is defined: a direct call
+    # honours the bindings too, under every name it is reached by.
+    assert trax.lr.multifactor()(2) == pytest.approx(schedule(2))
+    assert trax.supervised.lr_schedules.multifactor is trax.lr.multifactor
+
+
+def test_direct_calls_of_trax_names_honour_bindings_as_in_trax():
+    # Real Trax (checked once by hand): after ``LayerNorm.epsilon = 0.5``,
+    # ``tl.LayerNorm()._epsilon`` is 0.5 but
+    # ``tl.normalization.LayerNorm()._epsilon`` stays 1e-06, because only
+    # the package's name is gin's wrapper (``layer_configure``).
+    from trax_compat.layers import normalization
+    gin.parse_config(textwrap.dedent("""
+        LayerNorm.epsilon = 0.5
+        Adam.b1 = 0.25
+        TransformerLM.d_model = 8
+        TransformerLM.d_ff = 16
+        TransformerLM.n_layers = 1
+        TransformerLM.n_heads = 2
+    """))
+    # pylint: disable=protected-access
+    assert tl.LayerNorm()._epsilon == 0.5
+    assert normalization.LayerNorm()._epsilon == 1e-6
+    assert float(optimizers.Adam(0.1).opt_params["b1"]) == 0.25
+    assert float(optimizers.adam.Adam(0.1).opt_params["b1"]) == \
+        pytest.approx(0.9)
+    def embedding_shape(model):
+        weights, _ = model.init(trax.shapes.ShapeDtype((1, 4), "int32"))
+        return next(w.shape for w in jax.tree_util.tree_leaves(weights)
+                    if w.shape[0] == 11)
+
+    assert embedding_shape(trax.models.TransformerLM(vocab_size=11)) == (
+        11, 8)  # the bound d_model
+    plain = trax.models.transformer.TransformerLM(vocab_size=11, n_layers=0)
+    assert embedding_shape(plain) == (11, 512)
+
+
+def test_exported_classes_still_answer_isinstance_and_can_be_subclassed():
+    from trax_compat.layers import normalization
+    norm = tl.LayerNorm()
+    assert type(norm) is normalization.LayerNorm  # as gin builds it in Trax
+    assert isinstance(norm, tl.LayerNorm)  # gin's own wrapper says False
+    assert issubclass(normalization.LayerNorm, tl.LayerNorm)
+    assert not isinstance(tl.Dense(2), tl.LayerNorm)
+    assert isinstance(optimizers.Adam(), optimizers.Adam)
+
+    class Scaled(tl.LayerNorm):  # a user's subclass: an ordinary class
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    gin.parse_config("LayerNorm.epsilon = 0.5")
+    layer = Scaled()
+    assert type(layer) is Scaled and isinstance(layer, tl.LayerNorm)
+    assert layer._epsilon == 1e-6  # pylint: disable=protected-access
+
+
+def test_decorated_trax_classes_apply_bindings_wherever_they_are_built():
+    # Trax decorates TrainTask with @gin.configurable where it is defined.
+    from trax_compat.supervised import training
+    gin.parse_config("TrainTask.n_steps_per_checkpoint = 7")
+    stream = itertools.repeat((np.zeros((2, 3), np.float32),
+                               np.zeros((2,), np.int32)))
+    task = training.TrainTask(stream, tl.CategoryCrossEntropy(),
+                              optimizers.SGD(0.1))
+    assert task.n_steps_per_checkpoint == 7
 
 
 def test_denylisted_arguments_cannot_be_bound():

@@ -29,6 +29,7 @@ from trax_compat.layers import convolution
 from trax_compat.layers import deconvolution
 from trax_compat.layers import initializers
 from trax_compat.layers import pooling
+from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json, oracle_array
 
@@ -92,7 +93,7 @@ def test_every_public_name_of_trax_module_with_its_parameters(module_name):
     module = MODULES[module_name]
     for name, trax_params in ORACLE["public_names"][module_name].items():
         ours = getattr(module, name)
-        assert getattr(tl, name) is ours
+        assert unwrapped(getattr(tl, name)) is ours
         params = inspect.signature(ours).parameters
         extra = EXTRA_PARAMS.get(name, [])
         assert list(params) == trax_params + extra, name

@@ -18,6 +18,7 @@ import trax_compat as trax  # pylint: disable=unused-import  (constructors)
 from trax_compat import layers as tl
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
+from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json
 from conftest import oracle_array
@@ -139,8 +140,9 @@ def test_terraformer_with_pure_lsh_predict_mode_matches_trax(oracle, name):
 
 def test_exported_as_in_trax():
     from trax_compat.layers import efficient_attention  # pylint: disable=g-import-not-at-top
-    assert tl.PureLSHSelfAttention is efficient_attention.PureLSHSelfAttention
-    assert (tl.PureLSHSelfAttentionWrapper
+    assert unwrapped(tl.PureLSHSelfAttention) is (
+        efficient_attention.PureLSHSelfAttention)
+    assert (unwrapped(tl.PureLSHSelfAttentionWrapper)
             is efficient_attention.PureLSHSelfAttentionWrapper)
 
 

@@ -26,6 +26,7 @@ import trax_compat as trax  # pylint: disable=unused-import  (constructors)
 from trax_compat import layers as tl
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
+from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json
 from conftest import oracle_array
@@ -206,9 +207,10 @@ def test_model_matches_trax(oracle, name):
 
 
 def test_models_are_exported_as_in_trax():
-    assert trax.models.ReformerLM is trax.models.reformer.ReformerLM
-    assert trax.models.Reformer is trax.models.reformer.Reformer
-    assert tl.LSHSelfAttention is tl.efficient_attention.LSHSelfAttention
+    assert unwrapped(trax.models.ReformerLM) is trax.models.reformer.ReformerLM
+    assert unwrapped(trax.models.Reformer) is trax.models.reformer.Reformer
+    assert unwrapped(tl.LSHSelfAttention) is (
+        tl.efficient_attention.LSHSelfAttention)
 
 
 def test_lsh_rejects_odd_bucket_counts():

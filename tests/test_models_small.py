@@ -15,6 +15,7 @@ from trax_compat import layers as tl  # pylint: disable=unused-import
 from trax_compat import models
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
+from trax_compat.gin_registry import unwrapped
 
 from conftest import array_sha256
 from conftest import load_oracle_json
@@ -295,7 +296,7 @@ def test_models_namespace_has_trax_names():
                         and getattr(o, "__module__", None) == mod.__name__)
         assert public == names
         for n in names:
-            assert getattr(models, n) is getattr(mod, n)
+            assert unwrapped(getattr(models, n)) is getattr(mod, n)
 
 
 def test_rnnlm_refuses_other_layer_counts():

@@ -17,6 +17,7 @@ import trax_compat as trax  # pylint: disable=unused-import  (constructors)
 from trax_compat import layers as tl
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
+from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json
 from conftest import oracle_array
@@ -104,7 +105,8 @@ def test_positional_encodings_are_exported_as_in_trax():
     from trax_compat.layers.research import position_encodings  # pylint: disable=g-import-not-at-top
     assert (tl.FixedBasePositionalEncoding
             is position_encodings.FixedBasePositionalEncoding)
-    assert tl.AxialPositionalEncoding is position_encodings.AxialPositionalEncoding
+    assert unwrapped(tl.AxialPositionalEncoding) is (
+        position_encodings.AxialPositionalEncoding)
 
 
 def test_unbuilt_pos_types_and_bad_widths_say_so():
@@ -166,7 +168,7 @@ def test_terraformer_predict_mode_matches_trax(oracle, name):
 
 def test_terraformer_is_exported_as_in_trax():
     from trax_compat.models.research import terraformer  # pylint: disable=g-import-not-at-top
-    assert trax.models.ConfigurableTerraformer is (
+    assert unwrapped(trax.models.ConfigurableTerraformer) is (
         terraformer.ConfigurableTerraformer)
 
 

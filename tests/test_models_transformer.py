@@ -17,6 +17,7 @@ from trax_compat import fastmath
 from trax_compat import layers as tl  # noqa: F401  (ff_activation=tl.Gelu)
 from trax_compat import shapes
 from trax_compat.models import transformer
+from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json
 from conftest import oracle_array
@@ -343,5 +344,5 @@ def test_exported_by_models_package():
     from trax_compat import models  # pylint: disable=g-import-not-at-top
     for name in ("TransformerEncoder", "TransformerDecoder", "TransformerLM",
                  "Transformer"):
-        assert getattr(models, name) is getattr(transformer, name)
-    assert trax.models.TransformerLM is transformer.TransformerLM
+        assert unwrapped(getattr(models, name)) is getattr(transformer, name)
+    assert unwrapped(trax.models.TransformerLM) is transformer.TransformerLM

@@ -8,11 +8,21 @@ registers its own names when it is first imported (``register("trax.layers")``
 at the end of ``trax_compat.layers``), as Trax's decorators do at import.
 
 gin-config is optional (the ``[gin]`` extra): without it nothing happens, so
-users who never use gin pay nothing and see no change. Registration never
-replaces trax_compat's own objects; gin's wrappers are kept here, and
-:func:`configurable` returns the wrapper for an object (what Trax's code gets
-by calling its gin-decorated functions directly, e.g. trainer_lib's default
-``lr.multifactor``).
+users who never use gin pay nothing and see no change. With it, a name
+reaches gin's wrapper exactly where Trax's does, so direct calls honour the
+bindings as in Trax (``gin.parse_config('LayerNorm.epsilon = 0.5')`` then
+``tl.LayerNorm()``):
+
+* names Trax wraps in a package ``__init__`` (``layer_configure`` and its
+  twins: ``how == "wrapper"``) become the wrapper at that one name
+  (``trax_compat.layers.LayerNorm``); the defining module keeps the plain
+  object (``trax_compat.layers.normalization.LayerNorm``), as in Trax;
+* names Trax decorates where they are defined (``how == "decorator"``):
+  functions become the wrapper in every trax_compat module that holds them,
+  classes are decorated in place (their ``__init__`` applies the bindings).
+
+Unlike gin's own wrapper classes, the exported classes keep ``isinstance``
+and ``issubclass`` working against them (see :func:`_binding_class`).
 """
 
 import functools
@@ -24,6 +34,7 @@ import sys
 
 _REGISTERED = {}  # gin selector -> gin's wrapper
 _WRAPPERS = {}  # id(trax_compat object) -> (object, gin's wrapper)
+_PLAIN = {}  # id(exported wrapper) -> (wrapper, trax_compat's plain object)
 
 
 def gin_or_none():
@@ -61,13 +72,76 @@ def _parameters(obj):
         return None
 
 
+def _binding_class(cls, wrapper):
+    """A subclass of ``cls`` standing for gin's class ``wrapper``: calling
+    it builds a ``cls`` with the bindings applied (as calling ``wrapper``
+    does), and ``isinstance``/``issubclass`` against it answer as against
+    ``cls`` (gin's wrapper answers False for the objects it builds). A
+    user's subclass of it is an ordinary subclass of ``cls``."""
+
+    class BindingMeta(type(cls)):
+        def __call__(self, *args, **kwargs):
+            if self is exported:
+                return wrapper(*args, **kwargs)
+            return super().__call__(*args, **kwargs)
+
+        def __instancecheck__(self, instance):
+            if self is exported:
+                return isinstance(instance, cls)
+            return super().__instancecheck__(instance)
+
+        def __subclasscheck__(self, subclass):
+            if self is exported:
+                return issubclass(subclass, cls)
+            return super().__subclasscheck__(subclass)
+
+        @property
+        def __signature__(self):
+            return inspect.signature(cls) if self is exported else None
+
+    attrs = {a: getattr(cls, a)
+             for a in ("__module__", "__qualname__", "__doc__")}
+    exported = BindingMeta(cls.__name__, (cls,), attrs)
+    return exported
+
+
+def _set_trax_name(trax_name, exported):
+    """Makes ``exported`` what trax_compat's module for Trax's module of
+    ``trax_name`` holds under that name."""
+    module_name, _, attr = trax_name.rpartition(".")
+    module = sys.modules.get("trax_compat" + module_name[4:])
+    if module is not None:
+        setattr(module, attr, exported)
+
+
+def _replace_everywhere(replacements):
+    """In every loaded trax_compat module, replaces each object that is a
+    key of ``replacements`` (by id) with its value, as a decorator would
+    have made it before any module imported it."""
+    if not replacements:
+        return
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "trax_compat"
+                                  or name.startswith("trax_compat.")):
+            continue
+        namespace = getattr(module, "__dict__", None)
+        if namespace is None:
+            continue
+        for attr, value in list(namespace.items()):
+            held = replacements.get(id(value))
+            if held is not None and held[0] is value:
+                namespace[attr] = held[1]
+
+
 def register(trax_prefix):
     """Registers, under Trax's gin names, every configurable whose Trax
-    name is under ``trax_prefix`` and that trax_compat has; a no-op without
+    name is under ``trax_prefix`` and that trax_compat has, and exposes
+    gin's wrapper where Trax does (see the module doc); a no-op without
     gin, and for names already registered."""
     gin = gin_or_none()
     if gin is None:
         return
+    replacements = {}
     for entry in trax_configurables():
         if not entry["trax"].startswith(trax_prefix + "."):
             continue
@@ -84,14 +158,33 @@ def register(trax_prefix):
                     if params is None or p in params] or None
         allowlist = [p for p in entry["allowlist"]
                      if params is None or p in params] or None
+        options = dict(module=entry["module"], denylist=denylist,
+                       allowlist=allowlist)
+        decorator = entry.get("how") == "decorator"
         try:
-            wrapper = gin.external_configurable(
-                obj, name=entry["name"], module=entry["module"],
-                denylist=denylist, allowlist=allowlist)
+            if decorator and inspect.isclass(obj):
+                # As Trax's @gin.configurable: the class itself applies
+                # the bindings, wherever it is reached or subclassed.
+                wrapper = exported = gin.configurable(entry["name"],
+                                                       **options)(obj)
+            else:
+                wrapper = gin.external_configurable(obj, name=entry["name"],
+                                                    **options)
+                exported = (_binding_class(obj, wrapper)
+                            if inspect.isclass(obj) else wrapper)
         except ValueError:
             continue  # gin has this selector already (e.g. a reload)
         _REGISTERED[selector] = wrapper
         _WRAPPERS[id(obj)] = (obj, wrapper)
+        _WRAPPERS[id(exported)] = (exported, wrapper)
+        _PLAIN[id(exported)] = (exported, obj)
+        if exported is obj:
+            continue
+        if decorator:
+            replacements[id(obj)] = (obj, exported)
+        else:
+            _set_trax_name(entry["trax"], exported)
+    _replace_everywhere(replacements)
 
 
 def configurable(obj):
@@ -106,6 +199,14 @@ def registered(selector, default=None):
     or ``default``: for an object registered under two Trax names, the one
     a particular Trax module's own calls get."""
     return _REGISTERED.get(selector, default)
+
+
+def unwrapped(obj):
+    """trax_compat's plain object behind ``obj`` when ``obj`` is the name
+    gin's wrapper was exported under (``trax_compat.layers.LayerNorm`` ->
+    ``trax_compat.layers.normalization.LayerNorm``), else ``obj``."""
+    held = _PLAIN.get(id(obj))
+    return held[1] if held is not None and held[0] is obj else obj
 
 
 def missing_configurable(selector):

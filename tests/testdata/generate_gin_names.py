@@ -18,9 +18,11 @@ in three ways, all found here:
 
 Each entry: ``module`` and ``name`` (gin's selector is ``module.name``),
 ``trax`` (where a Trax user reaches the object: ``trax.layers.Relu``),
-``denylist`` and ``allowlist``. Research, RL and test code are left out,
-as on the coverage page, except the research modules of
-``RESEARCH_IN_SCOPE``.
+``denylist``, ``allowlist``, and ``how``: ``decorator`` (the name is gin's
+wrapper wherever the object is reached, as a decorator makes it) or
+``wrapper`` (only ``trax`` is gin's wrapper; the defining module keeps the
+plain object). Research, RL and test code are left out, as on the coverage
+page, except the research modules of ``RESEARCH_IN_SCOPE``.
 """
 
 import argparse
@@ -75,10 +77,10 @@ def _is_gin_configurable(node):
             and isinstance(target.value, ast.Name) and target.value.id == "gin")
 
 
-def _entry(module, name, trax_name, options):
+def _entry(module, name, trax_name, options, how):
     return {"module": options["module"] or module, "name": options["name"]
             or name, "trax": trax_name, "denylist": options["denylist"],
-            "allowlist": options["allowlist"]}
+            "allowlist": options["allowlist"], "how": how}
 
 
 def _object_name(node):
@@ -99,7 +101,7 @@ def module_entries(module, source):
                     call = deco if isinstance(deco, ast.Call) else None
                     entries.append(_entry(module, node.name,
                                           f"{module}.{node.name}",
-                                          _options(call)))
+                                          _options(call), "decorator"))
         elif isinstance(node, ast.Assign) and isinstance(node.value,
                                                          ast.Call):
             call, func = node.value, node.value.func
@@ -116,7 +118,8 @@ def module_entries(module, source):
             for target in node.targets:
                 if isinstance(target, ast.Name) and name:
                     entries.append(_entry(module, name,
-                                          f"{module}.{target.id}", options))
+                                          f"{module}.{target.id}", options,
+                                          "wrapper"))
     return entries
 
 
