@@ -245,3 +245,12 @@ def trax_alias():
         for name in [n for n in sys.modules
                      if n == "trax" or n.startswith("trax.")]:
             del sys.modules[name]
+
+
+def without_gin_note(message):
+    """``message`` without the line gin adds to errors raised inside a
+    gin-wrapped call ("  In call to configurable ..."): Trax's names are
+    gin's wrappers, in Trax as here, and the oracles record the message
+    without it."""
+    return "\n".join(line for line in str(message).splitlines()
+                     if not line.startswith("  In call to configurable"))

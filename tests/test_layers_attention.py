@@ -15,6 +15,7 @@ from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json
 from conftest import oracle_array
+from conftest import without_gin_note
 from test_layer_oracle_models import _assert_values_bitwise
 from test_layer_oracle_models import _typed
 
@@ -282,11 +283,8 @@ def test_errors_match_trax(name, oracle):
     with pytest.raises(Exception) as info:
         calls[name]()
     assert type(info.value).__name__ == expected["error_type"]
-    # Without gin's "In call to configurable" note, as the generator reads
-    # real Trax's message (both add it for the gin-wrapped names).
-    message = "\n".join(line for line in str(info.value).splitlines()
-                        if not line.startswith("  In call to configurable"))
-    assert message.rstrip().endswith(expected["last_line"])
+    assert without_gin_note(info.value).rstrip().endswith(
+        expected["last_line"])
 
 
 @pytest.mark.parametrize("name", ("padding_mask_rank",
