@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from trax_compat.data import global_rng
+
 _log = logging.getLogger(__name__)
 
 
@@ -110,9 +112,11 @@ def _shuffle_gen(samples, queue_size):
                          '(size %d).', len(queue), queue_size)
             break
     if not exhausted:
+        # Same draws as Trax's np.random.randint(queue_size), faster.
+        randint = global_rng.randint_fn(queue_size)
         # Read first, then draw: keeps Trax's order of RNG calls.
         for sample in samples:
-            i = np.random.randint(queue_size)
+            i = randint()
             yield queue[i]
             queue[i] = sample
     np.random.shuffle(queue)
