@@ -136,3 +136,31 @@ def test_tokenize_fast_path_matches_generic_path(vocab, n_reserved,
                                 n_reserved_ids=n_reserved)
     next(it)[0][:] = -1
     assert next(it)[0].tolist() == generic(text).tolist()
+
+
+@pytest.mark.parametrize("boundary", [None, 8, 64])
+def test_padding_vectors_matches_pad_and_stack(boundary):
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(0, 9, size=n) for n in (3, 0, 7, 1, 5)]
+    rows[2] = rows[2].astype(np.float32)  # mixed dtypes promote as np.stack
+    got = data.pad_to_max_dims(rows, boundary)
+    width = {None: 7, 8: 8, 64: 8}[boundary]  # 64 > 2 * 7: next power of 2
+    want = np.stack([np.pad(r, (0, width - len(r))) for r in rows])
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()
+
+
+def test_length_filter_and_buckets_on_other_example_types():
+    examples = [(np.arange(3), 1), [np.arange(9), 0], (list(range(5)), 1),
+                (np.arange(2), np.arange(4)), (np.zeros((6, 2)), 0)]
+    kept = list(data.FilterByLength(max_length=5, min_length=2,
+                                    length_keys=[0])(iter(examples)))
+    assert [len(e[0]) for e in kept] == [3, 5, 2]
+    kept = list(data.FilterByLength(max_length=3)(iter(examples[3:4])))
+    assert not kept  # keys [0, 1]: the longer one (4) counts
+    examples = [e for e in examples if np.ndim(e[1]) == 0][:3] + [
+        (np.arange(2), 0), (np.arange(6), 1)]
+    batches = list(data.BucketByLength([4, 8], [2, 2, 1], length_keys=[0])(
+        iter(examples)))
+    assert [b[0].shape for b in batches] == [(1, 9), (2, 4), (2, 8)]
+    assert batches[2][0].tolist() == [[0, 1, 2, 3, 4, 0, 0, 0],
+                                      [0, 1, 2, 3, 4, 5, 0, 0]]
