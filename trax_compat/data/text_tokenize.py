@@ -84,6 +84,7 @@ def get_vocab(vocab_type="subword", vocab_file=None, vocab_dir=None,
 # Texts whose ids a tokenize stream remembers: a cycled corpus (Trax's Loop
 # needs endless streams) is encoded once. About 20 MB at most for tweets.
 MEMO_ENTRIES = 1 << 16
+_FIRST_ONLY = [0]
 
 
 def _encoder(vocab, n_reserved_ids):
@@ -179,6 +180,10 @@ def tokenize(stream, keys=None, vocab_type="subword", vocab_file=None,
             if pos is None:
                 pos = positions[n] = [i for i in range(n)
                                       if keys is None or i in keys]
+            if pos == _FIRST_ONLY and example.__class__ is tuple:
+                # The usual (text, label, ...) example, without a list copy.
+                yield (enc(example[0]),) + example[1:]
+                continue
             out = list(example)
             for i in pos:
                 out[i] = enc(out[i])
