@@ -12,7 +12,10 @@ This only holds for the MT19937 bit generator (the default, and what
 ``np.random.seed`` uses), whose raw output is exactly the 32-bit word the
 legacy algorithm consumes. Whenever the global bit generator is anything
 else (``np.random.set_bit_generator``), the function calls
-``np.random.randint`` itself.
+``np.random.randint`` itself. (NumPy holds the generator's lock for a
+whole rejection loop, this holds it per 32-bit word; that only matters when
+several threads draw from the global RNG at once, which is not
+reproducible either way.)
 """
 
 import numpy as np
