@@ -23,10 +23,13 @@ batch and ``bucket_by_length`` drops buckets that never filled.
 """
 
 import bisect
+import functools
 import logging
 import math
 
 import numpy as np
+
+from trax_compat.data import global_rng
 
 _log = logging.getLogger(__name__)
 
@@ -110,9 +113,11 @@ def _shuffle_gen(samples, queue_size):
                          '(size %d).', len(queue), queue_size)
             break
     if not exhausted:
+        # Same draws as Trax's np.random.randint(queue_size), faster.
+        randint = global_rng.randint_fn(queue_size)
         # Read first, then draw: keeps Trax's order of RNG calls.
         for sample in samples:
-            i = np.random.randint(queue_size)
+            i = randint()
             yield queue[i]
             queue[i] = sample
     np.random.shuffle(queue)
@@ -257,6 +262,12 @@ def _stack_padded(tensors, target):
     (it dominated the pipeline's time)."""
     out = np.zeros((len(tensors),) + tuple(target),
                    dtype=np.result_type(*tensors))
+    if len(target) == 1:
+        # Vectors (token ids): one masked assignment, in row-major order,
+        # of all values at once instead of one slice assignment per row.
+        lengths = np.fromiter(map(len, tensors), np.intp, len(tensors))
+        out[np.arange(target[0]) < lengths[:, None]] = np.concatenate(tensors)
+        return out
     for i, t in enumerate(tensors):
         out[(i,) + tuple(slice(0, n) for n in t.shape)] = t
     return out
@@ -274,6 +285,23 @@ def _length_fn(example, length_axis, length_keys):
                     else np.shape(x))[length_axis]
         return max(np.shape(example[k])[length_axis] for k in length_keys)
     return np.shape(example)[length_axis]
+
+
+def _length_getter(length_axis, length_keys):
+    """``example -> _length_fn(example, length_axis, length_keys)``, with the
+    usual case (a tuple whose one length key holds an ndarray) inlined."""
+    if len(length_keys) != 1:
+        return lambda example: _length_fn(example, length_axis, length_keys)
+    key = length_keys[0]
+    ndarray = np.ndarray
+
+    def length(example):
+        if example.__class__ is tuple:
+            x = example[key]
+            if x.__class__ is ndarray:
+                return x.shape[length_axis]
+        return _length_fn(example, length_axis, length_keys)
+    return length
 
 
 def FilterByLength(max_length, min_length=0,  # pylint: disable=invalid-name
@@ -300,14 +328,12 @@ def FilterByLength(max_length, min_length=0,  # pylint: disable=invalid-name
 def filter_by_length(generator, max_length, min_length=0, length_keys=None,
                      length_axis=0):
     """Applies ``FilterByLength(...)`` directly to a stream."""
-    length_keys = length_keys or [0, 1]
+    length = _length_getter(length_axis, length_keys or [0, 1])
+    high = math.inf if max_length is None else max_length
+    low = -math.inf if min_length is None else min_length
     for example in generator:
-        n = _length_fn(example, length_axis, length_keys)
-        if max_length is not None and n > max_length:
-            continue
-        if min_length is not None and n < min_length:
-            continue
-        yield example
+        if low <= length(example) <= high:
+            yield example
 
 
 def _check_buckets(boundaries, batch_sizes):
@@ -336,9 +362,7 @@ def BucketByLength(boundaries, batch_sizes,  # pylint: disable=invalid-name
     _check_buckets(boundaries, batch_sizes)
     length_keys = length_keys or [0, 1]
 
-    def length_fn(example):
-        return _length_fn(example, length_axis, length_keys)
-
+    length_fn = _length_getter(length_axis, length_keys)
     return lambda g: bucket_by_length(g, length_fn, boundaries, batch_sizes,
                                       strict_pad_on_len)
 
@@ -363,15 +387,16 @@ def _bucket_gen(generator, length_fn, boundaries, batch_sizes,
                 strict_pad_on_len):
     limits = boundaries + [math.inf]
     buckets = [[] for _ in batch_sizes]
+    n_buckets = len(buckets)
     # The first bucket with n <= boundary: a binary search when sorted.
     if boundaries == sorted(boundaries):
-        find = lambda n: bisect.bisect_left(boundaries, n)
+        find = functools.partial(bisect.bisect_left, boundaries)
     else:
         find = lambda n: next(i for i, b in enumerate(limits) if n <= b)
     for example in generator:
         n = length_fn(example)
         idx = find(n)
-        if idx >= len(buckets):
+        if idx >= n_buckets:
             raise ValueError(
                 f'Example of length {n} is longer than the last boundary '
                 f'{boundaries[-1]}, but batch_sizes {batch_sizes} has no '

@@ -84,6 +84,7 @@ def get_vocab(vocab_type="subword", vocab_file=None, vocab_dir=None,
 # Texts whose ids a tokenize stream remembers: a cycled corpus (Trax's Loop
 # needs endless streams) is encoded once. About 20 MB at most for tweets.
 MEMO_ENTRIES = 1 << 16
+_FIRST_ONLY = [0]
 
 
 def _encoder(vocab, n_reserved_ids):
@@ -112,6 +113,42 @@ def _memoized(enc, limit=MEMO_ENTRIES):
     return encode
 
 
+def _packed_memoized(vocab, n_reserved_ids, limit=MEMO_ENTRIES):
+    """:func:`_memoized` of :func:`_encoder` for a vocabulary with
+    ``encode_packed`` (ids as bytes of ``subword.ID_DTYPE``): the memo keeps
+    those bytes, and each call makes its array straight from them, which
+    saves building a list of ints, converting it and copying it for the memo.
+    Same arrays as the generic path (values, dtype, a new writable array per
+    call; float64 and empty for a text without ids, as Trax's
+    ``np.array([])``)."""
+    packed = vocab.encode_packed
+    memo = {}
+    memo_get = memo.get
+    frombuffer = np.frombuffer
+    dtype = subword.ID_DTYPE
+    array = np.array
+
+    def encode(text):
+        if text.__class__ is str or isinstance(text, (str, bytes)):
+            blob = memo_get(text)
+            if blob is None:
+                blob = packed(text)
+                if len(memo) < limit:
+                    memo[text] = blob
+        else:
+            blob = packed(text)
+        ids = frombuffer(blob, dtype).copy() if blob else array([])
+        return ids + n_reserved_ids if n_reserved_ids else ids
+    return encode
+
+
+def _text_encoder(vocab, n_reserved_ids):
+    """The memoized text -> array function for ``vocab``."""
+    if hasattr(vocab, "encode_packed"):
+        return _packed_memoized(vocab, n_reserved_ids)
+    return _memoized(_encoder(vocab, n_reserved_ids))
+
+
 def tokenize(stream, keys=None, vocab_type="subword", vocab_file=None,
              vocab_dir=None, n_reserved_ids=0):
     """Tokenizes the texts of a stream of examples (a generator).
@@ -132,7 +169,7 @@ def tokenize(stream, keys=None, vocab_type="subword", vocab_file=None,
     """
     # Like Trax, the vocabulary is fetched when iteration starts.
     vocab = get_vocab(vocab_type, vocab_file, vocab_dir)
-    enc = _memoized(_encoder(vocab, n_reserved_ids))
+    enc = _text_encoder(vocab, n_reserved_ids)
     # Tuple positions to tokenize, per tuple length; computed with Trax's own
     # test (``i in keys``) once instead of for every example.
     positions = {}
@@ -143,6 +180,10 @@ def tokenize(stream, keys=None, vocab_type="subword", vocab_file=None,
             if pos is None:
                 pos = positions[n] = [i for i in range(n)
                                       if keys is None or i in keys]
+            if pos == _FIRST_ONLY and example.__class__ is tuple:
+                # The usual (text, label, ...) example, without a list copy.
+                yield (enc(example[0]),) + example[1:]
+                continue
             out = list(example)
             for i in pos:
                 out[i] = enc(out[i])
