@@ -254,3 +254,17 @@ def without_gin_note(message):
     without it."""
     return "\n".join(line for line in str(message).splitlines()
                      if not line.startswith("  In call to configurable"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_gin_bindings_between_test_files():
+    """Each test file starts without gin bindings: with gin installed,
+    Trax's names apply bindings on direct calls (as in Trax), so bindings
+    one file parsed would otherwise change what later files build."""
+    def clear():
+        gin = sys.modules.get("gin")
+        if gin is not None:
+            gin.clear_config()
+    clear()
+    yield
+    clear()

@@ -113,13 +113,19 @@ def test_mlp_mnist_config_trains_on_a_local_stand_in(trax_alias, tmp_path,
     assert "MLP.layer_widths = (16,)" in (out / "config.gin").read_text()
 
 
-def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys):
+def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys,
+                                                     tmp_path):
     from trax_compat import gin_check
+    missing = tmp_path / "missing_model.gin"
+    missing.write_text("import trax.models\nimport trax.supervised.trainer_lib"
+                       "\ntrain.model = @trax.models.ConfigurableTransformer\n")
     code = gin_check.main([str(CONFIGS / "mlp_mnist.gin"),
-                           str(CONFIGS / "rse_addition.gin")])
+                           str(CONFIGS / "rse_addition.gin"), str(missing)])
     out = capsys.readouterr().out.splitlines()
     assert code == 1  # one of them fails
     assert out == [
         "mlp_mnist.gin: builds MLP with Adam; data: TFDS `mnist`",
-        "rse_addition.gin: fails at parse: "
-        "`trax.models.ResidualShuffleExchange` not in trax_compat"]
+        "rse_addition.gin: builds ResidualShuffleExchange with Adam; data: "
+        "generated (addition_inputs)",
+        "missing_model.gin: fails at parse: "
+        "`trax.models.ConfigurableTransformer` not in trax_compat"]

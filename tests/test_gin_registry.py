@@ -36,19 +36,20 @@ def test_every_trax_configurable_we_have_is_registered_under_its_selector():
             if gin_registry.ours(e["trax"]) is not None]
     # Layers, optimizers, schedules, TrainTask/EvalTask, fastmath.backend.
     assert len(have) >= 45
-    wrappers = {}  # id(our object) -> its wrappers, one per Trax selector
+    wrappers = {}  # id(our plain object) -> its wrappers, one per selector
     for entry in have:
         selector = f"{entry['module']}.{entry['name']}"
         wrapper = gin.get_configurable(selector)
         assert wrapper is gin_registry.registered(selector), selector
-        wrappers.setdefault(id(gin_registry.ours(entry["trax"])), []).append(
-            wrapper)
-    # An object Trax registers twice (trax.models.BERTClassifierHead and
-    # trax.models.research.bert.BERTClassifierHead) has a wrapper for each
-    # name; configurable() gives one of them.
+        plain = gin_registry.unwrapped(gin_registry.ours(entry["trax"]))
+        wrappers.setdefault(id(plain), []).append(wrapper)
+    # What a Trax name holds now applies one of its object's wrappers (an
+    # object Trax registers twice, trax.models.BERTClassifierHead and
+    # trax.models.research.bert.BERTClassifierHead, has one per name).
     for entry in have:
         obj = gin_registry.ours(entry["trax"])
-        assert gin_registry.configurable(obj) in wrappers[id(obj)], entry
+        plain = gin_registry.unwrapped(obj)
+        assert gin_registry.configurable(obj) in wrappers[id(plain)], entry
 
 
 def test_bindings_apply_through_the_registered_configurable():

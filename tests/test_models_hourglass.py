@@ -14,6 +14,7 @@ import trax_compat as trax  # pylint: disable=unused-import  (constructors)
 from trax_compat import layers as tl
 from trax_compat import shapes
 from trax_compat.fastmath import random as trax_random
+from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json
 from conftest import oracle_array
@@ -167,14 +168,16 @@ def test_exported_as_in_trax():
     from trax_compat.models.research import hourglass  # pylint: disable=g-import-not-at-top
     from trax_compat.models.research import rse  # pylint: disable=g-import-not-at-top
     from trax_compat.models.research import transformer2  # pylint: disable=g-import-not-at-top
-    assert trax.models.HourglassLM is hourglass.HourglassLM
-    assert trax.models.ResidualShuffleExchange is rse.ResidualShuffleExchange
-    assert trax.models.Transformer2 is transformer2.Transformer2
+    assert unwrapped(trax.models.HourglassLM) is hourglass.HourglassLM
+    assert unwrapped(trax.models.ResidualShuffleExchange) is (
+        rse.ResidualShuffleExchange)
+    assert unwrapped(trax.models.Transformer2) is transformer2.Transformer2
     assert trax.models.rse is rse
     # trax.models names the models only, not their modules' helper layers.
     assert not hasattr(trax.models, "ConcatWithPadding")
-    assert tl.LinearPooling is resampling.LinearPooling
-    assert tl.RelativeAttentionWrapper is rel_attention.RelativeAttentionWrapper
+    assert unwrapped(tl.LinearPooling) is resampling.LinearPooling
+    assert unwrapped(tl.RelativeAttentionWrapper) is (
+        rel_attention.RelativeAttentionWrapper)
     # As before: tl.DotProductAttention stays the attention module's layer.
     assert tl.DotProductAttention is attention.DotProductAttention
 

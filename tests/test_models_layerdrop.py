@@ -27,6 +27,7 @@ from trax_compat import layers as tl  # noqa: F401  (ff_activation=tl.Gelu)
 from trax_compat import shapes
 from trax_compat.models.research import layerdrop_transformer as ld
 from trax_compat.models.research import rezero
+from trax_compat.gin_registry import unwrapped
 
 from conftest import load_oracle_json
 from conftest import oracle_array
@@ -372,7 +373,7 @@ def test_exported_by_models_package_and_registered_with_gin():
                                     "ReZeroTransformerEncoder",
                                     "ReZeroTransformerLM"))):
         for name in names:
-            assert getattr(models, name) is getattr(module, name)
+            assert unwrapped(getattr(models, name)) is getattr(module, name)
     assert models.layerdrop_transformer is ld and models.rezero is rezero
     import gin  # pylint: disable=g-import-not-at-top
     gin.parse_config("trax.models.SkippingTransformerLM.n_layers = 1\n"

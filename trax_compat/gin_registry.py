@@ -206,7 +206,12 @@ def unwrapped(obj):
     gin's wrapper was exported under (``trax_compat.layers.LayerNorm`` ->
     ``trax_compat.layers.normalization.LayerNorm``), else ``obj``."""
     held = _PLAIN.get(id(obj))
-    return held[1] if held is not None and held[0] is obj else obj
+    while held is not None and held[0] is obj:
+        # A name Trax wraps twice (model_configure of a decorated function)
+        # wraps a wrapper: follow the chain to the plain object.
+        obj = held[1]
+        held = _PLAIN.get(id(obj))
+    return obj
 
 
 def missing_configurable(selector):
