@@ -177,7 +177,8 @@ def register(trax_prefix):
         _REGISTERED[selector] = wrapper
         _WRAPPERS[id(obj)] = (obj, wrapper)
         _WRAPPERS[id(exported)] = (exported, wrapper)
-        _PLAIN[id(exported)] = (exported, obj)
+        if exported is not obj:
+            _PLAIN[id(exported)] = (exported, obj)
         if exported is obj:
             continue
         if decorator:
@@ -206,7 +207,7 @@ def unwrapped(obj):
     gin's wrapper was exported under (``trax_compat.layers.LayerNorm`` ->
     ``trax_compat.layers.normalization.LayerNorm``), else ``obj``."""
     held = _PLAIN.get(id(obj))
-    while held is not None and held[0] is obj:
+    while held is not None and held[0] is obj and held[1] is not obj:
         # A name Trax wraps twice (model_configure of a decorated function)
         # wraps a wrapper: follow the chain to the plain object.
         obj = held[1]
