@@ -32,14 +32,15 @@ _cotangent = reformer_checks._cotangent  # pylint: disable=protected-access
 
 
 # Run for the suite's time (the oracle holds more): SparseFF with the hard
-# mask, with the soft one (output scaled, chunked, kernel scaled), with
-# Trax's default draws and dropout, in eval mode; BlockSparseFF through
-# FeedForwardWithOptions; SwitchSparseFF at a temperature that changes its
-# choices; each layer in 'predict' mode. Not run: the plain eval records
-# and the other FeedForwardWithOptions ones, whose code paths these take.
+# mask (Gumbel noise) and with the soft one (output scaled, chunked, kernel
+# scaled); BlockSparseFF through FeedForwardWithOptions (keys giving both
+# hard and soft batches); SwitchSparseFF at a temperature that changes its
+# choices; each layer in 'predict' mode; SparseFF in eval mode as a Flax
+# module (below). Not run: the records with dropout and Trax's default
+# draws, the other eval and FeedForwardWithOptions records, whose code paths
+# these take.
 LAYERS = ("sparse_ff_train_hard", "sparse_ff_train_soft_multiply_chunked",
-          "sparse_ff_train_dropout", "sparse_ff_eval_multiply", "ffwo_block",
-          "switch_sparse_ff_train_hot")
+          "ffwo_block", "switch_sparse_ff_train_hot")
 PREDICT = ("sparse_ff_predict_multiply", "block_sparse_ff_predict",
            "switch_sparse_ff_predict")
 
@@ -169,7 +170,7 @@ def test_reversible_backward_pass_recalls_the_remembered_masks(oracle, name):
     weights, state = layer.weights, layer.state
     _assert_close(weights, _tree(rec["weights"]), exact=True)
     rng = trax_random.get_prng(7)
-    out, new_state = layer.pure_fn(xs, weights, state, rng)
+    out, new_state = jax.jit(layer.pure_fn)(xs, weights, state, rng)
     _assert_close(tuple(out), tuple(oracle_array(o) for o in rec["outputs"]))
     _assert_close(new_state, _tree(rec["new_state"]))
     cot = tuple(_cotangent(o.shape) * (k + 1) for k, o in enumerate(out))
@@ -259,13 +260,16 @@ def test_ff_sparsity_forms_give_trax_s_sparse_ff():
         tl.BlockSparseFF(48, n_experts=5)
 
 
-def test_runs_as_a_flax_module():
-    layer = tl.SparseFF(8, n_elements_in_block=2, d_lowrank=2, mode="train")
-    x = np.ones((3, 2, 4), np.float32)
-    layer.init(shapes.signature(x), rng=trax_random.get_prng(0))
-    key = trax_random.get_prng(5)
-    expected, _ = layer.pure_fn(x, layer.weights, layer.state, key)
+def test_runs_as_a_flax_module_as_trax_computes_it(oracle):
+    # SparseFF's state (the remembered mask and its flag dict) lives in the
+    # Flax variables; eval mode with the output scaled by the controller.
+    rec = oracle["layers"]["sparse_ff_eval_multiply"]
+    x = oracle_array(rec["input"])
+    layer = _init(rec, shapes.signature(x))
+    _assert_close(layer.weights, _tree(rec["weights"]), exact=True)
     module, variables = layer.to_flax()
-    y, _ = jax.jit(functools.partial(module.apply, mutable=["state"]))(
-        variables, x, rngs={"dropout": key})
-    np.testing.assert_allclose(y, expected, **TOL)
+    y, new_vars = jax.jit(functools.partial(module.apply, mutable=["state"]))(
+        variables, x, rngs={"dropout": trax_random.get_prng(7)})
+    _assert_close(y, oracle_array(rec["outputs"][0]))
+    state = layer.state_from_flax_state(new_vars["state"])
+    _assert_close(state, _tree(rec["state_after"]))
