@@ -211,7 +211,8 @@ def test_model_with_ff_sparsity_matches_trax(oracle, name):
 
     @jax.jit
     def run(w):
-        eval_y, _ = models["eval"].pure_fn(x, w, state, trax_random.get_prng(0))
+        eval_y, _ = models["eval"].pure_fn(x, w, state,
+                                           trax_random.get_prng(0))
         return eval_y, model.pure_fn(x, w, state, rng)
     # (The oracle's weight gradients are not compared, for the suite's
     # time: the reversible test above takes that backward pass.)

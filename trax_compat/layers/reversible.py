@@ -227,7 +227,9 @@ def _second_pass_state(state, new_state):
             and isinstance(state[1], dict)
             and "running_second_time" in state[1]):
         return (new_state[0], {"running_second_time_yes": ()})
-    if isinstance(state, (tuple, list)):
+    if (isinstance(state, (tuple, list))
+            and isinstance(new_state, (tuple, list))
+            and len(state) == len(new_state)):
         return type(state)(_second_pass_state(s, n)
                            for s, n in zip(state, new_state))
     return state

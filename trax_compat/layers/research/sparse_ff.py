@@ -152,9 +152,9 @@ class _SparseFFController(base.Layer):
         mb = self._bias_initializer((self._d_ff,), keys[2])
         if self._use_bfloat16:
             m1, m2, mb = (w.astype(jnp.bfloat16) for w in (m1, m2, mb))
-        self.weights = (
-            m1, jnp.reshape(m2, (self._d_lowrank, self._n_blocks, self._block)),
-            jnp.reshape(mb, (self._n_blocks, self._block)))
+        blocks = (self._n_blocks, self._block)
+        self.weights = (m1, jnp.reshape(m2, (self._d_lowrank,) + blocks),
+                        jnp.reshape(mb, blocks))
 
 
 class _SparseFFMain(base.Layer):
