@@ -24,6 +24,8 @@ _MODULES = (
     "research.position_encodings",
     # from Trax's research/: sparse Dense replacements, their attentions, FAVOR
     "research.sparsity",
+    # from Trax's research/sparsity: the sparse feed-forward blocks
+    "research.sparse_ff",
     # ours: Flax modules as layers
     "flax_adapter", "functional",
 )

@@ -767,3 +767,10 @@ def CausalFavor(d_feature, n_heads=1, dropout=0.0, numerical_stabilizer=0.001,
         core.Dense(d_feature), core.Dense(d_feature), core.Dense(d_feature),
         core.Dense(d_feature), n_heads=n_heads,
         qkv_attention_layer=CausalFavorAttention(numerical_stabilizer, mode))
+
+
+# Trax defines its sparse feed-forward blocks in this module too; ours live
+# in sparse_ff, and are reachable here under Trax's module path.
+from trax_compat.layers.research.sparse_ff import (  # noqa: E402,F401  pylint: disable=g-import-not-at-top,unused-import
+    BlockSparseFF, SparseFF, SwitchSparseFF, _RecallQuantMaskInReverse,
+    _RememberInReverse, _SparseFFController, _SparseFFMain)
