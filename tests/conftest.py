@@ -31,6 +31,38 @@ EN_8K_SHA256 = (
 # that default).
 os.environ.setdefault("TRAX_COMPAT_COMPILATION_CACHE", "off")
 
+
+def _session_compilation_cache():
+    """One JAX persistent compilation cache per test process, in a fresh
+    temporary folder that the process's children (``python -m ...`` runs
+    inherit the environment) share and that is removed at exit.
+
+    Many tests compile the same programs again: a Loop's train step for the
+    same model in each test that builds one, every child process's eager
+    initializers and steps. Loading them beats compiling them again. The
+    cached program is the one the compiler produced, so results are
+    unchanged bit for bit. Each pytest-xdist worker has its own folder (the
+    cache writes its files without a lock), and a cache the caller
+    configured is kept.
+    """
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    import atexit  # pylint: disable=g-import-not-at-top
+    import shutil  # pylint: disable=g-import-not-at-top
+    import tempfile  # pylint: disable=g-import-not-at-top
+    folder = tempfile.mkdtemp(prefix="trax_compat_tests_jax_cache_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    # JAX's default keeps only programs that took a second to compile.
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    if "jax" in sys.modules:  # Already read its environment.
+        import jax  # pylint: disable=g-import-not-at-top
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+_session_compilation_cache()
+
 SENTENCEPIECE_SHA256 = (
     "9e925505c08efc3173ed8aa1d7e7e396fa47f6e4aa7aee5a5f56093ca6722a93")
 

@@ -26,7 +26,7 @@ import re
 
 NOTEBOOK = "trax/examples/Deep_N_Gram_Models.ipynb"
 KAGGLE = "/kaggle/input"
-N_STEPS = 3
+N_STEPS = 2
 # Keras (imported with TensorFlow where the [tfds] extra is installed) looks
 # up these two types when pandas is importable.
 PANDAS_STUB = ('"""Stand-in: the tutorial imports pandas but never uses '
