@@ -1,0 +1,196 @@
+"""The configurable Transformers (trax.models.research.configurable_transformer)
+against real Trax (trax_oracle/models_configurable_transformer, see
+tests/testdata/generate_models_configurable_transformer.py).
+
+Models (eval and train mode): repr, weight and state structure, every
+initial weight bit for bit (SHA-256), the eval output and the train output
+with Trax's dropout keys, and the new state. Decoding: the 'predict'-mode
+model's initial weights bit for bit and the tokens of greedy
+``autoregressive_sample``. Floats within 1e-5.
+"""
+
+import functools  # pylint: disable=unused-import  (constructor strings)
+import hashlib
+
+import jax
+import numpy as np
+import pytest
+
+import trax_compat as trax
+from trax_compat import layers as tl  # pylint: disable=unused-import  (constructors)
+from trax_compat import shapes
+from trax_compat.fastmath import random as trax_random
+from trax_compat.gin_registry import unwrapped
+from trax_compat.models.reformer import configurable
+from trax_compat.models.research import configurable_transformer as ct
+from trax_compat.supervised import decoding
+
+from conftest import load_oracle_json
+from conftest import oracle_array
+
+ORACLE = ("models_configurable_transformer/"
+          "models_configurable_transformer.json.gz")
+TOL = dict(rtol=1e-5, atol=1e-5)
+MODELS = ("encoder_chunked_attention", "encoder_axial", "lm",
+          "lm_lsh_sru_chunked_ff", "lm_self_attention_axial", "transformer",
+          "transformer_shared_vocab_sru_sincos")
+DECODES = ("lm_decode", "transformer_decode")
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    return load_oracle_json(ORACLE)
+
+
+def test_the_oracle_lists_these_models(oracle):
+    assert tuple(oracle["models"]) == MODELS
+    assert tuple(oracle["decodes"]) == DECODES
+
+
+def _value(entry):
+    if "tuple" in entry:
+        return tuple(_value(e) for e in entry["tuple"])
+    return oracle_array(entry)
+
+
+def _typed(tree):
+    """Our tree in the oracle's ``tree_typed`` layout."""
+    if isinstance(tree, tuple):
+        return {"tuple": [_typed(t) for t in tree]} if tree else None
+    if isinstance(tree, list):
+        return {"list": [_typed(t) for t in tree]}
+    return {"shape": list(np.shape(tree)),
+            "dtype": np.asarray(tree).dtype.name}
+
+
+def _build(constructor, mode):
+    return eval(constructor.replace("MODE", repr(mode)))  # pylint: disable=eval-used
+
+
+def _sha256(a):
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _assert_leaves(tree, summaries, float_hash=True):
+    """Leaves against the oracle's summaries: SHA-256 (for computed floats,
+    ``float_hash=False``, the first values and sums instead)."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    assert len(leaves) == len(summaries)
+    for leaf, summary in zip(leaves, summaries):
+        leaf = np.asarray(leaf)
+        assert list(leaf.shape) == summary["shape"]
+        assert leaf.dtype.name == summary["dtype"]
+        if float_hash or not np.issubdtype(leaf.dtype, np.floating):
+            assert _sha256(leaf) == summary["sha256"]
+            continue
+        flat = leaf.reshape(-1)
+        np.testing.assert_allclose(flat[:len(summary["first"])],
+                                   summary["first"], **TOL)
+        np.testing.assert_allclose(np.sum(flat, dtype=np.float64),
+                                   summary["sum"], rtol=1e-5, atol=1e-4)
+
+
+def _assert_close(ours, theirs):
+    ours, theirs = jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(
+        theirs)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert np.shape(a) == np.shape(b)
+        np.testing.assert_allclose(a, b, **TOL)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_matches_trax(oracle, name):
+    rec = oracle["models"][name]
+    x = _value(rec["input"])
+    models = {mode: _build(rec["constructor"], mode)
+              for mode in ("eval", "train")}
+    for mode, model in models.items():
+        assert str(model) == rec["repr"][mode]
+    model = models["train"]
+    weights, state = model.init(shapes.signature(x),
+                                rng=trax_random.get_prng(0))
+    assert _typed(weights) == rec["weights_typed"]
+    assert _typed(state) == rec["state_typed"]
+    _assert_leaves(weights, rec["weights"])
+
+    # The eval model has the same weights and state (the oracle checks
+    # it): it runs on the train model's, saving an initialization.
+    assert rec["eval_weights_equal_train"]
+    eval_y, _ = jax.jit(models["eval"].pure_fn)(x, weights, state,
+                                                trax_random.get_prng(0))
+    _assert_close(eval_y, _value(rec["eval_output"]))
+    y, new_state = jax.jit(model.pure_fn)(
+        x, weights, state, trax_random.get_prng(oracle["train_rng_seed"]))
+    _assert_close(y, _value(rec["train_output"]))
+    _assert_leaves(new_state, rec["train_new_state"], float_hash=False)
+
+
+@pytest.mark.parametrize("name", DECODES)
+def test_greedy_decoding_matches_trax(oracle, name):
+    rec = oracle["decodes"][name]
+    assert rec["argmax_equals_greedy"] and rec["min_margin"] > 1e-3
+    model = _build(rec["constructor"], "predict")
+    assert str(model) == rec["repr"]
+    inputs = oracle_array(rec["inputs"])
+    step = shapes.ShapeDtype((rec["batch_size"], 1), np.int32)
+    sig = step if model.n_in == 1 else (shapes.signature(inputs), step)
+    model.init(sig, rng=trax_random.get_prng(0))
+    assert _typed(model.weights) == rec["weights_typed"]
+    _assert_leaves(model.weights, rec["weights"])
+    tokens = decoding.autoregressive_sample(
+        model, inputs=inputs, batch_size=rec["batch_size"], temperature=0.0,
+        max_length=rec["max_length"])
+    np.testing.assert_array_equal(tokens, oracle_array(rec["output"]))
+
+
+def test_names_as_in_trax():
+    # The helpers are the Reformer's, reached under Trax's module too.
+    for name in ("FeedForwardWithOptions", "ApplyAttentionLayer",
+                 "PositionalEncoder", "EmbeddingAndPositionalEncodings",
+                 "_FeedForward"):
+        assert getattr(ct, name) is getattr(configurable, name)
+    for name in ("ConfigurableTransformer", "ConfigurableTransformerLM",
+                 "ConfigurableTransformerEncoder"):
+        assert unwrapped(getattr(trax.models, name)) is getattr(ct, name)
+    assert trax.models.research.configurable_transformer is ct
+
+
+@pytest.mark.parametrize("option, value", [
+    ("ff_sparsity", 2), ("loss_sparsity", 2), ("loss_sparsity_prob", 0.5)])
+def test_sparse_options_say_they_are_not_available(option, value):
+    with pytest.raises(NotImplementedError, match=option):
+        ct.ConfigurableTransformerLM(10, d_model=4, d_ff=8, n_layers=1,
+                                     n_heads=2, **{option: value})
+
+
+def test_enc_dec_attention_sparsity_and_mode_are_checked():
+    with pytest.raises(NotImplementedError,
+                       match="enc_dec_attention_sparsity=2"):
+        ct.ConfigurableTransformer(10, d_model=4, d_ff=8, n_encoder_layers=1,
+                                   n_decoder_layers=1, n_heads=2,
+                                   enc_dec_attention_sparsity=2)
+    with pytest.raises(ValueError, match="mode='test'"):
+        ct.ConfigurableTransformerEncoder(10, mode="test")
+
+
+def test_gin_binds_the_models_by_trax_names():
+    import gin  # pylint: disable=g-import-not-at-top
+    from trax_compat import gin_registry  # pylint: disable=g-import-not-at-top
+    gin.clear_config()
+    try:
+        gin.parse_config([
+            "trax.models.ConfigurableTransformerLM.d_model = 4",
+            "trax.models.ConfigurableTransformerLM.d_ff = 6",
+            "trax.models.ConfigurableTransformerLM.n_layers = 1",
+            "trax.models.ConfigurableTransformerLM.n_heads = 2",
+            "trax.models.ConfigurableTransformerLM.attention_type = "
+            "@trax.layers.SelfAttention",
+        ])
+        model = gin_registry.configurable(trax.models.ConfigurableTransformerLM
+                                          )(vocab_size=7)
+    finally:
+        gin.clear_config()
+    text = str(model)
+    assert "SelfAttention" in text and "Dense_6" in text
+    assert "Dense_7" in text and "Dense_2048" not in text
