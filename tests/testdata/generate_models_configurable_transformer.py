@@ -65,7 +65,7 @@ def tokens(shape, vocab, n_pad=0, seed=0):
 MODELS = {
     "encoder_chunked_attention": (
         "ct.ConfigurableTransformerEncoder(vocab_size=20, n_classes=5, "
-        "d_model=8, d_ff=16, n_layers=2, n_heads=2, max_len=16, dropout=0.1,"
+        "d_model=8, d_ff=16, n_layers=1, n_heads=2, max_len=16, dropout=0.1,"
         " ff_dropout=0.2, attention_chunk_size=1, mode=MODE)",
         tokens((3, 7), 20, n_pad=2)),
     "encoder_axial": (
@@ -74,10 +74,6 @@ MODELS = {
         " ff_dropout=0.0, pos_type='axial', pos_axial_shape=(4, 4), "
         "pos_d_axial_embs=(4, 4), mode=MODE)",
         tokens((3, 16), 20, n_pad=3, seed=1)),
-    "lm": (
-        "ct.ConfigurableTransformerLM(vocab_size=20, d_model=8, d_ff=16, "
-        "n_layers=2, n_heads=2, max_len=16, dropout=0.1, ff_dropout=0.05, "
-        "mode=MODE)", tokens((3, 9), 20, seed=2)),
     "lm_lsh_sru_chunked_ff": (
         "ct.ConfigurableTransformerLM(vocab_size=20, d_model=8, d_ff=16, "
         "n_layers=1, n_heads=2, max_len=16, dropout=0.0, ff_dropout=0.0, "
@@ -85,24 +81,18 @@ MODELS = {
         "attention_type=functools.partial(tl.LSHSelfAttention, chunk_len=4, "
         "n_buckets=2, n_hashes=2), pos_type='fixed-base', mode=MODE)",
         tokens((3, 8), 20, seed=3)),
-    "lm_self_attention_axial": (
+    "lm_self_attention_random_start": (
         "ct.ConfigurableTransformerLM(vocab_size=20, d_model=8, d_ff=16, "
-        "n_layers=2, n_heads=2, max_len=16, dropout=0.1, ff_dropout=0.0, "
+        "n_layers=2, n_heads=2, max_len=32, dropout=0.1, ff_dropout=0.0, "
         "attention_type=functools.partial(tl.SelfAttention, chunk_len=4, "
-        "n_chunks_before=1), pos_type='axial', pos_axial_shape=(2, 8), "
-        "pos_d_axial_embs=(2, 6), mode=MODE)", tokens((1, 16), 20, seed=9)),
-    "transformer": (
+        "n_chunks_before=1), pos_start_from_zero_prob=0.5, "
+        "pos_max_offset_to_add=5, mode=MODE)", tokens((1, 16), 20, seed=9)),
+    "transformer_sru_sincos": (
         "ct.ConfigurableTransformer(input_vocab_size=20, "
         "output_vocab_size=15, d_model=8, d_ff=16, n_encoder_layers=1, "
-        "n_decoder_layers=2, n_heads=2, max_len=16, dropout=0.1, "
-        "ff_dropout=0.1, mode=MODE)",
+        "n_decoder_layers=1, n_heads=2, max_len=16, dropout=0.1, "
+        "ff_dropout=0.1, ff_use_sru=1, pos_type='sin-cos', mode=MODE)",
         (tokens((3, 7), 20, n_pad=2, seed=4), tokens((3, 6), 15, seed=5))),
-    "transformer_shared_vocab_sru_sincos": (
-        "ct.ConfigurableTransformer(input_vocab_size=20, d_model=8, d_ff=16,"
-        " n_encoder_layers=2, n_decoder_layers=1, n_heads=2, max_len=16, "
-        "dropout=0.0, ff_dropout=0.0, ff_use_sru=1, pos_type='sin-cos', "
-        "mode=MODE)",
-        (tokens((5, 6), 20, n_pad=1, seed=6), tokens((5, 5), 20, seed=7))),
 }
 
 # name -> (constructor with MODE, inputs (the language model's prefix, the
@@ -112,11 +102,10 @@ DECODES = {
         "ct.ConfigurableTransformerLM(vocab_size=20, d_model=8, d_ff=16, "
         "n_layers=2, n_heads=2, max_len=16, mode=MODE)",
         tokens((3, 3), 20, seed=10), 3, 6),
-    "transformer_decode": (
-        "ct.ConfigurableTransformer(input_vocab_size=20, "
-        "output_vocab_size=15, d_model=8, d_ff=16, n_encoder_layers=1, "
-        "n_decoder_layers=2, n_heads=2, max_len=16, mode=MODE)",
-        tokens((3, 5), 20, n_pad=1, seed=8), 3, 5),
+    "transformer_shared_vocab_decode": (
+        "ct.ConfigurableTransformer(input_vocab_size=20, d_model=8, "
+        "d_ff=12, n_encoder_layers=1, n_decoder_layers=1, n_heads=2, "
+        "max_len=16, mode=MODE)", tokens((3, 5), 20, n_pad=1, seed=8), 3, 5),
 }
 
 
