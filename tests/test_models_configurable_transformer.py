@@ -1,12 +1,13 @@
-"""The configurable Transformers (trax.models.research.configurable_transformer)
-against real Trax (trax_oracle/models_configurable_transformer, see
+"""The configurable Transformers
+(trax.models.research.configurable_transformer) against real Trax
+(trax_oracle/models_configurable_transformer, see
 tests/testdata/generate_models_configurable_transformer.py).
 
 Models: repr in eval and train mode, weight and state structure, every
-initial weight bit for bit (SHA-256), and the output in one mode (the train
-output with Trax's dropout keys and its new state, or the eval output). Decoding: the 'predict'-mode
-model's initial weights bit for bit and the tokens of greedy
-``autoregressive_sample``. Floats within 1e-5.
+initial weight bit for bit (SHA-256), and the output in one mode (the
+train output with Trax's dropout keys and its new state, or the eval
+output). Decoding: the 'predict'-mode model's initial weights bit for bit
+and the tokens of greedy ``autoregressive_sample``. Floats within 1e-5.
 """
 
 import functools  # pylint: disable=unused-import  (constructor strings)
@@ -181,6 +182,13 @@ def test_enc_dec_attention_sparsity_and_mode_are_checked():
                                    enc_dec_attention_sparsity=2)
     with pytest.raises(ValueError, match="mode='test'"):
         ct.ConfigurableTransformerEncoder(10, mode="test")
+    # A masked SelfAttention takes (vectors, mask) and gives vectors only:
+    # the encoder's residual would lose the mask.
+    with pytest.raises(ValueError, match="'SelfAttention' built with "
+                                         "masked=True maps 2 inputs to 1"):
+        ct.ConfigurableTransformerEncoder(
+            10, d_model=4, d_ff=8, n_layers=1, n_heads=2,
+            attention_type=tl.SelfAttention)
 
 
 def test_gin_binds_the_models_by_trax_names():

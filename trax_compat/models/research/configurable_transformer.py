@@ -57,10 +57,22 @@ def _feed_forward(d_model, d_ff, dropout, dropout_shared_axes, mode,  # pylint: 
 def _self_attention(attention_type, d_model, n_heads, dropout, causal,
                     masked, attention_chunk_size, mode):
     d_head = d_model // n_heads
-    return ApplyAttentionLayer(
+    attention = ApplyAttentionLayer(
         attention_type, d_model, n_heads, d_head, d_head, causal=causal,
         masked=masked, attention_dropout=dropout, output_dropout=dropout,
         attention_chunk_size=attention_chunk_size, mode=mode)
+    # In a residual over (vectors, mask, ...) the layer must give back as
+    # many items as it takes; a masked efficient attention (vectors, mask)
+    # -> vectors would swallow the mask (Trax fails later, in init).
+    if attention.n_in != attention.n_out:
+        name = getattr(attention_type, "__name__", attention_type)
+        raise ValueError(
+            f"attention type {name!r} built with masked={masked} maps "
+            f"{attention.n_in} inputs to "
+            f"{attention.n_out} outputs; these blocks need a layer giving "
+            f"back as many as it takes (such as tl.Attention where a mask "
+            f"is passed, or a causal attention without one).")
+    return attention
 
 
 def EncoderBlock(d_model, d_ff, n_heads, dropout, dropout_shared_axes, mode,  # pylint: disable=invalid-name
