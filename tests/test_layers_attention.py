@@ -310,13 +310,12 @@ def test_dot_product_attention_is_traxs_attention_module_class():
     assert repr(A.DotProductAttention()) == "DotProductAttention_in4"
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: tl.AttentionQKV(4, q_sparsity=2), "q_sparsity"),
-    (lambda: tl.AttentionQKV(4, result_sparsity=4), "result_sparsity"),
-])
-def test_research_sparsity_is_a_clear_error(call, words):
-    with pytest.raises(NotImplementedError, match=words + r"=None"):
-        call()
+def test_research_sparsity_builds_traxs_layers():
+    # q_sparsity/result_sparsity: FactoredDense then LocallyConvDense (the
+    # values against Trax are in test_layers_sparsity.py).
+    layer = tl.AttentionQKV(4, q_sparsity=2, result_sparsity=4)
+    assert "_GateAndProject_in3" in str(layer)
+    assert str(layer).count("_RememberPad") == 2
 
 
 def test_positional_encoding_has_no_dropout_outside_train_mode():

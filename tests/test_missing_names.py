@@ -40,8 +40,8 @@ def test_missing_attributes_name_the_trax_name():
         _check(caught.value, trax_name)
         assert not hasattr(owner, name)
     with pytest.raises(AttributeError) as caught:
-        tl.SparseFF  # pylint: disable=pointless-statement
-    _check(caught.value, "trax.layers.SparseFF",
+        tl.LSHFF  # pylint: disable=pointless-statement
+    _check(caught.value, "trax.layers.LSHFF",
            "Trax's research code")
 
 

@@ -2,7 +2,7 @@
 
 Touching such a name -- a module (``import trax_compat.models``,
 ``trax.rl`` under ``install_as_trax``), or a function or class
-(``trax_compat.data.TFDS``, ``tl.SparseFF``) -- raises a
+(``trax_compat.data.TFDS``, ``tl.LSHFF``) -- raises a
 :class:`NotAvailableError` that names the Trax name, says it is not
 available in this version and points to the coverage page. It is an
 ``AttributeError`` for attributes (so ``hasattr`` answers False) and a

@@ -22,6 +22,10 @@ _MODULES = (
     "efficient_attention",
     # from Trax's research/: the positional encodings models pick by pos_type
     "research.position_encodings",
+    # from Trax's research/: sparse Dense replacements, their attentions, FAVOR
+    "research.sparsity",
+    # from Trax's research/sparsity: the sparse feed-forward blocks
+    "research.sparse_ff",
     # ours: Flax modules as layers
     "flax_adapter", "functional",
 )

@@ -61,13 +61,6 @@ def Attention(d_feature, n_heads=1, dropout=0.0, mode="train"):  # pylint: disab
         AttentionQKV(d_feature, n_heads=n_heads, dropout=dropout, mode=mode)))
 
 
-def _sparsity_unavailable(what, value):
-    return NotImplementedError(
-        f"AttentionQKV({what}={value!r}) needs Trax's research sparsity "
-        f"layers, which trax_compat does not have; use {what}=None (Dense) "
-        f"or {what}='noop'.")
-
-
 def AttentionQKV(d_feature, n_heads=1, dropout=0.0, mode="train",  # pylint: disable=invalid-name
                  cache_KV_in_predict=False, q_sparsity=None,  # pylint: disable=invalid-name
                  result_sparsity=None):
@@ -76,12 +69,19 @@ def AttentionQKV(d_feature, n_heads=1, dropout=0.0, mode="train",  # pylint: dis
     then a final Dense. With ``cache_KV_in_predict`` the key and value
     Dense outputs are computed once in 'predict' mode (``Cache``)."""
 
-    def q_or_result_layer(sparsity, what):
+    def q_or_result_layer(sparsity):
         if sparsity is None:
             return core.Dense(d_feature)
         if sparsity == "noop":
             return cb.Serial()
-        raise _sparsity_unavailable(what, sparsity)
+        # Trax's research layers: FactoredDense, then a convolution over
+        # modules (kernel 3) and, causally, positions (3).
+        from trax_compat.layers.research import sparsity as research  # pylint: disable=g-import-not-at-top
+        return cb.Serial(
+            research.FactoredDense(sparsity, d_feature, d_feature),
+            research.LocallyConvDense(sparsity, d_feature // sparsity,
+                                      mode=mode, kernel_size=3,
+                                      length_kernel_size=3))
 
     def kv_layer():
         if cache_KV_in_predict and mode == "predict":
@@ -95,10 +95,10 @@ def AttentionQKV(d_feature, n_heads=1, dropout=0.0, mode="train",  # pylint: dis
         return core.Dense(d_feature)
 
     return AssertFunction("bSq,blk,blv,b1xl->bSd,b1xl", cb.Serial(
-        cb.Parallel(q_or_result_layer(q_sparsity, "q_sparsity"),
+        cb.Parallel(q_or_result_layer(q_sparsity),
                     kv_layer(), kv_layer()),
         PureAttention(n_heads=n_heads, dropout=dropout, mode=mode),
-        q_or_result_layer(result_sparsity, "result_sparsity")))
+        q_or_result_layer(result_sparsity)))
 
 
 def _split_heads(x, n_heads, merged_batch_and_head):

@@ -368,11 +368,12 @@ def Residual(*layers, shortcut=None):  # pylint: disable=invalid-name
 def Select(indices, n_in=None, name=None):  # pylint: disable=invalid-name
     """Copies, reorders or drops stack items: outputs ``xs[i]`` for each i
     in ``indices`` in place of the top ``n_in`` items."""
+    if name is None:
+        # As Trax: a tuple prints as "Select(0,1,0)", a list as "Select[...]".
+        name = f"Select{indices}".replace(" ", "")
     indices = list(indices)
     if n_in is None:
         n_in = max(indices) + 1
-    if name is None:
-        name = f"Select{indices}".replace(" ", "")
 
     def select(xs):
         if not isinstance(xs, (tuple, list)):

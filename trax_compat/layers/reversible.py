@@ -219,6 +219,22 @@ def _add_grads(x, y):
     return x + y
 
 
+def _second_pass_state(state, new_state):
+    """``state`` with each ``(x, {'running_second_time': ()})`` entry (a
+    ``_RememberInReverse``'s) replaced by the forward pass's ``x`` from
+    ``new_state``, flagged ``running_second_time_yes``, as Trax does."""
+    if (isinstance(state, tuple) and len(state) == 2
+            and isinstance(state[1], dict)
+            and "running_second_time" in state[1]):
+        return (new_state[0], {"running_second_time_yes": ()})
+    if (isinstance(state, (tuple, list))
+            and isinstance(new_state, (tuple, list))
+            and len(state) == len(new_state)):
+        return type(state)(_second_pass_state(s, n)
+                           for s, n in zip(state, new_state))
+    return state
+
+
 class ReversibleHalfResidual(ReversibleLayer):
     """Half of a RevNet residual: ``(acc, *context) -> (acc + f(context),
     *context)`` with ``f`` the ``Serial`` of ``residual_layers`` followed,
@@ -274,9 +290,13 @@ class ReversibleHalfResidual(ReversibleLayer):
         compute = self._compute_residual
         attention = self._attention_layer
 
+        # Layers that remember their forward input (SparseFF's masks) get
+        # it back while the residual is recomputed.
+        recompute_state = _second_pass_state(state[0], new_state[0])
+
         def residual_fn(x, w):
             # Outputs past the attention's inputs get no gradient: aux.
-            res, _ = compute.pure_fn(x, w, state[0], keys[0])
+            res, _ = compute.pure_fn(x, w, recompute_state, keys[0])
             if not isinstance(res, (tuple, list)):
                 return res, None
             n_diff = 1 if attention is None else min(len(res), attention.n_in)

@@ -1,9 +1,9 @@
 """The parts of Trax's configurable Transformer
 (``trax.models.research.configurable_transformer``) that the Reformer models
 are built from: feed-forward block, attention wrapper, positional encoding
-and embedders, with the options those models use. Options beyond them
-(sparse feed-forward blocks, the infinite and time-bin positional
-encodings) say so."""
+and embedders, with the options those models use (the sparse
+feed-forward blocks included). Options beyond them (the infinite and
+time-bin positional encodings) say so."""
 
 from trax_compat import layers as tl
 
@@ -25,22 +25,62 @@ def _FeedForward(d_model, d_ff, dropout, activation, act_dropout,  # pylint: dis
     ]
 
 
+def _one_in_n_options(ff_sparsity, d_ff):
+    """SparseFF's arguments from ``ff_sparsity`` (Trax's forms)."""
+    options = {"temperature": 0.1, "quant_prob": 0.3}
+    if isinstance(ff_sparsity, str):  # e.g. "16 64 0.1 0.3", from sweeps
+        ff_sparsity = [float(v) if "." in v else int(v)
+                       for v in ff_sparsity.split()]
+    if isinstance(ff_sparsity, (list, tuple)):
+        if len(ff_sparsity) not in (2, 4):
+            raise ValueError(
+                f"ff_sparsity={ff_sparsity!r}: give N, (N, d_lowrank) or "
+                f"(N, d_lowrank, temperature, quant_prob).")
+        names = ("n_elements_in_block", "d_lowrank", "temperature",
+                 "quant_prob")
+        options.update(zip(names, ff_sparsity))
+    elif isinstance(ff_sparsity, int):
+        options.update(n_elements_in_block=ff_sparsity,
+                       d_lowrank=d_ff // ff_sparsity)
+    else:
+        raise TypeError(
+            f"ff_sparsity={ff_sparsity!r}: give an int N, a tuple "
+            f"(N, d_lowrank[, temperature, quant_prob]) or such a string.")
+    return options
+
+
 def FeedForwardWithOptions(d_model, d_ff, dropout, dropout_shared_axes,  # pylint: disable=invalid-name
                            ff_activation, ff_dropout, ff_chunk_size,
                            ff_use_sru, ff_sparsity, center_layernorm, mode,
                            use_bfloat16=False, ff_sparsity_type="1inN"):
     """LayerNorm, Dense-activation-Dense and dropout, optionally run on
-    ``ff_chunk_size`` positions at a time (same result, less memory)."""
-    if ff_sparsity:
-        _unsupported("ff_sparsity", ff_sparsity, "use ff_sparsity=0")
-    del ff_sparsity_type
-    ff = _FeedForward(d_model, d_ff, dropout, ff_activation, ff_dropout,
-                      use_bfloat16, mode)
-    res = [tl.LayerNorm(center=center_layernorm), ff,
-           tl.Dropout(rate=dropout, shared_axes=dropout_shared_axes,
-                      mode=mode)]
-    if ff_chunk_size > 0:
-        res = tl.BatchLeadingAxes(tl.Chunk(tl.Serial(res), ff_chunk_size))
+    ``ff_chunk_size`` positions at a time (same result, less memory). With
+    ``ff_sparsity`` the block is sparse: ``tl.SparseFF`` for
+    ``ff_sparsity_type='1inN'`` (``ff_sparsity`` is N, or (N, d_lowrank)
+    or (N, d_lowrank, temperature, quant_prob), or those as a string),
+    ``tl.BlockSparseFF`` ('Block') or ``tl.SwitchSparseFF`` ('Switch') with
+    ``ff_sparsity`` experts."""
+    if ff_sparsity and ff_sparsity_type == "1inN":
+        ff = tl.SparseFF(d_ff, **_one_in_n_options(ff_sparsity, d_ff),
+                         use_bfloat16=use_bfloat16, mode=mode,
+                         dropout_rate=dropout,
+                         dropout_shared_axes=dropout_shared_axes,
+                         ff_chunk_size=ff_chunk_size)
+    elif ff_sparsity and ff_sparsity_type == "Block":
+        ff = tl.BlockSparseFF(d_ff, n_experts=ff_sparsity, mode=mode)
+    elif ff_sparsity and ff_sparsity_type == "Switch":
+        ff = tl.SwitchSparseFF(d_ff, n_experts=ff_sparsity, mode=mode)
+    else:
+        ff = _FeedForward(d_model, d_ff, dropout, ff_activation, ff_dropout,
+                          use_bfloat16, mode)
+    res = [tl.LayerNorm(center=center_layernorm), ff]
+    # As in Trax: SparseFF has its own dropout and chunking (and any other
+    # ff_sparsity_type with ff_sparsity set gets the dense block).
+    if ff_sparsity_type != "1inN" or ff_sparsity == 0:
+        res.append(tl.Dropout(rate=dropout, shared_axes=dropout_shared_axes,
+                              mode=mode))
+        if ff_chunk_size > 0:
+            res = tl.BatchLeadingAxes(tl.Chunk(tl.Serial(res), ff_chunk_size))
     if ff_use_sru:
         # ff_use_sru SRU layers (or (layers, units)) of 32 units by default,
         # in a residual branch whose shortcut is the feed-forward block.
