@@ -166,20 +166,30 @@ def test_names_as_in_trax():
     assert trax.models.research.configurable_transformer is ct
 
 
-@pytest.mark.parametrize("option, value", [
-    ("ff_sparsity", 2), ("loss_sparsity", 2), ("loss_sparsity_prob", 0.5)])
-def test_sparse_options_say_they_are_not_available(option, value):
-    with pytest.raises(NotImplementedError, match=option):
-        ct.ConfigurableTransformerLM(10, d_model=4, d_ff=8, n_layers=1,
-                                     n_heads=2, **{option: value})
+def test_sparse_options_build_the_sparsity_layers():
+    # Their numbers are checked against Trax with the layers themselves;
+    # here, that each option reaches its layer as in Trax.
+    lm = str(ct.ConfigurableTransformerLM(
+        10, d_model=4, d_ff=8, n_layers=1, n_heads=2, ff_sparsity=2,
+        loss_sparsity=2))
+    # SparseFF's layers, and FactoredDense's weights in place of Dense_10.
+    assert "_SparseFFMain_8" in lm and "Dense_8" not in lm
+    assert "Weights_[2, 4]" in lm and "Dense_10" not in lm
+    prob = str(ct.ConfigurableTransformerLM(
+        10, d_model=4, d_ff=8, n_layers=1, n_heads=2, loss_sparsity_prob=0.5,
+        loss_sparsity_type=None))
+    assert "Cond" in prob
+    # enc_dec_attention_sparsity=N: an N-sparse query layer and nothing
+    # after the attention, in place of two of the four Dense layers.
+    dense = [ct.EncoderDecoderBlock(
+        4, 8, 2, 0.0, None, "eval", tl.Relu, 0.0, 0, 0, 0, "1inN", 0,
+        tl.CausalAttention, enc_dec_attention_sparsity=s)[1]
+        for s in (0, 2)]
+    assert str(dense[0]).count("Dense_4") == 4
+    assert str(dense[1]).count("Dense_4") == 2
 
 
-def test_enc_dec_attention_sparsity_and_mode_are_checked():
-    with pytest.raises(NotImplementedError,
-                       match="enc_dec_attention_sparsity=2"):
-        ct.ConfigurableTransformer(10, d_model=4, d_ff=8, n_encoder_layers=1,
-                                   n_decoder_layers=1, n_heads=2,
-                                   enc_dec_attention_sparsity=2)
+def test_mode_and_masked_attention_are_checked():
     with pytest.raises(ValueError, match="mode='test'"):
         ct.ConfigurableTransformerEncoder(10, mode="test")
     # A masked SelfAttention takes (vectors, mask) and gives vectors only:

@@ -11,17 +11,17 @@ module. Built: any attention layer class for ``attention_type`` (the
 classic ``tl.Attention`` family or the efficient ``tl.SelfAttention`` /
 ``tl.LSHSelfAttention`` family, as gin binds them), every ``pos_type``
 that ``PositionalEncoder`` builds, ``ff_use_sru``, ``ff_chunk_size``,
-``attention_chunk_size`` and the 'train', 'eval' and 'predict' modes.
-The sparse options (``ff_sparsity``, ``loss_sparsity``,
-``loss_sparsity_prob``, ``enc_dec_attention_sparsity``) need Trax's
-research sparsity layers and raise an error naming the option.
+``attention_chunk_size``, the sparse options (``ff_sparsity`` with
+``ff_sparsity_type``, the output layer's ``loss_sparsity``,
+``loss_sparsity_type``, ``loss_d_lowrank``, ``loss_sparsity_prob``, and
+``enc_dec_attention_sparsity``) from the research sparsity layers, and
+the 'train', 'eval' and 'predict' modes.
 """
 
 from trax_compat import layers as tl
 from trax_compat.models.reformer.configurable import (  # noqa: F401  (Trax's names here)
     ApplyAttentionLayer, EmbeddingAndPositionalEncodings,
     FeedForwardWithOptions, PositionalEncoder, _FeedForward)
-from trax_compat.models.reformer.reformer import _loss_dense
 
 _MODES = ("train", "eval", "predict")
 
@@ -31,12 +31,22 @@ def _check_mode(mode, model):
         raise ValueError(f"{model}: mode={mode!r} is not one of {_MODES}.")
 
 
-def _check_enc_dec_sparsity(enc_dec_attention_sparsity):
-    if enc_dec_attention_sparsity not in (0, None):
-        raise NotImplementedError(
-            f"enc_dec_attention_sparsity={enc_dec_attention_sparsity!r} "
-            f"needs Trax's research sparsity layers, not in trax_compat "
-            f"yet; use enc_dec_attention_sparsity=0.")
+def _enc_dec_sparsities(enc_dec_attention_sparsity):
+    """AttentionQKV's (q_sparsity, result_sparsity): a pair as given, or
+    for N > 0 an N-sparse query layer and no layer after the attention."""
+    if isinstance(enc_dec_attention_sparsity, tuple):
+        return enc_dec_attention_sparsity
+    if enc_dec_attention_sparsity and enc_dec_attention_sparsity > 0:
+        return enc_dec_attention_sparsity, "noop"
+    return None, None
+
+
+def _output_layer(vocab_size, d_model, loss_sparsity_type, loss_sparsity,
+                  loss_d_lowrank, loss_sparsity_prob, mode):
+    return tl.SparseDenseWithOptions(
+        vocab_size, d_input=d_model, sparsity_type=loss_sparsity_type,
+        sparsity=loss_sparsity, d_lowrank=loss_d_lowrank,
+        prob_sparse=loss_sparsity_prob, mode=mode)
 
 
 def _dropout(dropout, dropout_shared_axes, mode):
@@ -134,10 +144,12 @@ def EncoderDecoderBlock(d_model, d_ff, n_heads, dropout, dropout_shared_axes,  #
     same: causal self-attention of ``attention_type``, then attention from
     the decoder to the encoder (``AttentionQKV``, keys and values computed
     once in 'predict' mode), then the feed-forward block; each residual."""
-    _check_enc_dec_sparsity(enc_dec_attention_sparsity)
+    q_sparsity, result_sparsity = _enc_dec_sparsities(
+        enc_dec_attention_sparsity)
     cross_attention = tl.AttentionQKV(
         d_model, n_heads=n_heads, dropout=dropout, mode=mode,
-        cache_KV_in_predict=True)
+        cache_KV_in_predict=True, q_sparsity=q_sparsity,
+        result_sparsity=result_sparsity)
     causal_attention = _self_attention(
         attention_type, d_model, n_heads, dropout, True, True,
         attention_chunk_size, mode)
@@ -228,7 +240,7 @@ def ConfigurableTransformerLM(vocab_size, d_model=512, d_ff=2048, n_layers=6,  #
         embedder,
         blocks,
         tl.LayerNorm(),
-        _loss_dense(vocab_size, d_model, loss_sparsity_type, loss_sparsity,
+        _output_layer(vocab_size, d_model, loss_sparsity_type, loss_sparsity,
                     loss_d_lowrank, loss_sparsity_prob, mode),
     )
 
@@ -254,7 +266,6 @@ def ConfigurableTransformer(input_vocab_size, output_vocab_size=None,  # pylint:
     the encoder runs once, in 'eval' mode, and is kept (``tl.Cache``);
     the decoder takes the target one call at a time."""
     _check_mode(mode, "ConfigurableTransformer")
-    _check_enc_dec_sparsity(enc_dec_attention_sparsity)
     in_encoder, out_encoder, output_vocab_size = (
         EmbeddingAndPositionalEncodings(
             input_vocab_size, d_model, mode, dropout, dropout_shared_axes,
@@ -293,6 +304,6 @@ def ConfigurableTransformer(input_vocab_size, output_vocab_size=None,  # pylint:
         decoder_blocks,
         tl.LayerNorm(),
         tl.Select([0], n_in=3),                  # dec tgt
-        _loss_dense(output_vocab_size, d_model, loss_sparsity_type,
+        _output_layer(output_vocab_size, d_model, loss_sparsity_type,
                     loss_sparsity, loss_d_lowrank, loss_sparsity_prob, mode),
     )
