@@ -118,7 +118,7 @@ def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys,
     from trax_compat import gin_check
     missing = tmp_path / "missing_model.gin"
     missing.write_text("import trax.models\nimport trax.supervised.trainer_lib"
-                       "\ntrain.model = @trax.models.ConfigurableTransformer\n")
+                       "\ntrain.model = @trax.models.NeuralGPU\n")
     code = gin_check.main([str(CONFIGS / "mlp_mnist.gin"),
                            str(CONFIGS / "rse_addition.gin"), str(missing)])
     out = capsys.readouterr().out.splitlines()
@@ -128,4 +128,4 @@ def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys,
         "rse_addition.gin: builds ResidualShuffleExchange with Adam; data: "
         "generated (addition_inputs)",
         "missing_model.gin: fails at parse: "
-        "`trax.models.ConfigurableTransformer` not in trax_compat"]
+        "`trax.models.NeuralGPU` not in trax_compat"]

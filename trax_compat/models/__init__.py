@@ -17,7 +17,8 @@ _MODULES = ("atari_cnn", "mlp", "neural_gpu", "resnet", "rnn", "transformer",
 # the helper layers these modules define.
 _RESEARCH_MODULES = ("research.terraformer", "research.transformer2",
                      "research.hourglass", "research.rse", "research.bert",
-                     "research.layerdrop_transformer", "research.rezero")
+                     "research.layerdrop_transformer", "research.rezero",
+                     "research.configurable_transformer")
 
 for _name, _module in _missing.export_modules(__name__, _MODULES,
                                               globals()).items():
