@@ -50,13 +50,19 @@ def _ours(case, spm):
     return rows
 
 
-@pytest.mark.parametrize("name", ["strings", "copy_pretokenized",
-                                  "missing_key"])
+@pytest.mark.parametrize("name", ["strings", "copy_pretokenized"])
 def test_rekey_and_tokenize_give_real_t5s_ids(vocab_dir, name):
     case = CASES[name]
     assert "error" not in case
     assert _ours(case, str(vocab_dir / "sentencepiece.model")) == (
         case["result"])
+
+
+def test_a_key_map_naming_an_absent_feature_is_a_key_error(vocab_dir):
+    case = CASES["missing_key"]
+    assert case["error"]["type"] == "KeyError"  # real T5's
+    with pytest.raises(KeyError, match=r"no feature 'absent'.*fix key_map"):
+        _ours(case, str(vocab_dir / "sentencepiece.model"))
 
 
 def test_trax_own_test_ids_are_in_the_oracle():
@@ -89,17 +95,26 @@ def test_other_t5_names_say_to_install_t5():
         tf_inputs.c4_bare_preprocess_fn(None)
 
 
-def test_a_missing_model_names_the_path_and_the_fix(tmp_path, monkeypatch):
+def test_a_missing_model_names_the_path(tmp_path):
     absent = str(tmp_path / "absent.model")
     with pytest.raises(FileNotFoundError, match="absent.model.*check the"):
         t5_fallback.SentencePieceVocabulary(absent)
-    # T5's default model is on GCS: offline, bind a local copy instead.
-    monkeypatch.setattr(t5_fallback, "DEFAULT_SPM_PATH", absent)
-    monkeypatch.setattr(t5_fallback.data, "DEFAULT_SPM_PATH", absent)
-    with pytest.raises(FileNotFoundError, match=r"generic_text_dataset_"
-                       r"preprocess_fn\.spm_path"):
-        tf_inputs.generic_text_dataset_preprocess_fn(
-            tf.data.Dataset.from_tensors({"inputs": "a"}))
+
+
+def test_t5s_default_model_comes_from_the_cache_folder(
+        vocab_dir, tmp_path, monkeypatch):
+    # T5's default model is on GCS: it is read from trax_compat's cache,
+    # downloaded there when missing; offline, the error says where to put it.
+    monkeypatch.setenv("TRAX_COMPAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRAX_COMPAT_GCS_ENDPOINT", "http://127.0.0.1:9")
+    cached = (tmp_path / "cache" / "vocabs" / "gs" / "t5-data" / "vocabs" /
+              "cc_all.32000" / "sentencepiece.model")
+    with pytest.raises(FileNotFoundError, match=str(cached)):
+        t5_fallback.SentencePieceVocabulary(t5_fallback.DEFAULT_SPM_PATH)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes((vocab_dir / "sentencepiece.model").read_bytes())
+    case = CASES["strings"]
+    assert _ours(case, None) == case["result"]
 
 
 def test_import_lines_of_configs_resolve_to_the_stand_in(monkeypatch):

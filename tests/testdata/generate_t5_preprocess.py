@@ -14,11 +14,10 @@ sentencepiece.model.gz`` unzipped). OUT_DIR defaults to
 
 * ``texts``: each case's feature dicts, key map, ``copy_pretokenized``, and
   the resulting examples (ids as lists, strings as text), or the error
-  Trax raised (type and first line);
-* ``transformer_imdb_tfds``: the text step of Trax's
-  ``transformer_imdb_tfds.gin`` (rekey ``inputs: text, targets: label``)
-  on imdb_reviews-like examples: with the real ``t5``, the integer label
-  reaches the SentencePiece op.
+  Trax raised (type and first line). Case ``integer_label`` is the text
+  step of Trax's ``transformer_imdb_tfds.gin`` (rekey ``inputs: text,
+  targets: label``): with the real ``t5``, the integer label reaches the
+  SentencePiece op.
 """
 
 import json

@@ -14,6 +14,7 @@ semantics. Any other T5 name raises one error saying to install ``t5``.
 
 import importlib.abc
 import importlib.util
+import os
 import sys
 import types
 
@@ -44,16 +45,20 @@ def _tf():
 
 
 def _read_model(path):
+    """The model's bytes. A ``gs://`` model (T5's default) is read from
+    trax_compat's cache folder, downloaded there over HTTPS when missing,
+    as Trax's vocabularies are (``trax_compat.data.vocab_files``)."""
+    if str(path).startswith("gs://"):
+        from trax_compat.data import vocab_files  # pylint: disable=g-import-not-at-top
+        path = vocab_files.fetch_vocab_path(os.path.basename(path),
+                                            os.path.dirname(path))
     try:
         with _tf().io.gfile.GFile(path, "rb") as f:
             return f.read()
     except Exception as e:  # gfile raises NotFoundError, PermissionDenied...
-        fix = ("bind generic_text_dataset_preprocess_fn.spm_path (or pass "
-               "spm_path=) to a local copy of the model"
-               if path == DEFAULT_SPM_PATH else "check the path")
         raise FileNotFoundError(
-            "cannot read the SentencePiece model %s (%s: %s); %s"
-            % (path, type(e).__name__, e, fix)) from None
+            "cannot read the SentencePiece model %s (%s: %s); check the path"
+            % (path, type(e).__name__, e)) from None
 
 
 class SentencePieceVocabulary:
@@ -118,9 +123,16 @@ class Feature:
 def _rekey_example(x, key_map):
     if not key_map:
         return x
-    # seqio: a missing or empty source key gives the empty string.
-    return {new: x[old] if old and old in x else ""
-            for new, old in key_map.items()}
+    missing_keys = sorted(old for old in key_map.values()
+                          if old and old not in x)
+    if missing_keys:
+        # A KeyError, as T5 0.9.4's rekey raises, saying which and why.
+        raise KeyError("rekey: the examples have no feature %s (they have "
+                       "%s); fix key_map %r"
+                       % (", ".join(map(repr, missing_keys)), sorted(x),
+                          key_map))
+    # seqio: an empty or None source key gives the empty string.
+    return {new: x[old] if old else "" for new, old in key_map.items()}
 
 
 def rekey(dataset, key_map=None):
