@@ -277,6 +277,13 @@ def trax_alias():
         for name in [n for n in sys.modules
                      if n == "trax" or n.startswith("trax.")]:
             del sys.modules[name]
+    # Nor the stand-in `t5` that configs' `import t5...` lines loaded.
+    from trax_compat.data import t5_fallback
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if not isinstance(f, t5_fallback._Finder)]  # pylint: disable=protected-access
+    for name, module in t5_fallback.MODULES.items():
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
 
 
 def without_gin_note(message):

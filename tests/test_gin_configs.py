@@ -6,6 +6,7 @@ tasks), and mlp_mnist.gin trains on a tiny local mnist stand-in."""
 import json
 import sys
 
+import numpy as np
 import pytest
 
 gin = pytest.importorskip("gin")
@@ -111,6 +112,37 @@ def test_mlp_mnist_config_trains_on_a_local_stand_in(trax_alias, tmp_path,
     # The config's checkpoint_highest='accuracy' keeps the best eval.
     assert (out / "checkpoints" / "highest_accuracy").is_dir()
     assert "MLP.layer_widths = (16,)" in (out / "config.gin").read_text()
+
+
+def test_transformer_imdb_tfds_config_trains_without_t5(
+        trax_alias, tmp_path, capsys, vocab_dir, monkeypatch):
+    from tests.testdata import tiny_tfds
+    from trax_compat.data import t5_fallback
+    # As on a machine without the t5 package (CI's), even where it is.
+    monkeypatch.setattr(t5_fallback, "t5_installed", lambda: False)
+    data_dir = tiny_tfds.prepare(tmp_path / "tfds",
+                                 (tiny_tfds.ImdbReviewsStandIn,))
+    spm = str(vocab_dir / "sentencepiece.model")
+    gin.clear_config()
+    gin.parse_config_files_and_bindings(
+        [str(CONFIGS / "transformer_imdb_tfds.gin")],
+        gin_configs_cases.IMDB_TFDS_BINDINGS + [
+            f"data_streams.data_dir = {data_dir!r}",
+            f"generic_text_dataset_preprocess_fn.spm_path = {spm!r}"])
+    from trax_compat import gin_registry
+    out = tmp_path / "out"
+    loop = gin_registry.configurable(trax_alias.train)(output_dir=str(out))
+    assert loop.step == 4
+    log = capsys.readouterr().out
+    evals = [line for line in log.splitlines()
+             if line.split("|")[0].strip().endswith("eval accuracy")]
+    assert [line.split(":")[0] for line in evals] == [
+        "Step      1", "Step      2", "Step      4"]
+    train = [float(line.split("|")[1]) for line in log.splitlines()
+             if "train WeightedCategoryCrossEntropy" in line]
+    assert len(train) == 3 and all(np.isfinite(train))
+    assert ("rekey/get_t5_preprocessor_by_name.name = 'rekey'"
+            in (out / "config.gin").read_text())
 
 
 def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys,

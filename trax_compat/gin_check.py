@@ -18,6 +18,7 @@ import re
 import sys
 
 from trax_compat import gin_registry
+from trax_compat.data import t5_fallback
 
 # train.inputs functions that generate their data (nothing to download).
 GENERATED_INPUTS = ("sequence_copy_inputs", "simple_sequence_copy_inputs",
@@ -63,8 +64,9 @@ def _first_line(error):
     return lines[0] if lines else type(error).__name__
 
 
-def reason_of(error):
-    """A short reason for ``error``, naming what is missing."""
+def reason_of(error, imports_t5=False):
+    """A short reason for ``error``, naming what is missing; ``imports_t5``:
+    the config has an ``import t5...`` line."""
     from trax_compat import missing  # pylint: disable=g-import-not-at-top
     text = str(error)
     if isinstance(error, missing.NotAvailableError):
@@ -82,6 +84,10 @@ def reason_of(error):
         trax_name = gin_registry.missing_configurable(name)
         if trax_name:
             return f"`{trax_name}` not in trax_compat"
+        if imports_t5 and not t5_fallback.t5_installed():
+            return (f"`{name}` is not registered: not a Trax configurable, "
+                    f"so T5's (the config imports `t5`); needs the `t5` "
+                    f"package (not a trax_compat dependency)")
         return f"`{name}` is not registered (not a Trax configurable)"
     if isinstance(error, OSError) and "Unable to open file" in text:
         return _first_line(error)
@@ -141,7 +147,8 @@ def _without_import(path, package, seen=()):
     folder = os.path.dirname(os.path.abspath(path))
     out = []
     for ln in lines:
-        if re.match(rf"\s*(import|from)\s+{re.escape(package)}\b", ln):
+        if package and re.match(rf"\s*(import|from)\s+{re.escape(package)}\b",
+                                ln):
             ln = ""
         include = re.match(r"""\s*include\s+['"]([^'"]+)['"]""", ln)
         inner = include and os.path.join(folder, include.group(1))
@@ -174,7 +181,9 @@ def check_config(path, bindings=()):
     if error is None:
         result.status = "builds"
         return result
-    result.stage, result.reason = stage, reason_of(error)
+    imports_t5 = bool(re.search(r"^\s*(import|from)\s+t5\b",
+                                _without_import(path, None), re.M))
+    result.stage, result.reason = stage, reason_of(error, imports_t5)
     package = re.search(r"No module named '(\w+)", str(error))
     if (stage == "parse" and isinstance(error, ModuleNotFoundError)
             and package and package.group(1) != "trax"):
@@ -189,7 +198,7 @@ def check_config(path, bindings=()):
         result.reason += ("; without that import the rest builds"
                           if error is None else
                           f"; without that import it fails at {stage}: "
-                          f"{reason_of(error)}")
+                          f"{reason_of(error, imports_t5)}")
     return result
 
 

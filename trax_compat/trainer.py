@@ -80,7 +80,9 @@ def _register_everything():
     import trax_compat.models
     import trax_compat.optimizers
     from trax_compat.supervised import trainer_lib
+    from trax_compat.data import t5_fallback
     # pylint: enable=g-import-not-at-top,unused-import
+    t5_fallback.install_import_alias()
     return trainer_lib
 
 

@@ -32,7 +32,8 @@ from oracle_common import env
 CONFIG_DIR = "trax/supervised/configs"
 CONFIGS = ("gru_copy.gin", "reformer_copy.gin", "mlp_mnist.gin",
            "terraformer_copy.gin", "transformer_imdb_tfds.gin",
-           "lstm_lm1b.gin", "rse_addition.gin")
+           "lstm_lm1b.gin", "rse_addition.gin",
+           "terraformer_copy_self_attn.gin", "terraformer_purelsh_copy.gin")
 
 # Bindings on top of the file: a small batch and run, warm-up short enough
 # for the loss to move, and a fixed seed (the config's dropout of 0.1 is

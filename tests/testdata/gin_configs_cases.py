@@ -11,6 +11,14 @@ RUN_IN_TESTS = {
                          "(`tests/test_gin_configs.py`)",
     "mlp_mnist.gin": "on a tiny local `mnist` stand-in "
                      "(`tests/test_gin_configs.py`)",
+    **{name: "generated data, tiny sizes, 2 steps "
+             "(`tests/test_gin_configs_run.py`)"
+       for name in ("terraformer_copy.gin", "terraformer_copy_self_attn.gin",
+                    "terraformer_purelsh_copy.gin", "rse_addition.gin")},
+    "transformer_imdb_tfds.gin": "on a tiny local `imdb_reviews` stand-in "
+                                 "with Trax's test SentencePiece model, "
+                                 "without the `t5` package "
+                                 "(`tests/test_gin_configs.py`)",
 }
 
 # Sizes for mlp_mnist.gin on the tiny stand-in: a handful of steps.
@@ -20,3 +28,40 @@ MLP_MNIST_BINDINGS = [
     "train.eval_frequency = 3", "train.eval_steps = 2",
     "train.random_seed = 0", "lr_schedules.constant.value = 0.01",
     "data_streams.shuffle_buffer_size = 8"]
+
+# Sizes for transformer_imdb_tfds.gin on the tiny stand-in (its data keeps
+# the config's 512-token padding); `spm_path` replaces T5's default model,
+# which is on GCS.
+IMDB_TFDS_BINDINGS = [
+    "TransformerEncoder.d_model = 16", "TransformerEncoder.d_ff = 32",
+    "TransformerEncoder.n_heads = 2", "TransformerEncoder.n_layers = 1",
+    "batcher.batch_size_per_device = 4", "batcher.eval_batch_size = 4",
+    "train.steps = 4", "train.eval_frequency = 2", "train.eval_steps = 1",
+    "train.random_seed = 0"]
+
+# Configs on generated data (copy, addition): tiny sizes, two steps.
+_TERRAFORMER = [
+    "simple_sequence_copy_inputs.batch_size = 4",
+    "ConfigurableTerraformer.d_model = 16", "ConfigurableTerraformer.d_ff = 32",
+    "ConfigurableTerraformer.n_heads = 2",
+    "ConfigurableTerraformer.n_encoder_layers = 1",
+    "ConfigurableTerraformer.n_decoder_layers = 1",
+    "ConfigurableTerraformer.d_attention_key = 8",
+    "ConfigurableTerraformer.d_attention_value = 8"]
+_STEPS = ["train.steps = 2", "train.eval_frequency = 2",
+          "train.eval_steps = 1", "train.random_seed = 0"]
+GENERATED_BINDINGS = {
+    "terraformer_copy.gin": _TERRAFORMER + _STEPS,
+    "terraformer_copy_self_attn.gin": _TERRAFORMER + _STEPS,
+    "terraformer_purelsh_copy.gin": _TERRAFORMER + _STEPS,
+    "rse_addition.gin": [
+        "batch_size = 4", "ResidualShuffleExchange.d_model = 16",
+        "ResidualShuffleExchange.n_blocks = 1",
+        "addition_inputs.train_length = 16",
+        "addition_inputs.eval_min_length = 16",
+        "addition_inputs.eval_max_length = 16",
+        "addition_inputs.pad_to_multiple = 16",
+        "eval_len256/addition_input_stream.min_length = 32",
+        "eval_len256/addition_input_stream.max_length = 32",
+        "eval_len256/addition_input_stream.pad_to_multiple = 32"] + _STEPS,
+}

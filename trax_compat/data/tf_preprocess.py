@@ -8,10 +8,8 @@ the values Trax's functions give. TensorFlow is imported when one is called.
 import functools
 
 from trax_compat import gin_registry
+from trax_compat.data import t5_fallback
 from trax_compat.data import tf_deps
-
-_T5_HINT = ("pip install t5 (T5's preprocessors and its default "
-            "SentencePiece model)")
 
 
 def _tf():
@@ -19,8 +17,12 @@ def _tf():
 
 
 def t5_data(what="This function"):
-    """T5's ``t5.data`` module, or a clear error naming the ``t5`` package."""
-    return tf_deps.requires("t5.data", what, _T5_HINT)
+    """T5's ``t5.data`` module; without the ``t5`` package, the part of it
+    Trax's configs use (``t5_fallback``), whose other names raise an error
+    saying to install ``t5``."""
+    if not t5_fallback.t5_installed():
+        return t5_fallback.data
+    return tf_deps.requires("t5.data", what, t5_fallback.T5_HINT)
 
 
 def _gin_binding(selector):
@@ -345,6 +347,7 @@ def c4_bare_preprocess_fn(dataset, training=True, spm_path=None,
                           copy_pretokenized=True, sequence_length=None):
     """Trax's C4 pretraining pipeline; it is built from T5's preprocessors."""
     t5 = t5_data("c4_bare_preprocess_fn")
+    unsupervised = t5.preprocessors.unsupervised  # checked first: T5 only
     tf = _tf()
     dataset = t5.preprocessors.rekey(dataset,
                                      key_map={"targets": "text",
@@ -366,7 +369,7 @@ def c4_bare_preprocess_fn(dataset, training=True, spm_path=None,
         return out
 
     dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = t5.preprocessors.unsupervised(
+    dataset = unsupervised(
             dataset, sequence_length=sequence_length,
             output_features=output_features)
     dataset = add_eos_to_output_features(dataset, training)
