@@ -146,3 +146,19 @@ def test_bad_options_say_so():
     for causal, masked in ((False, False), (True, True)):
         with pytest.raises(ValueError, match="causal=True with masked=False"):
             tl.MixedLSHSelfAttention(causal=causal, masked=masked)
+
+
+def test_flax_state_names_round_trip():
+    # Both parts' state under the layer's Flax names and back, the
+    # dot-product part's empty state included.
+    layer = tl.MixedLSHSelfAttention(n_heads=2, d_qk=4, d_v=4, causal=True,
+                                     chunk_len=4, n_buckets=4, std_length=8)
+    sig = shapes.ShapeDtype((2, 16, 4))
+    layer.init((sig, sig), rng=trax_random.get_prng(0))
+    flax_state = layer.variables["state"]
+    assert set(flax_state) == {"lsh_buckets", "lsh_hash_rng"}
+    back = layer.state_from_flax_state(flax_state)
+    assert (jax.tree_util.tree_structure(back)
+            == jax.tree_util.tree_structure(layer.state))
+    _assert_tree_close(back, layer.state, exact=True)
+    assert layer.weights_from_params(layer.variables["params"]) == ()

@@ -6,10 +6,9 @@ sequences longer than ``std_length``, plain dot-product attention on the
 others (queries doubling as keys).
 
 The state is the two parts' states, ``(lsh_state, std_state)``; there are
-no weights, as in Trax. The choice is
-made from the input's static length, so a model decodes one token at a time
-through the dot-product part once ``std_length`` is at least 1, with that
-part's own cache.
+no weights, as in Trax. The choice is made from the input's static length,
+so a model decodes one token at a time through the dot-product part once
+``std_length`` is at least 1, with that part's own cache.
 """
 
 import jax
@@ -92,6 +91,14 @@ class MixedLSHSelfAttention(base.Layer):
         std_names = ("std_" + self._stda.sublayers[0].state_names,
                      _prefixed("std_", self._stda.sublayers[1].state_names))
         return (_prefixed("lsh_", self._lsha.state_names), std_names)
+
+    def state_from_flax_state(self, flax_state):
+        lsh_state, std_state = super().state_from_flax_state(flax_state)
+        if base.is_empty(std_state):
+            # Empty states take no Flax entry: the part's own empty tree
+            # (one () per sublayer) comes back from the part.
+            std_state = self._stda.state
+        return (lsh_state, std_state)
 
     def init_weights_and_state(self, input_signature):
         states = []
