@@ -24,6 +24,7 @@ from conftest import oracle_array
 import test_models_reformer as reformer_checks
 
 ORACLE = "models_terraformer/models_terraformer.json.gz"
+REVERSIBLE = "models_terraformer/models_terraformer_reversible.json.gz"
 TOL = reformer_checks.TOL
 _value = reformer_checks._value  # pylint: disable=protected-access
 _typed = reformer_checks._typed  # pylint: disable=protected-access
@@ -173,9 +174,87 @@ def test_terraformer_is_exported_as_in_trax():
 
 
 def test_terraformer_options_not_built_say_so():
-    for option, value in (("reversible_encoder", True),
-                          ("half_before_layer", 1),
+    for option, value in (("half_before_layer", 1),
                           ("double_after_layer", 1)):
         with pytest.raises(NotImplementedError, match=option):
             trax.models.ConfigurableTerraformer(10, d_model=8, n_heads=2,
                                                 **{option: value})
+
+
+# -- reversible_encoder=True -------------------------------------------------
+
+# Initial weights within float rounding of Trax's, compared by value:
+# (model, leaf index) -> what. The decoder SRU's 1e-6-scaled normal bias
+# differs in a few last bits (its sum by 6e-13); every other leaf is bitwise.
+ROUNDED_INIT = {("reversible_dot_sru_forget", 147): "decoder SRU Dense bias"}
+
+
+@pytest.fixture(scope="module")
+def reversible_oracle():
+    return load_oracle_json(REVERSIBLE)
+
+
+# Run for the suite's time (each model compiles for seconds): the
+# dot-product/SRU model with a forgetting layer in eval mode, and the
+# pure-LSH one (as Trax's scientific-papers config) decoding greedily in
+# 'predict' mode. Not run: the oracle's pure-LSH eval record, the other
+# greedy record, and the train output and weight gradients (the
+# reversible backward pass is checked on ReformerLM and the pure-LSH
+# wrapper, whose blocks these are).
+REVERSIBLE_RUN = ("reversible_dot_sru_forget",)
+GREEDY_RUN = ("reversible_pure_lsh_greedy",)
+
+
+def test_the_reversible_oracle_has_these_records(reversible_oracle):
+    assert set(REVERSIBLE_RUN) <= set(reversible_oracle["terraformers"])
+    assert set(GREEDY_RUN) <= set(reversible_oracle["greedy"])
+
+
+@pytest.mark.parametrize("name", REVERSIBLE_RUN)
+def test_reversible_encoder_terraformer_matches_trax(reversible_oracle,
+                                                     name):
+    # The encoder's two halves each joined with the decoder's input.
+    rec = reversible_oracle["terraformers"][name]
+    x = _value(rec["input"])
+    models = {mode: eval(  # pylint: disable=eval-used
+        rec["constructor"].replace("MODE", repr(mode)))
+        for mode in ("eval", "train")}
+    for mode, model in models.items():
+        assert str(model) == rec["repr"][mode]
+    weights, state = models["train"].init(shapes.signature(x),
+                                          rng=trax_random.get_prng(0))
+    assert _typed(weights) == rec["weights_typed"]
+    assert _typed(state) == rec["state_typed"]
+    leaves = jax.tree_util.tree_leaves(weights)
+    assert len(leaves) == len(rec["weights"])
+    for i, (leaf, summary) in enumerate(zip(leaves, rec["weights"])):
+        _assert_summaries([leaf], [summary],
+                          with_hash=(name, i) not in ROUNDED_INIT)
+    eval_y, _ = jax.jit(models["eval"].pure_fn)(x, weights, state,
+                                                 trax_random.get_prng(0))
+    _assert_tree_close(eval_y, _value(rec["eval_output"]))
+
+
+@pytest.mark.parametrize("name", GREEDY_RUN)
+def test_reversible_encoder_greedy_decoding_matches_trax(reversible_oracle,
+                                                         name):
+    # Token 0 with the source, then each call's argmax token fed back.
+    rec = reversible_oracle["greedy"][name]
+    model = eval(rec["constructor"])  # pylint: disable=eval-used
+    assert str(model) == rec["repr"]
+    source = oracle_array(rec["source"])
+    target = np.zeros((source.shape[0], 1), np.int32)
+    model.init((shapes.signature(source), shapes.signature(target)),
+               rng=trax_random.get_prng(0))
+    assert _typed(model.state) == rec["state_typed"]
+    step = jax.jit(model.pure_fn)
+    state, rng = model.state, model.rng
+    for expected_logits, expected_tokens in zip(rec["outputs"],
+                                                rec["tokens"]):
+        (logits, _), state = step((source, target), model.weights, state,
+                                  rng)
+        np.testing.assert_allclose(logits, oracle_array(expected_logits),
+                                   **TOL)
+        target = np.asarray(jnp.argmax(logits[:, -1, :], axis=-1),
+                            np.int32)[:, None]
+        assert target[:, 0].tolist() == expected_tokens

@@ -30,6 +30,14 @@ target token per call, as decoding does: the logits of each call.
 ``PREDICT``: each layer or model in 'predict' mode, initialised with
 ``get_prng(0)`` and fed the listed pieces one call after another: the
 output of each call and the final state.
+
+A second file, ``models_terraformer_reversible.json.gz``, holds the
+Terraformers with ``reversible_encoder=True`` (the first file stays as it
+was): ``terraformers`` as above, with the weight gradients of
+``sum(logits * cot)`` in 'train' mode (``get_prng(7)``) as per-leaf
+summaries where ``grads`` is set; ``greedy``: the model in 'predict' mode
+decoding greedily from token 0 (the source in the first call, then the
+argmax token of each call fed back): the tokens and each call's logits.
 """
 
 import argparse
@@ -39,6 +47,7 @@ import sys
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import trax  # pylint: disable=unused-import  (constructor strings)
 from trax import layers as tl  # pylint: disable=unused-import
 from trax import shapes
@@ -136,6 +145,48 @@ TERRA_PREDICT = {
 }
 
 
+# reversible_encoder=True: name -> (constructor taking mode, (source,
+# target), record gradients).
+PURE_LSH = ("functools.partial(tl.PureLSHSelfAttentionWrapper, "
+            "pure_lsh_implementation=tl.PureLSHSelfAttention, num_weights=2,"
+            " bias=False, chunk_len=4, n_buckets=[2, 2], n_hashes=2, "
+            "max_length_for_buckets=64, predict_mem_len=32, "
+            "predict_drop_len=8, attention_dropout=0.0, n_chunks_before=1, ")
+REVERSIBLE = {
+    # as Trax's scientific-papers config builds it, at a tiny size
+    "reversible_pure_lsh": (
+        TERRA + "n_encoder_layers=2, n_decoder_layers=1, "
+        "d_attention_key=8, d_attention_value=8, reversible_encoder=True, "
+        "use_two_swaps_per_encoder_block=False, pos_type=None, "
+        "encoder_attention_type=" + PURE_LSH + "n_chunks_after=1), "
+        "encoder_decoder_attention_type=" + PURE_LSH + "n_chunks_after=0), "
+        "mode=MODE)",
+        (tokens((3, 16), 20, n_pad=3), tokens((3, 8), 20, seed=2)), False),
+    # dot-product attention (in 'predict' mode unchunked, with a memory),
+    # SRU, a forgetting layer, two vocabularies
+    "reversible_dot_sru_forget": (
+        TERRA + "output_vocab_size=15, n_encoder_layers=3, "
+        "n_decoder_layers=1, n_decoder_attention_layers=1, ff_use_sru=1, "
+        "n_layers_forget=1, reversible_encoder=True, "
+        "encoder_decoder_attention_type=functools.partial(tl.SelfAttention,"
+        " predict_mem_len=32, predict_drop_len=16), mode=MODE)",
+        (tokens((3, 9), 20, n_pad=2, seed=1), tokens((3, 7), 15, seed=3)),
+        True),
+}
+# Greedy decoding in 'predict' mode: name -> (constructor, source, steps).
+# Batch size 1 with SRU (see TERRA_PREDICT).
+REVERSIBLE_GREEDY = {
+    "reversible_pure_lsh_greedy": (
+        REVERSIBLE["reversible_pure_lsh"][0].replace(
+            "dropout=0.1", "dropout=0.0").replace("MODE", "'predict'"),
+        tokens((2, 16), 20, n_pad=3, seed=4), 6),
+    "reversible_dot_sru_forget_greedy": (
+        REVERSIBLE["reversible_dot_sru_forget"][0].replace(
+            "dropout=0.1", "dropout=0.0").replace("MODE", "'predict'"),
+        tokens((1, 9), 20, n_pad=2, seed=5), 6),
+}
+
+
 def terraformer_record(constructor, x):
     """Initial weights, eval output and train output (no gradients: the
     reversible LSH backward pass is checked on ReformerLM)."""
@@ -157,6 +208,39 @@ def terraformer_record(constructor, x):
     y, _ = model.pure_fn(x, model.weights, model.state,
                          trax_random.get_prng(gr.TRAIN_RNG_SEED))
     record["train_output"] = gr.value(y)
+    return record
+
+
+def terraformer_grads(model, x):
+    """Per-leaf summaries of the weight gradients of sum(logits * cot) in
+    'train' mode (through the reversible layers' backward passes)."""
+    x = gr.as_jax(x)
+
+    def loss(w):
+        (logits, _), _ = model.pure_fn(
+            x, w, model.state, trax_random.get_prng(gr.TRAIN_RNG_SEED))
+        return jnp.sum(logits * gr.cotangent(logits.shape))
+    grads = jax.grad(loss)(model.weights)
+    return [gr.leaf_summary(g, False)
+            for g in jax.tree_util.tree_leaves(grads)]
+
+
+def greedy_record(constructor, source, n_steps):
+    """Greedy decoding from token 0: the tokens and each call's logits."""
+    model = eval(constructor)  # pylint: disable=eval-used
+    target = np.zeros((source.shape[0], 1), np.int32)
+    model.init((shapes.signature(source), shapes.signature(target)),
+               rng=trax_random.get_prng(0))
+    record = {"constructor": constructor, "repr": str(model),
+              "source": oc.array(source), "n_steps": n_steps,
+              "state_typed": oc.tree_typed(model.state), "outputs": [],
+              "tokens": []}
+    for _ in range(n_steps):
+        logits, _ = model((jnp.asarray(source), jnp.asarray(target)))
+        record["outputs"].append(oc.array(logits))
+        target = np.asarray(jnp.argmax(logits[:, -1, :], axis=-1),
+                            np.int32)[:, None]
+        record["tokens"].append(target[:, 0].tolist())
     return record
 
 
@@ -202,6 +286,25 @@ def main():
             constructor, source, targets)
     oc.write_json_gz(args.out / "trax_oracle" / "models_terraformer"
                      / "models_terraformer.json.gz", data)
+
+    rev = {"env": oc.env("tests/testdata/generate_models_terraformer.py"),
+           "cotangent": "cos(0.71 * arange(n)) reshaped",
+           "train_rng_seed": gr.TRAIN_RNG_SEED, "terraformers": {},
+           "greedy": {}}
+    for name, (constructor, x, with_grads) in REVERSIBLE.items():
+        print(f"reversible terraformer {name}", file=sys.stderr)
+        record = terraformer_record(constructor, x)
+        if with_grads:
+            model = eval(constructor.replace("MODE", "'train'"))  # pylint: disable=eval-used
+            model.init(shapes.signature(gr.as_jax(x)),
+                       rng=trax_random.get_prng(0))
+            record["grad_weights"] = terraformer_grads(model, x)
+        rev["terraformers"][name] = record
+    for name, (constructor, source, n_steps) in REVERSIBLE_GREEDY.items():
+        print(f"reversible greedy {name}", file=sys.stderr)
+        rev["greedy"][name] = greedy_record(constructor, source, n_steps)
+    oc.write_json_gz(args.out / "trax_oracle" / "models_terraformer"
+                     / "models_terraformer_reversible.json.gz", rev)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 ``trax.layers.research.efficient_attention``: ``SelfAttention`` (optionally
 chunked), ``LSHSelfAttention`` (locality-sensitive-hashing attention) and
 ``EncDecAttention``; ``PureLSHSelfAttention`` and its wrapper come from
-``pure_lsh_attention``.
+``pure_lsh_attention``, ``MixedLSHSelfAttention`` from
+``mixed_lsh_attention``.
 
 Each layer keeps one set of projection weights per head, stacked on a
 leading head axis (Trax's layout), and computes one example and one head at a
@@ -896,5 +897,7 @@ class EncDecAttention(_EfficientAttention):
 # this one) and are exported from here.
 from trax_compat.layers.pure_lsh_attention import PureLSHSelfAttention  # noqa: E402,F401  pylint: disable=g-import-not-at-top,wrong-import-position
 from trax_compat.layers.pure_lsh_attention import PureLSHSelfAttentionWrapper  # noqa: E402,F401  pylint: disable=g-import-not-at-top,wrong-import-position
+from trax_compat.layers.mixed_lsh_attention import MixedLSHSelfAttention  # noqa: E402,F401  pylint: disable=g-import-not-at-top,wrong-import-position
 
-_EXPORTS = ("PureLSHSelfAttention", "PureLSHSelfAttentionWrapper")
+_EXPORTS = ("PureLSHSelfAttention", "PureLSHSelfAttentionWrapper",
+            "MixedLSHSelfAttention")

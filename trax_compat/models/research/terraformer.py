@@ -5,7 +5,9 @@ efficient attention and optional SRU feed-forward branches.
 
 Built: the token-input and embedded-input variants, the attention types
 the Reformer blocks take (``LSHSelfAttention``, ``SelfAttention``,
-``PureLSHSelfAttentionWrapper``), ``ff_use_sru``, ``n_layers_forget``, the positional
+``PureLSHSelfAttentionWrapper``), ``ff_use_sru``, ``n_layers_forget``,
+``reversible_encoder`` (the encoder's two halves each joined with the
+decoder's input, without the averaging Dense and LayerNorm), the positional
 encodings of ``pos_type`` and 'predict' mode (the encoder runs once and is
 cached; the SRU layers read the encoder's padding mask there, as in
 Trax). Options not built yet raise an error naming them.
@@ -26,14 +28,10 @@ def _unsupported(option, value, fix):
         f"trax_compat yet; {fix}.")
 
 
-def _check_options(d_model, n_heads, reversible_encoder, half_before_layer,
-                   double_after_layer):
+def _check_options(d_model, n_heads, half_before_layer, double_after_layer):
     if (d_model / 2) % n_heads != 0:
         raise ValueError(f"n_heads ({n_heads}) must divide d_model/2 "
                          f"({d_model / 2}).")
-    if reversible_encoder:
-        _unsupported("reversible_encoder", reversible_encoder,
-                     "use reversible_encoder=False")
     if half_before_layer:
         _unsupported("half_before_layer", half_before_layer,
                      "use half_before_layer=None")
@@ -68,8 +66,7 @@ def ConfigurableTerraformer(input_vocab_size, output_vocab_size=None,  # pylint:
     source is given embedded, with its mask: (vectors, mask, target
     tokens). ``encoder_decoder_attention_type`` may be a list, cycled
     through the decoder blocks."""
-    _check_options(d_model, n_heads, reversible_encoder, half_before_layer,
-                   double_after_layer)
+    _check_options(d_model, n_heads, half_before_layer, double_after_layer)
     d_attention_key = d_attention_key or d_model // n_heads
     d_attention_value = d_attention_value or d_model // n_heads
     # In predict mode the SRU layers read the encoder's mask through this.
@@ -96,13 +93,21 @@ def ConfigurableTerraformer(input_vocab_size, output_vocab_size=None,  # pylint:
             use_two_swaps_per_block=use_two_swaps_per_encoder_block,
             mode=mode)
         for _ in range(n_encoder_layers)]
-    encoder = tl.Serial(
-        tl.ReversibleSelect([0, 0]),
-        _ReversibleSerialForget(encoder_blocks, d_model, n_layers_forget,
-                                forget_dense),
-        _XYAvg(),
-        tl.Dense(d_model, use_bfloat16=use_bfloat16),
-        tl.LayerNorm())
+    encoder = [tl.ReversibleSelect([0, 0]),
+               _ReversibleSerialForget(encoder_blocks, d_model,
+                                       n_layers_forget, forget_dense)]
+    if reversible_encoder:
+        # Both halves go on, each joined with the decoder's vectors:
+        # vec_e1 vec_e2 vec_d mask_e tok_e, then vec_ed1 vec_ed2 tok_e tok_d.
+        join = [tl.ReversibleSelect([0, 1, 4, 2, 3]),
+                t2.ConcatWithPadding2(mode=mode)]
+    else:
+        encoder += [_XYAvg(), tl.Dense(d_model, use_bfloat16=use_bfloat16),
+                    tl.LayerNorm()]
+        join = [tl.ReversibleSelect([0, 3, 1, 2]),
+                t2.ConcatWithPadding(mode=mode),  # vec_ed tok_e tok_d
+                tl.ReversibleSelect([0, 0])]
+    encoder = tl.Serial(encoder)
     if mode == "predict":
         encoder = tl.Cache(encoder)
 
@@ -119,9 +124,7 @@ def ConfigurableTerraformer(input_vocab_size, output_vocab_size=None,  # pylint:
         tl.Select([0, 1, 2, 3, 3]),  # the target tokens, kept for the loss
         tl.Parallel([], [], [], [tl.ShiftRight(mode=mode), out_encoder]),
         encoder,                     # vec_e mask_e tok_e vec_d tok_d
-        tl.ReversibleSelect([0, 3, 1, 2]),
-        t2.ConcatWithPadding(mode=mode),  # vec_ed tok_e tok_d
-        tl.ReversibleSelect([0, 0]),
+        join,                        # vec_ed vec_ed tok_e tok_d
         _ReversibleSerialForget(decoder_blocks, d_model, n_layers_forget,
                                 forget_dense),
         _XYAvg(),
