@@ -21,8 +21,9 @@ from benchmarks import common
 from benchmarks import loop_vs_flax
 from benchmarks import native_common
 
-QUICK = (200, 2, 10)    # steps, rounds, extra warm-up steps
-DEFAULT = (2000, 10, 50)
+QUICK = (1000, 2, 10)   # steps, rounds, extra warm-up steps
+# Steps of well under 1 ms: rounds long enough to time (about 0.1 s).
+DEFAULT = (10000, 10, 50)
 
 
 def make_batches(args, config):

@@ -41,7 +41,7 @@ def test_native_and_twin_do_the_same_training(row):
     module = importlib.import_module(module_name)
     config = importlib.import_module(
         folder.replace("/", ".") + ".configs.default").get_config()
-    args = module.parse_args(["--steps", "2", "--rounds", "1",
+    args = module.parse_args(["--steps", "1", "--rounds", "1",
                               "--warmup", "1"])
     warmup, timed = module.make_batches(args, config)
     # Warm-up holds one batch of every timed shape, then the extra ones.
