@@ -14,7 +14,8 @@ Sections (all by default; name some to run only those):
   --imports   import time in fresh processes (benchmarks.import_time)
   --models    2-layer LSTM and CausalAttention language models in the Loop
               vs hand-written Flax twins (benchmarks.models_vs_flax)
-  --native    the native Flax sentiment program's training step vs its
+  --native    each native Flax program's training step (train/sentiment_flax,
+              imdb_flax, fashion_mnist_flax, earlystopping_flax) vs its
               trax_compat twin, the Loop (benchmarks.native_vs_twin)
   --vs-trax   the seed tutorial through real Trax (--trax-python PY) and
               through trax_compat, fresh processes, alternating, compile
@@ -164,11 +165,9 @@ def section_models(args):
 
 
 def section_native(args):
-    from benchmarks import loop_vs_flax  # pylint: disable=g-import-not-at-top
     from benchmarks import native_vs_twin  # pylint: disable=g-import-not-at-top
-    _heading("6. native Flax sentiment program vs its trax_compat twin")
-    nv_args = loop_vs_flax.parse_args(["--quick"] if args.quick else [])
-    return native_vs_twin.measure(nv_args, log=_indent)
+    _heading("6. native Flax programs vs their trax_compat twins")
+    return native_vs_twin.measure_all(args.quick, log=_indent)
 
 
 def section_vs_trax(args):
@@ -210,6 +209,24 @@ def _loop_rows(prefix, loop):
             f"{loop['paired'][key]:.2f})",
             f">= {TARGET_LOOP_RATIO}",
             _ok(loop["paired"][key], TARGET_LOOP_RATIO)])
+    return rows
+
+
+def _native_rows(native):
+    """One row per native program of section 6 (``{row: result}``): its
+    median steps/s, its twin's, and native / twin."""
+    from benchmarks import native_vs_twin  # pylint: disable=g-import-not-at-top
+    rows = []
+    for name, result in (native or {}).items():
+        names, med = result["names"], result["medians"]
+        folder = native_vs_twin.ROWS[name][1]
+        rows.append([
+            f"6. native {folder} / trax_compat twin (steps/s)",
+            f"{med[names[1]]:.0f}", f"{med[names[0]]:.0f}",
+            f"{result['native_over_twin']:.2f} (paired "
+            f"{result['native_over_twin_paired']:.2f})",
+            f">= {native_vs_twin.TARGET}",
+            _ok(result["native_over_twin_paired"], native_vs_twin.TARGET)])
     return rows
 
 
@@ -328,17 +345,7 @@ def summary_rows(args, res):
         rows.append([f"5. {kind}: XLA compiles during timing",
                      str(result["compiles_during_timing"]), "", "", "0",
                      _ok(-result["compiles_during_timing"], 0)])
-    native = res.get("native")
-    if native:
-        from benchmarks import native_vs_twin  # pylint: disable=g-import-not-at-top
-        names, med = native["names"], native["medians"]
-        rows.append([
-            "6. native Flax program / trax_compat twin (steps/s)",
-            f"{med[names[1]]:.0f}", f"{med[names[0]]:.0f}",
-            f"{native['native_over_twin']:.2f} (paired "
-            f"{native['native_over_twin_paired']:.2f})",
-            f">= {native_vs_twin.TARGET}",
-            _ok(native["native_over_twin_paired"], native_vs_twin.TARGET)])
+    rows += _native_rows(res.get("native"))
     vt = res.get("vs_trax")
     if vt:
         from benchmarks import vs_trax  # pylint: disable=g-import-not-at-top

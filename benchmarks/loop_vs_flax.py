@@ -159,12 +159,13 @@ class CompileCounter:
 # -- contenders ------------------------------------------------------------------
 
 class LoopContender:
-    """A: trax_compat's ``training.Loop``."""
+    """A: trax_compat's ``training.Loop`` (by default the tutorial model,
+    weighted cross-entropy and ``Adam(learning_rate)``)."""
 
     name = "A  trax_compat training.Loop"
 
     def __init__(self, sample_batch, learning_rate, lr_schedule=None,
-                 name=None, model=None, loss_layer=None):
+                 name=None, model=None, loss_layer=None, optimizer=None):
         import jax  # pylint: disable=g-import-not-at-top
         from trax_compat import layers as tl  # pylint: disable=g-import-not-at-top
         from trax_compat import optimizers  # pylint: disable=g-import-not-at-top
@@ -179,7 +180,8 @@ class LoopContender:
             self.name = name
         task = training.TrainTask(
             self._feed, loss_layer or tl.WeightedCategoryCrossEntropy(),
-            optimizers.Adam(learning_rate), lr_schedule=lr_schedule,
+            optimizer or optimizers.Adam(learning_rate),
+            lr_schedule=lr_schedule,
             n_steps_per_checkpoint=10**9)
         with contextlib.redirect_stdout(io.StringIO()):
             self.loop = training.Loop(model, task, eval_tasks=None,

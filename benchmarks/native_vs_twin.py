@@ -1,74 +1,91 @@
-"""Training speed of the native Flax sentiment program
-(``train/sentiment_flax``) against its trax_compat twin (``training.Loop``
-on the tutorial model), on the same pre-generated tutorial batches.
+"""Training speed of the native Flax programs (``train/*_flax``) against
+their trax_compat twins (``training.Loop`` on the same model, loss and
+optimizer), each on the same pre-generated batches from the same initial
+weights: one row per program (section 6 of ``python -m benchmarks``).
 
     python -m benchmarks.native_vs_twin [--quick] [loop_vs_flax's options]
+        (the sentiment row; the others: python -m benchmarks.native_imdb,
+        .native_fashion_mnist, .native_earlystopping)
 
-* A: trax_compat's ``training.Loop`` (``benchmarks.loop_vs_flax``'s A).
-* B7: the native program's own ``train_step`` (Trax's Adam as an optax
-  transformation in a ``TrainState``, buffers donated) plus the CLU
-  ``TrainMetrics`` merge its loop does every step, over the same batches
-  as dicts, from the same initial weights.
+Rows (module: native program against its twin):
 
-Both are warmed up on every batch shape, then alternate in rounds; the
-ratio native / twin of the medians is the figure (target: within 10%, i.e.
-at least 0.9). Data time is excluded, as in ``loop_vs_flax``.
+* ``sentiment`` (here): ``train/sentiment_flax`` against section 1's A,
+  on the tutorial pipeline's batches (``loop_vs_flax.make_batches``).
+* ``imdb`` (``native_imdb``): ``train/imdb_flax``, the intro's classifier.
+* ``fashion_mnist`` (``native_fashion_mnist``): ``train/fashion_mnist_flax``.
+* ``earlystopping`` (``native_earlystopping``): ``train/earlystopping_flax``.
+
+In every row the native side (B7) is the program's own jitted
+``train_step`` plus what its loop does each step (the CLU metrics merge,
+and the profiler step annotation and ``ReportProgress`` where the program
+has them); the twin (A) is the real ``training.Loop``. Both are warmed up
+on every batch shape, then alternate in rounds; the figure is native / twin
+of the median steps/s (target: within 10%, i.e. at least 0.9). Data time is
+excluded: the batches are made before any timing.
 """
 
 import sys
 
 from benchmarks import common
 from benchmarks import loop_vs_flax
+from benchmarks import native_common
 
-TARGET = 0.9
+TARGET = native_common.TARGET
+
+# Row name -> (module, program folder), in the order the rows are shown.
+ROWS = {
+    "sentiment": ("benchmarks.native_vs_twin", "train/sentiment_flax"),
+    "imdb": ("benchmarks.native_imdb", "train/imdb_flax"),
+    "fashion_mnist": ("benchmarks.native_fashion_mnist",
+                      "train/fashion_mnist_flax"),
+    "earlystopping": ("benchmarks.native_earlystopping",
+                      "train/earlystopping_flax"),
+}
 
 
-class NativeContender:
-    """B7: the native program's jitted step and per-step metric merge."""
-
-    name = "B7 native Flax program (train/sentiment_flax train_step)"
-
-    def __init__(self, learning_rate):
-        import jax  # pylint: disable=g-import-not-at-top
-        from train.sentiment_flax import train  # pylint: disable=g-import-not-at-top
-        from train.sentiment_flax.configs import default  # pylint: disable=g-import-not-at-top
-        config = default.get_config()
-        config.learning_rate = learning_rate
-        self._jax = jax
-        self._step = train.train_step
-        self.state = train.create_train_state(config)
-        self._metrics = None
-
-    def run(self, batches):
-        state, metrics, step = self.state, self._metrics, self._step
-        for inputs, labels, weights in batches:
-            state, step_metrics = step(state, {
-                "inputs": inputs, "labels": labels, "weights": weights})
-            metrics = (step_metrics if metrics is None
-                       else metrics.merge(step_metrics))
-        self._jax.block_until_ready(state.params)
-        self.state, self._metrics = state, metrics
+def native_contender(learning_rate):
+    """B7: ``train/sentiment_flax``'s ``train_step`` and per-step loop work."""
+    from train.sentiment_flax import train  # pylint: disable=g-import-not-at-top
+    from train.sentiment_flax.configs import default  # pylint: disable=g-import-not-at-top
+    config = default.get_config()
+    config.learning_rate = learning_rate
+    return native_common.NativeContender(
+        "B7 native Flax program (train/sentiment_flax train_step)",
+        train.train_step, train.create_train_state(config),
+        ("inputs", "labels", "weights"), progress=True,
+        eval_every_steps=config.eval_every_steps)
 
 
 def measure(args, log=print):
-    """Runs the rounds; returns ``loop_vs_flax.run_rounds``' dict plus
-    ``native_over_twin`` and ``native_over_twin_paired``."""
+    """The sentiment row: ``native_common.run_row``'s dict."""
     warmup, timed, vocab_desc = loop_vs_flax.make_batches(args)
     log(f"vocabulary: {vocab_desc}")
-    log(f"batches   : {len(timed)} timed + {len(warmup)} warm-up")
-    contenders = [loop_vs_flax.LoopContender(warmup[0], args.learning_rate),
-                  NativeContender(args.learning_rate)]
-    result = loop_vs_flax.run_rounds(contenders, warmup, timed, args.rounds,
-                                     log=log)
-    result["native_over_twin"] = 1 / result["ratio"]["B7"]
-    result["native_over_twin_paired"] = 1 / result["paired"]["B7"]
-    log(f"native / twin steps/s: {result['native_over_twin']:.2f} (paired "
-        f"{result['native_over_twin_paired']:.2f}); target >= {TARGET}")
-    return result
+    twin = loop_vs_flax.LoopContender(warmup[0], args.learning_rate)
+    return native_common.run_row(twin, native_contender(args.learning_rate),
+                                 warmup, timed, args.rounds, log=log)
+
+
+def measure_all(quick=False, rows=None, log=print):
+    """Every row (or those named in ``rows``) at its default or ``--quick``
+    sizes; returns ``{row: result}``."""
+    import importlib  # pylint: disable=g-import-not-at-top
+    results = {}
+    for name in rows or ROWS:
+        module_name, folder = ROWS[name]
+        log(f"-- {name}: {folder} vs its trax_compat twin")
+        module = importlib.import_module(module_name)
+        argv = ["--quick"] if quick else []
+        results[name] = module.measure(module.parse_args(argv), log=log)
+        log("")
+    return results
+
+
+def parse_args(argv=None):
+    return loop_vs_flax.parse_args(argv)
 
 
 def main(argv=None):
-    args = loop_vs_flax.parse_args(argv)
+    args = parse_args(argv)
     for line in common.machine_info():
         print(line)
     measure(args)

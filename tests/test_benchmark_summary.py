@@ -20,3 +20,28 @@ def test_loop_rows_cover_every_pair():
     assert rows[0][1:] == ["400", "500", "0.80 (paired 0.81)", ">= 0.9", "NO"]
     assert rows[1][1:3] == ["380", "400"] and rows[1][5] == "yes"
     assert rows[2][1:3] == ["360", "400"] and rows[2][5] == "yes"
+
+
+def _native_result(twin_rate, native_rate, paired):
+    names = ["A  trax_compat training.Loop", "B7 native Flax program"]
+    return {"names": names,
+            "medians": dict(zip(names, [twin_rate, native_rate])),
+            "native_over_twin": native_rate / twin_rate,
+            "native_over_twin_paired": paired}
+
+
+def test_native_rows_one_per_program():
+    native = {"sentiment": _native_result(235.0, 302.0, 1.29),
+              "imdb": _native_result(40.0, 38.0, 0.95),
+              "fashion_mnist": _native_result(22.0, 18.0, 0.85),
+              "earlystopping": _native_result(1440.0, 11450.0, 7.09)}
+    rows = bench._native_rows(native)  # pylint: disable=protected-access
+    assert [r[0] for r in rows] == [
+        f"6. native train/{p}_flax / trax_compat twin (steps/s)"
+        for p in ("sentiment", "imdb", "fashion_mnist", "earlystopping")]
+    assert rows[0][1:] == ["302", "235", "1.29 (paired 1.29)", ">= 0.9",
+                           "yes"]
+    assert rows[1][1:4] == ["38", "40", "0.95 (paired 0.95)"]
+    # The paired ratio decides.
+    assert [r[5] for r in rows] == ["yes", "yes", "NO", "yes"]
+    assert bench._native_rows(None) == []  # pylint: disable=protected-access
