@@ -11,10 +11,9 @@ RUN_IN_TESTS = {
                          "(`tests/test_gin_configs.py`)",
     "mlp_mnist.gin": "on a tiny local `mnist` stand-in "
                      "(`tests/test_gin_configs.py`)",
-    **{name: "generated data, tiny sizes, 2 steps "
+    **{name: "generated data, tiny sizes, 1-2 steps "
              "(`tests/test_gin_configs_run.py`)"
-       for name in ("terraformer_copy.gin", "terraformer_copy_self_attn.gin",
-                    "terraformer_purelsh_copy.gin", "rse_addition.gin")},
+       for name in ("terraformer_copy_self_attn.gin", "rse_addition.gin")},
     "transformer_imdb_tfds.gin": "on a tiny local `imdb_reviews` stand-in "
                                  "with Trax's test SentencePiece model, "
                                  "without the `t5` package "
@@ -39,21 +38,24 @@ IMDB_TFDS_BINDINGS = [
     "train.steps = 4", "train.eval_frequency = 2", "train.eval_steps = 1",
     "train.random_seed = 0"]
 
-# Configs on generated data (copy, addition): tiny sizes, two steps.
-_TERRAFORMER = [
-    "simple_sequence_copy_inputs.batch_size = 4",
-    "ConfigurableTerraformer.d_model = 16", "ConfigurableTerraformer.d_ff = 32",
-    "ConfigurableTerraformer.n_heads = 2",
-    "ConfigurableTerraformer.n_encoder_layers = 1",
-    "ConfigurableTerraformer.n_decoder_layers = 1",
-    "ConfigurableTerraformer.d_attention_key = 8",
-    "ConfigurableTerraformer.d_attention_value = 8"]
-_STEPS = ["train.steps = 2", "train.eval_frequency = 2",
-          "train.eval_steps = 1", "train.random_seed = 0"]
+# Configs on generated data (copy, addition): tiny sizes, a step or two.
+# The Terraformer trains one step: its ConcatWithPadding state changes shape
+# after the first step (as in Trax), so a second step compiles the training
+# step again (~40 s). terraformer_copy.gin and terraformer_purelsh_copy.gin
+# differ from the self-attention one only in the attention layers (checked
+# against real Trax in test_models_terraformer.py); they are built, not run.
 GENERATED_BINDINGS = {
-    "terraformer_copy.gin": _TERRAFORMER + _STEPS,
-    "terraformer_copy_self_attn.gin": _TERRAFORMER + _STEPS,
-    "terraformer_purelsh_copy.gin": _TERRAFORMER + _STEPS,
+    "terraformer_copy_self_attn.gin": [
+        "simple_sequence_copy_inputs.batch_size = 4",
+        "ConfigurableTerraformer.d_model = 16",
+        "ConfigurableTerraformer.d_ff = 32",
+        "ConfigurableTerraformer.n_heads = 2",
+        "ConfigurableTerraformer.n_encoder_layers = 1",
+        "ConfigurableTerraformer.n_decoder_layers = 1",
+        "ConfigurableTerraformer.d_attention_key = 8",
+        "ConfigurableTerraformer.d_attention_value = 8",
+        "train.steps = 1", "train.eval_frequency = 1",
+        "train.eval_steps = 1", "train.random_seed = 0"],
     "rse_addition.gin": [
         "batch_size = 4", "ResidualShuffleExchange.d_model = 16",
         "ResidualShuffleExchange.n_blocks = 1",
@@ -63,5 +65,7 @@ GENERATED_BINDINGS = {
         "addition_inputs.pad_to_multiple = 16",
         "eval_len256/addition_input_stream.min_length = 32",
         "eval_len256/addition_input_stream.max_length = 32",
-        "eval_len256/addition_input_stream.pad_to_multiple = 32"] + _STEPS,
+        "eval_len256/addition_input_stream.pad_to_multiple = 32",
+        "train.steps = 2", "train.eval_frequency = 2",
+        "train.eval_steps = 1", "train.random_seed = 0"],
 }

@@ -65,19 +65,14 @@ def _decoder_blocks(n_layers, attention_type, d_model, d_ff, d_attention_key,
             for i in range(n_layers)]
 
 
-@tl.assert_shape("...a->...b")
 def _loss_dense(vocab_size, d_model, loss_sparsity_type, loss_sparsity,
                 loss_d_lowrank, loss_sparsity_prob, mode):
-    """Trax's ``SparseDenseWithOptions`` where it is a plain Dense."""
-    del d_model, loss_d_lowrank, mode
-    if loss_sparsity_prob is not None or (
-            loss_sparsity and loss_sparsity_type not in (None, "None")):
-        raise NotImplementedError(
-            f"A sparse output layer (loss_sparsity={loss_sparsity!r}, "
-            f"loss_sparsity_prob={loss_sparsity_prob!r}) is not available in "
-            f"trax_compat yet; use loss_sparsity=0 and loss_sparsity_prob="
-            f"None.")
-    return tl.Dense(vocab_size)
+    """The output layer: Trax's ``SparseDenseWithOptions`` (a plain Dense in
+    its shape check, unless ``loss_sparsity`` asks for a sparse one)."""
+    return tl.SparseDenseWithOptions(
+        vocab_size, d_input=d_model, sparsity_type=loss_sparsity_type,
+        sparsity=loss_sparsity, d_lowrank=loss_d_lowrank,
+        prob_sparse=loss_sparsity_prob, mode=mode)
 
 
 def ReformerLM(vocab_size, d_model=512, d_ff=2048, d_attention_key=64,  # pylint: disable=invalid-name
