@@ -148,7 +148,8 @@ def initial_params(config):
     for those, convert a Trax model's weights)."""
     model = create_model(config)
     ids = jnp.zeros((1, config.max_length), jnp.int32)
-    return model.init(jax.random.PRNGKey(config.seed), ids)["params"]
+    # Jitted: run op by op, the scans' init takes seconds.
+    return jax.jit(model.init)(jax.random.PRNGKey(config.seed), ids)["params"]
 
 
 _CELL_WEIGHTS = {"gru": ("kernel_gates", "bias_gates", "kernel_candidate",

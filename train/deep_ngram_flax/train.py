@@ -91,26 +91,30 @@ def evaluate(state, eval_iter, num_batches):
 
 
 def sample(state, prefix, length, rng, temperature=1.0):
-    """Continues the text ``prefix`` by ``length`` characters drawn from the
-    model's next-character distribution (greedy at ``temperature=0``); stops
-    early at the end-of-sequence id. The tutorial stops after training; this
-    is how its model is used."""
+    """Continues the text ``prefix`` by up to ``length`` characters drawn
+    from the model's next-character distribution (greedy at
+    ``temperature=0``), stopping at the end-of-sequence id. The tutorial
+    stops after training; this is how its model is used."""
     ids = input_pipeline.line_to_ids(prefix)[:-1]
-    for _ in range(length):
+    # One fixed-size buffer (one compile): the model is causal, so the
+    # zeros after position t do not change its output there.
+    buffer = jnp.zeros((1, len(ids) + length), jnp.int32)
+    buffer = buffer.at[0, :len(ids)].set(jnp.asarray(ids, jnp.int32))
+    for position in range(len(ids), len(ids) + length):
         rng, key = jax.random.split(rng)
-        next_id = int(_next_id(state, jnp.asarray([ids + [0]], jnp.int32),
-                               key, temperature))
+        next_id = int(_next_id(state, buffer, position, key, temperature))
         if next_id == input_pipeline.EOS_ID:
             break
         ids.append(next_id)
+        buffer = buffer.at[0, position].set(next_id)
     return "".join(chr(i) for i in ids)
 
 
 @jax.jit
-def _next_id(state, ids, key, temperature):
-    # The model shifts right: the last position's output predicts the
-    # character after ids[:, :-1].
-    log_probs = state.apply_fn({"params": state.params}, ids)[0, -1]
+def _next_id(state, ids, position, key, temperature):
+    # The model shifts right: its output at `position` is the distribution
+    # of the character there given those before it.
+    log_probs = state.apply_fn({"params": state.params}, ids)[0, position]
     return jnp.where(temperature > 0,
                      jax.random.categorical(key, log_probs / jnp.maximum(
                          temperature, 1e-6)),
