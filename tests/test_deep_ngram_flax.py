@@ -256,3 +256,38 @@ def test_bad_config_gets_a_clear_error(runs, tmp_path):
     with pytest.raises(ValueError, match="n_layers"):
         models.params_from_trax_weights(
             runs["gru"]["twin"]["initial_weights"], config)
+
+
+# A character LM trained as the tutorial trains it, in our own words.
+_TUTORIAL_LIKE_SCRIPT = '''\
+import trax
+from trax import layers as tl
+from trax.supervised import training
+
+def char_lm(depth, cell):
+    return tl.Serial(tl.ShiftRight(mode="train"), tl.Embedding(256, depth),
+                     cell(n_units=depth), tl.Dense(256), tl.LogSoftmax())
+
+model = char_lm(32, tl.LSTM)
+other = char_lm(32, tl.GRU)
+task = training.TrainTask(labeled_data=None, loss_layer=tl.CrossEntropyLoss(),
+                          optimizer=trax.optimizers.Adam(0.0005))
+check = training.EvalTask(labeled_data=None,
+                          metrics=[tl.CrossEntropyLoss(), tl.Accuracy()])
+loop = training.Loop(model, task, eval_tasks=[check], output_dir="out")
+'''
+
+
+def test_migrate_plan_points_the_tutorial_s_calls_to_its_page(tmp_path):
+    from trax_compat import migrate  # pylint: disable=g-import-not-at-top
+    path = tmp_path / "char_lm.py"
+    path.write_text(_TUTORIAL_LIKE_SCRIPT)
+    pages = {f.name: f.page for f in migrate.plan(str(path))}
+    page = "docs/migration/deep_ngram.md"
+    for name in ("ShiftRight", "GRU", "LSTM"):
+        assert pages["trax.layers." + name] == page + "#model", name
+    for name in ("CrossEntropyLoss", "Accuracy"):
+        assert pages["trax.layers." + name] == page + "#loss-and-metrics"
+    assert {"trax.optimizers.Adam", "trax.supervised.training.Loop",
+            "trax.supervised.training.TrainTask",
+            "trax.supervised.training.EvalTask"} <= set(pages)
