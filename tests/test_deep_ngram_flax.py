@@ -1,22 +1,15 @@
 """The Deep N-Gram tutorial as a native Flax program
-(``train/deep_ngram_flax``) against its trax_compat twin: the tutorial's
-own code (``data_generator``, ``GRULM``, ``LSTMLM``, ``train_model``, read
-from ``trax_oracle/deep_ngram/cells.json``) run on trax_compat in this
-process, on a small synthetic corpus and tiny models.
-
-The twin's one change: its ``Loop`` gets a ``random_seed`` (the tutorial
-leaves it unset, so Trax seeds from the clock and no two runs agree), and
-Python's generator is seeded before ``train_model`` (the tutorial never
-seeds it). Then both programs must read the same batches in the same
-order, start from the same weights (the twin's, converted), and log the
-same losses and accuracies.
+(``train/deep_ngram_flax``) against real Trax's run of the tutorial's
+data, model and ``train_model`` cells (``trax_oracle/deep_ngram_flax``,
+``testdata/generate_deep_ngram_flax.py``) and against its trax_compat twin
+(the same cells, ``testdata/deep_ngram_flax_cells.py``, run on trax_compat
+in this process), on a small synthetic corpus with tiny GRU and LSTM
+models: the same lines, every batch read in the same order, the same
+initial weights (the twin's, converted), the same logged losses and
+accuracies; and a resumed run equal to a straight one.
 """
 
-import functools
-import itertools
-import os
-import random
-import types
+import ast
 
 import jax
 import jax.numpy as jnp
@@ -24,32 +17,23 @@ import numpy as np
 import pytest
 
 from conftest import ORACLE
+from conftest import REPO
+from tests.conftest import load_oracle_json
+from tests.testdata import deep_ngram_flax_cells as dnf
 from tests.testdata import deep_ngram_script as dn
 
 import trax_compat
-from trax_compat.supervised import training
 from train.deep_ngram_flax import input_pipeline
 from train.deep_ngram_flax import models
 from train.deep_ngram_flax import train
 from train.deep_ngram_flax.configs import default
 
-# Both compute the same float32 operations, compiled apart (seen: 1 ulp
-# of the loss, 4.8e-7; accuracies equal).
-ATOL = 1e-6
-N_LINES = 100
-# Two tiny configurations, each reshuffling both streams within its steps
-# (3-4 train batches per pass of the lines, 1-3 eval batches).
-CASES = {
-    "gru": dict(cell="gru", data_seed=5, seed=3, batch_size=13,
-                max_length=24, d_model=16, n_layers=2, num_eval_lines=40,
-                num_train_steps=5),
-    "lstm": dict(cell="lstm", data_seed=11, seed=0, batch_size=17,
-                 max_length=30, d_model=8, n_layers=3, num_eval_lines=30,
-                 num_train_steps=5),
-}
-TRAX_NAMES = {"train_loss": ("train", "metrics/CrossEntropyLoss"),
-              "eval_loss": ("eval", "metrics/CrossEntropyLoss"),
-              "eval_accuracy": ("eval", "metrics/Accuracy")}
+# The same float32 operations, compiled apart: against the twin (same
+# jax) seen 9.5e-7 (2 ulps of the loss); against real Trax (its older jax
+# and XLA) 1.4e-6 (3 ulps); accuracies equal.
+TWIN_ATOL = 2e-6
+TRAX_ATOL = 3e-6
+CASES = dnf.CASES
 
 
 def _config(case, corpus):
@@ -61,67 +45,23 @@ def _config(case, corpus):
     return config
 
 
-def _digest(batch):
-    return [np.asarray(x).tolist() for x in batch]
+@pytest.fixture(scope="module")
+def oracle():
+    return load_oracle_json("deep_ngram_flax/runs.json")
+
+
+@pytest.fixture(scope="module")
+def oracle_weights():
+    with np.load(ORACLE / "deep_ngram_flax" / "initial_weights.npz") as npz:
+        return {name: [npz[k] for k in sorted(npz.files)
+                       if k.startswith(name + "_")] for name in CASES}
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("texts")
-    dn.write_corpus(folder, n_lines=N_LINES)
+    dn.write_corpus(folder, n_lines=dnf.N_LINES)
     return folder
-
-
-def _never(step):
-    del step
-    return False
-
-
-def _tutorial_namespace(corpus, loop_seed):
-    """The tutorial's cells 3-8 and 13 executed over trax_compat; the
-    Loop they build is given ``random_seed=loop_seed`` and, to save time,
-    writes no checkpoints (evaluating still at every step)."""
-    cells = dn.load_cells(ORACLE / "deep_ngram" / "cells.json")
-    ns = {"os": os, "trax": trax_compat, "np": trax_compat.fastmath.numpy,
-          "rnd": random, "tl": trax_compat.layers, "itertools": itertools,
-          "training": types.SimpleNamespace(
-              TrainTask=training.TrainTask, EvalTask=training.EvalTask,
-              Loop=functools.partial(training.Loop, random_seed=loop_seed,
-                                     checkpoint_at=_never))}
-    for cell in cells[3:9]:  # read, lowercase, tensors, generator, models
-        exec(cell.replace(dn.KAGGLE, str(corpus)), ns)  # pylint: disable=exec-used
-    return ns, cells[13].replace("from trax.supervised import training\n",
-                                 "")
-
-
-def _run_twin(case, corpus, output_dir):
-    ns, train_model_cell = _tutorial_namespace(corpus, case["seed"])
-    n_eval = case["num_eval_lines"]
-    ns["eval_lines"] = ns["lines"][-n_eval:]
-    ns["lines"] = ns["lines"][:-n_eval]
-    exec(train_model_cell, ns)  # pylint: disable=exec-used
-    make = {"gru": ns["GRULM"], "lstm": ns["LSTMLM"]}[case["cell"]]
-    model = make(d_model=case["d_model"], n_layers=case["n_layers"])
-    reads, tags = [], iter(["train", "eval"])
-
-    def tapped_generator(*args, **kwargs):
-        tag = next(tags)
-        for batch in ns["data_generator"](*args, **kwargs):
-            reads.append([tag, _digest(batch)])
-            yield batch
-
-    random.seed(case["data_seed"])
-    loop = ns["train_model"](model, tapped_generator,
-                             batch_size=case["batch_size"],
-                             max_length=case["max_length"], n_steps=0,
-                             output_dir=str(output_dir))
-    initial = [np.asarray(w) for w in jax.tree_util.tree_leaves(
-        loop.model.weights)]
-    loop.run(n_steps=case["num_train_steps"])
-    history = {ours: loop.history.get(*theirs)
-               for ours, theirs in TRAX_NAMES.items()}
-    return dict(reads=reads, initial_weights=initial, history=history,
-                model=model, lines=ns["lines"] + ns["eval_lines"])
 
 
 def _run_native(config, workdir, initial_params):
@@ -131,8 +71,8 @@ def _run_native(config, workdir, initial_params):
     def tapped_batches(*args):
         tag = next(tags)
         for batch in batches(*args):
-            reads.append([tag, _digest([batch["inputs"], batch["targets"],
-                                        batch["weights"]])])
+            reads.append([tag, dnf.batch_digest(
+                [batch["inputs"], batch["targets"], batch["weights"]])])
             yield batch
 
     with pytest.MonkeyPatch.context() as patch:
@@ -144,9 +84,11 @@ def _run_native(config, workdir, initial_params):
 
 @pytest.fixture(scope="module")
 def runs(corpus, tmp_path_factory):
+    cells = dn.load_cells(ORACLE / "deep_ngram" / "cells.json")
     out = {}
     for name, case in sorted(CASES.items()):
-        twin = _run_twin(case, corpus, tmp_path_factory.mktemp("twin_" + name))
+        twin = dnf.run(trax_compat, cells, corpus,
+                       tmp_path_factory.mktemp("twin_" + name), case)
         config = _config(case, corpus)
         params = models.params_from_trax_weights(twin["initial_weights"],
                                                  config)
@@ -156,57 +98,69 @@ def runs(corpus, tmp_path_factory):
     return out
 
 
-def test_native_reads_the_tutorial_s_lines(runs, corpus):
-    for run in runs.values():
-        assert input_pipeline.read_lines(str(corpus)) == run["twin"]["lines"]
+def test_cases_are_the_oracle_s(oracle):
+    assert oracle["cases"] == CASES and oracle["n_lines"] == dnf.N_LINES
+
+
+def test_native_reads_the_tutorial_s_lines(runs, corpus, oracle):
+    lines = input_pipeline.read_lines(str(corpus))
+    for name, run in runs.items():
+        assert lines == run["twin"]["lines"]
+        assert dnf.hashlib.sha256("\n".join(lines).encode()).hexdigest() == (
+            oracle["runs"][name]["lines_sha256"])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_every_batch_is_read_as_the_twin_read_it(runs, name):
-    twin, native = runs[name]["twin"]["reads"], runs[name]["native"]["reads"]
-    # The sample batch of each task, then one train and one eval batch per
-    # step, interleaved alike; the last read of each stream is the same.
+def test_every_batch_is_read_as_trax_read_it(runs, oracle, name):
+    # Each task's sample batch, then one train and one eval batch per step,
+    # each the same arrays (shape, dtype, bytes), interleaved alike.
+    expected = oracle["runs"][name]["reads"]
     n = CASES[name]["num_train_steps"]
-    assert [tag for tag, _ in twin] == ["train", "eval"] + ["train",
-                                                            "eval"] * n
-    assert native == twin
+    assert [tag for tag, _ in expected] == ["train", "eval"] * (n + 1)
+    assert runs[name]["native"]["reads"] == expected
+    assert runs[name]["twin"]["reads"] == expected
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_converted_weights_compute_what_the_twin_computes(runs, name):
+def test_initial_weights_are_trax_s_and_compute_the_same(
+        runs, oracle_weights, name):
     run = runs[name]
-    # Every converted array is the twin's, bit for bit, and lands in place.
-    converted = jax.tree_util.tree_leaves(run["params"])
-    assert sorted(np.asarray(a).tobytes() for a in converted) == sorted(
-        a.tobytes() for a in run["twin"]["initial_weights"])
-    ids = np.asarray(run["native"]["reads"][0][1][0], np.int32)
-    config = run["config"]
-    ours = jax.jit(models.create_model(config).apply)(
+    twin_weights = run["twin"]["initial_weights"]
+    # The twin starts where real Trax starts, bit for bit.
+    assert len(twin_weights) == len(oracle_weights[name])
+    for ours, theirs in zip(twin_weights, oracle_weights[name]):
+        np.testing.assert_array_equal(ours, theirs)
+    # Converted: every array lands in place, and computes the twin's output.
+    expected = models.params_from_trax_weights(oracle_weights[name],
+                                               run["config"])
+    jax.tree_util.tree_map(np.testing.assert_array_equal, run["params"],
+                           expected)
+    ids = np.zeros((3, run["config"].max_length), np.int32)
+    ids[:, :5] = [104, 101, 108, 108, 111]
+    ids[1, 5:9] = 1, 300, 0, 7  # an id past the vocabulary is clipped
+    ours = jax.jit(models.create_model(run["config"]).apply)(
         {"params": run["params"]}, ids)
-    # The twin's model holds its trained weights now: set the initial ones.
-    twin_model = run["twin"]["model"]
-    twin_model.weights = _like(twin_model.weights,
-                               run["twin"]["initial_weights"])
+    twin_model = run["twin"]["model"]  # holds its trained weights now
+    twin_model.weights = jax.tree_util.tree_unflatten(
+        jax.tree_util.tree_structure(twin_model.weights),
+        [jnp.asarray(w) for w in twin_weights])
     np.testing.assert_allclose(ours, twin_model(jnp.asarray(ids)), rtol=0,
                                atol=2e-6)
 
 
-def _like(tree, leaves):
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(tree),
-                                        [jnp.asarray(x) for x in leaves])
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_logged_metrics_are_the_twin_s(runs, name):
+def test_logged_metrics_are_trax_s(runs, oracle, name):
     history = runs[name]["native"]["result"].history
     n = CASES[name]["num_train_steps"]
-    for ours, theirs in runs[name]["twin"]["history"].items():
-        assert [s for s, _ in theirs] == list(range(1, n + 1)), ours
-        assert sorted(s for s in history if ours in history[s]) == list(
-            range(1, n + 1)), ours
-        np.testing.assert_allclose([history[s][ours] for s, _ in theirs],
-                                   [v for _, v in theirs], rtol=0, atol=ATOL,
-                                   err_msg=ours)
+    for source, atol in ((oracle["runs"][name]["history"], TRAX_ATOL),
+                         (runs[name]["twin"]["history"], TWIN_ATOL)):
+        for ours, theirs in source.items():
+            assert [s for s, _ in theirs] == list(range(1, n + 1)), ours
+            assert sorted(s for s in history if ours in history[s]) == list(
+                range(1, n + 1)), ours
+            np.testing.assert_allclose(
+                [history[s][ours] for s, _ in theirs],
+                [v for _, v in theirs], rtol=0, atol=atol, err_msg=ours)
     losses = [history[s]["train_loss"] for s in range(1, n + 1)]
     assert losses[-1] < losses[0]  # it learns
 
@@ -256,6 +210,11 @@ def test_bad_config_gets_a_clear_error(runs, tmp_path):
     with pytest.raises(ValueError, match="n_layers"):
         models.params_from_trax_weights(
             runs["gru"]["twin"]["initial_weights"], config)
+    config.n_layers, config.d_model = CASES["gru"]["n_layers"], 5
+    config.cell = "gru"
+    with pytest.raises(ValueError, match="config.d_model"):
+        models.params_from_trax_weights(
+            runs["gru"]["twin"]["initial_weights"], config)
 
 
 # A character LM trained as the tutorial trains it, in our own words.
@@ -291,3 +250,19 @@ def test_migrate_plan_points_the_tutorial_s_calls_to_its_page(tmp_path):
     assert {"trax.optimizers.Adam", "trax.supervised.training.Loop",
             "trax.supervised.training.TrainTask",
             "trax.supervised.training.EvalTask"} <= set(pages)
+
+
+def test_native_program_does_not_use_trax_compat():
+    # Its modules and the Adam it uses import neither trax nor trax_compat.
+    files = sorted((REPO / "train" / "deep_ngram_flax").rglob("*.py"))
+    assert len(files) >= 7
+    for path in files + [REPO / "train" / "trax_adam.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] in ("trax", "trax_compat")
+                           for n in names), (path, names)

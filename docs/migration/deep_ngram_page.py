@@ -42,22 +42,27 @@ python -m train.deep_ngram_flax --workdir runs/lstm --config.data_dir TEXTS \\
     --config.cell=lstm
 ```
 
-`tests/test_deep_ngram_flax.py` runs both on a synthetic corpus with tiny
-GRU and LSTM models (two seeds, odd batch sizes, 2 and 3 layers, 5 steps
-each, both data streams reshuffled within the run). The twin's `Loop`
-gets a `random_seed` and Python's generator is seeded first (the tutorial
-leaves both to the clock). Checked: every batch read, in order, equal;
-the twin's initial weights, converted, compute the twin's outputs (within
-2e-6); every logged train loss, eval loss and eval accuracy within 1e-6
-(1 ulp seen); and a run stopped at step 3 and resumed ends where a
-straight run ends, bit for bit.
+`tests/test_deep_ngram_flax.py` runs the native program, the tutorial's
+data, model and `train_model` cells on trax_compat (its twin), and checks
+both against real Trax's run of the same cells
+(`tests/testdata/generate_deep_ngram_flax.py`), on a synthetic corpus with
+tiny GRU and LSTM models (two seeds, odd batch sizes, 2 and 3 layers, 5
+steps each, both data streams reshuffled within the run). Made repeatable:
+the `Loop` gets a `random_seed` and Python's generator is seeded first
+(the tutorial leaves both to the clock), folders are listed sorted.
+Checked: every batch read, in order, equal to real Trax's; real Trax's
+initial weights, converted, compute the twin's outputs (within 2e-6);
+every logged train loss, eval loss and eval accuracy within 3e-6 of real
+Trax's log (3 ulps seen) and 2e-6 of the twin's; and a run stopped at
+step 3 and resumed ends where a straight run ends, bit for bit.
 """
 
 SECTIONS = [
     Section("Data", """
-The tutorial reads every non-blank line of Kaggle's input folders,
-lowercases it, holds out the last 1000 lines, and batches with a
-generator that shuffles line indices with Python's *global* `random`
+The tutorial reads every non-blank line of Kaggle's input folders
+(in the file system's order; the native program sorts the names, so a
+run reads the lines in one order on every machine), lowercases it,
+holds out the last 1000 lines, and batches with a generator that shuffles line indices with Python's *global* `random`
 (unseeded) at the first read and at every pass, skipping lines of
 `max_length` characters or more. The native pipeline is the same
 algorithm over one `random.Random(data_seed)` shared by both streams,
@@ -67,7 +72,7 @@ built), so `create_datasets` makes those draws where `train_model` makes
 them: three for `CrossEntropyLoss()` before the train shuffle (the
 `TrainTask` reads one batch when built), six for the eval metrics before
 the eval shuffle, then the `Loop`'s reseeding and its six layers. With
-that, the batches are the twin's, array for array. Batches are dicts
+that, the batches are real Trax's, array for array. Batches are dicts
 (`inputs`, `targets`, `weights`) as in the Flax examples; `targets` are
 the inputs (the model shifts them itself) and `weights` is the mask.
 """, trax=[Cell(CELLS, 3), Cell(CELLS, 4), Cell(CELLS, 5), Cell(CELLS, 6),

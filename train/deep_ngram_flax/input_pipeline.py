@@ -20,17 +20,18 @@ EOS_ID = 1
 
 def read_lines(data_dir):
     """Every non-blank line of ``data_dir/<data set>/*.txt``, stripped and
-    lowercased, in the order the file system lists the folders and files
-    (as the tutorial reads Kaggle's input folder)."""
+    lowercased, as the tutorial reads Kaggle's input folder; folders and
+    files in sorted order (the tutorial takes the file system's order,
+    which differs between machines, and with it the batches)."""
     if not data_dir or not os.path.isdir(data_dir):
         raise ValueError(
             f"config.data_dir={data_dir!r} is not a folder: set it to a "
             f"folder of data sets, each a folder of .txt files "
             f"(--config.data_dir=PATH).")
     lines = []
-    for data_set in os.listdir(data_dir):
+    for data_set in sorted(os.listdir(data_dir)):
         folder = os.path.join(data_dir, data_set)
-        for filename in os.listdir(folder):
+        for filename in sorted(os.listdir(folder)):
             if not filename.endswith(".txt"):
                 continue
             with open(os.path.join(folder, filename)) as f:

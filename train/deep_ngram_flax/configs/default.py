@@ -8,7 +8,8 @@ def get_config():
     config = ml_collections.ConfigDict()
     # Data: a folder of data sets, each a folder of .txt files (Kaggle's
     # layout); every non-blank line, lowercased, is one example.
-    config.data_dir = None  # required
+    # Required (a str; a placeholder so that --config.data_dir can set it).
+    config.data_dir = ml_collections.config_dict.placeholder(str)
     config.num_eval_lines = 1000  # the last lines are held out for eval
     config.batch_size = 32
     config.max_length = 64  # lines of max_length characters or more: skipped
