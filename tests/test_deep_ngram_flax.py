@@ -229,6 +229,7 @@ def char_lm(depth, cell):
 
 model = char_lm(32, tl.LSTM)
 other = char_lm(32, tl.GRU)
+third = char_lm(32, tl.SRU)
 task = training.TrainTask(labeled_data=None, loss_layer=tl.CrossEntropyLoss(),
                           optimizer=trax.optimizers.Adam(0.0005))
 check = training.EvalTask(labeled_data=None,
@@ -243,7 +244,7 @@ def test_migrate_plan_points_the_tutorial_s_calls_to_its_page(tmp_path):
     path.write_text(_TUTORIAL_LIKE_SCRIPT)
     pages = {f.name: f.page for f in migrate.plan(str(path))}
     page = "docs/migration/deep_ngram.md"
-    for name in ("ShiftRight", "GRU", "LSTM"):
+    for name in ("ShiftRight", "GRU", "LSTM", "SRU"):
         assert pages["trax.layers." + name] == page + "#model", name
     for name in ("CrossEntropyLoss", "Accuracy"):
         assert pages["trax.layers." + name] == page + "#loss-and-metrics"

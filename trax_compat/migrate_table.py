@@ -98,6 +98,10 @@ TABLE = {
         "flax.linen.RNN over a cell with Trax's one-kernel layout "
         "(train/deep_ngram_flax/models.py); flax.linen.LSTMCell computes "
         "the same equations with eight kernels", DEEP_NGRAM + "#model"),
+    "trax.layers.SRU": (
+        "flax.linen.RNN over a cell with Trax's SRU equations, written as "
+        "train/deep_ngram_flax/models.py writes the GRU's (SRU is not "
+        "ported there)", DEEP_NGRAM + "#model"),
     "trax.layers.ShiftRight": (
         "jnp.pad(x, ((0, 0), (1, 0)))[:, :-1] (in 'predict' mode: x)",
         DEEP_NGRAM + "#model"),
