@@ -23,7 +23,7 @@ def test_stale_page_is_reported(tmp_path, monkeypatch, capsys):
     assert list(tmp_path.iterdir()) == []  # --check writes nothing
     assert build.main([]) == 0
     for name in ("sentiment.md", "earlystopping.md", "imdb.md",
-                 "fashion_mnist.md"):
+                 "fashion_mnist.md", "deep_ngram.md"):
         assert (tmp_path / name).read_text() == (
             REPO / "docs" / "migration" / name).read_text()
 
@@ -41,7 +41,7 @@ def test_code_comes_from_the_programs():
         in adam
     assert block in page
     for name in ("sentiment.md", "earlystopping.md", "imdb.md",
-                 "fashion_mnist.md"):
+                 "fashion_mnist.md", "deep_ngram.md"):
         text = (REPO / "docs" / "migration" / name).read_text()
         for section in ("Data", "Model", "Loss and metrics",
                         "Optimizer and schedule", "Loop", "Checkpoints",

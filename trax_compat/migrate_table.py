@@ -11,6 +11,7 @@ SENTIMENT = "docs/migration/sentiment.md"
 EARLYSTOPPING = "docs/migration/earlystopping.md"
 IMDB = "docs/migration/imdb.md"
 FASHION = "docs/migration/fashion_mnist.md"
+DEEP_NGRAM = "docs/migration/deep_ngram.md"
 GUIDE = "docs/migration.md"
 
 _DATA = SENTIMENT + "#data"
@@ -88,10 +89,22 @@ TABLE = {
                               "collection is Trax's layer state)", _TO_FLAX),
     "trax.layers.Conv": ("flax.linen.Conv (NHWC, HWIO kernels as Trax)",
                          FASHION + "#model"),
-    "trax.layers.GRU": ("flax.linen.RNN(flax.linen.GRUCell(features))",
-                        _TO_FLAX),
+    "trax.layers.GRU": (
+        "flax.linen.RNN over a cell with Trax's equations "
+        "(train/deep_ngram_flax/models.py); flax.linen.GRUCell applies the "
+        "reset gate after the matrix product: other numbers",
+        DEEP_NGRAM + "#model"),
     "trax.layers.LSTM": (
-        "flax.linen.RNN(flax.linen.OptimizedLSTMCell(features))", _TO_FLAX),
+        "flax.linen.RNN over a cell with Trax's one-kernel layout "
+        "(train/deep_ngram_flax/models.py); flax.linen.LSTMCell computes "
+        "the same equations with eight kernels", DEEP_NGRAM + "#model"),
+    "trax.layers.SRU": (
+        "flax.linen.RNN over a cell with Trax's SRU equations, written as "
+        "train/deep_ngram_flax/models.py writes the GRU's (SRU is not "
+        "ported there)", DEEP_NGRAM + "#model"),
+    "trax.layers.ShiftRight": (
+        "jnp.pad(x, ((0, 0), (1, 0)))[:, :-1] (in 'predict' mode: x)",
+        DEEP_NGRAM + "#model"),
     "trax.layers.Residual": ("x + block(x) in the module's __call__",
                              _TO_FLAX),
     "trax.layers.Branch": ("calling several submodules on the same input",
@@ -109,14 +122,16 @@ TABLE = {
         "optax.softmax_cross_entropy_with_integer_labels(...).mean()",
         FASHION + "#loss-and-metrics"),
     "trax.layers.CrossEntropyLoss": (
-        "optax.softmax_cross_entropy_with_integer_labels, weighted", _LOSS),
+        "the weighted mean of -sum(log_probs * one_hot(targets)): no "
+        "log_softmax (the model's output already is one)",
+        DEEP_NGRAM + "#loss-and-metrics"),
     "trax.layers.WeightedCategoryAccuracy": (
         "the weighted mean of argmax(logits) == labels, a CLU "
         "metrics.Average", _LOSS),
     "trax.layers.CategoryAccuracy": ("(argmax(logits) == labels).mean()",
                                      FASHION + "#loss-and-metrics"),
     "trax.layers.Accuracy": ("(argmax(logits) == labels), weighted mean",
-                             _LOSS),
+                             DEEP_NGRAM + "#loss-and-metrics"),
     "trax.layers.L2Loss": ("the weighted mean of squared errors (optax."
                            "l2_loss is half of it)",
                            EARLYSTOPPING + "#loss-and-metrics"),

@@ -33,6 +33,37 @@ class Code:
     end: str = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """Code cell ``index`` of a notebook's code cells stored verbatim in the
+    JSON file ``path`` (under ``cells``, as ``trax_oracle/deep_ngram/
+    cells.json``, which the tests execute); with ``start``, only its lines
+    from the first beginning with ``start`` through the first after it
+    beginning with ``end`` (default: that one line)."""
+    path: str
+    index: int
+    start: str = None
+    end: str = None
+
+
+def _extract_cell(cell):
+    import json  # pylint: disable=g-import-not-at-top
+    with open(os.path.join(REPO, cell.path), encoding="utf-8") as f:
+        lines = json.load(f)["cells"][cell.index].rstrip().splitlines()
+    if cell.start is None:
+        return "\n".join(lines)
+
+    def find(prefix, after):
+        for i in range(after, len(lines)):
+            if lines[i].strip().startswith(prefix):
+                return i
+        raise LookupError(f"{cell.path}: cell {cell.index} has no line "
+                          f"beginning with {prefix!r}")
+    first = find(cell.start, 0)
+    last = find(cell.end, first + 1) if cell.end else first
+    return textwrap.dedent("\n".join(lines[first:last + 1])).rstrip()
+
+
 def _definition(tree, name, path):
     node = tree
     for part in name.split("."):
@@ -53,6 +84,8 @@ def _statement_end(tree, line):
 
 
 def extract(code):
+    if hasattr(code, "index"):  # a Cell (the class may be __main__'s)
+        return _extract_cell(code)
     with open(os.path.join(REPO, code.path), encoding="utf-8") as f:
         source = f.read()
     tree = ast.parse(source)
@@ -77,6 +110,9 @@ def extract(code):
 
 
 def _label(code):
+    if hasattr(code, "index"):
+        return (f"{code.path}: cell {code.index}"
+                + (" (excerpt)" if code.start else ""))
     where = code.path + (f": {code.name}" if code.name else "")
     return where + (" (excerpt)" if code.start else "")
 
@@ -128,12 +164,13 @@ def render(page):
 
 
 def all_pages():
+    from docs.migration import deep_ngram_page  # pylint: disable=g-import-not-at-top
     from docs.migration import earlystopping_page  # pylint: disable=g-import-not-at-top
     from docs.migration import fashion_mnist_page  # pylint: disable=g-import-not-at-top
     from docs.migration import imdb_page  # pylint: disable=g-import-not-at-top
     from docs.migration import sentiment_page  # pylint: disable=g-import-not-at-top
     return [sentiment_page.PAGE, earlystopping_page.PAGE, imdb_page.PAGE,
-            fashion_mnist_page.PAGE]
+            fashion_mnist_page.PAGE, deep_ngram_page.PAGE]
 
 
 def main(argv=None):
