@@ -68,7 +68,12 @@ def write_default_corpus(data_dir):
 
 
 def create_datasets(config, workdir):
-    """Returns ``(train_iter, eval_iter, vocab)``."""
+    """Returns ``(train_iter, eval_iter, vocab)``.
+
+    The first batch of each stream is read and dropped: Trax's ``TrainTask``
+    and ``EvalTask`` each read one batch when they are built (to learn the
+    input shapes), so a Trax run trains and evaluates from the second one.
+    Dropping them keeps this program on the batches of its Trax twin."""
     train_file, eval_file = config.train_file, config.eval_file
     if train_file is None or eval_file is None:
         default_train, default_eval = write_default_corpus(
@@ -76,5 +81,8 @@ def create_datasets(config, workdir):
         train_file = train_file or default_train
         eval_file = eval_file or default_eval
     vocab = load_vocab(config)
-    return (batches(text_lines(train_file), vocab, config),
-            batches(text_lines(eval_file), vocab, config), vocab)
+    train_iter = batches(text_lines(train_file), vocab, config)
+    eval_iter = batches(text_lines(eval_file), vocab, config)
+    next(train_iter)
+    next(eval_iter)
+    return train_iter, eval_iter, vocab

@@ -127,6 +127,8 @@ def create_train_state(config, params=None):
     model = models.create_model(config)
     if params is None:
         params = models.initial_params(model, config)
+    else:  # a copy: the train step donates the state's buffers
+        params = jax.tree_util.tree_map(jnp.array, params)
     tx = _optimizer(config.learning_rate, config.warmup_steps,
                     config.weight_decay_rate)
     return train_state.TrainState.create(apply_fn=model.apply, params=params,
