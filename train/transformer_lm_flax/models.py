@@ -28,4 +28,5 @@ def initial_params(model, config):
     other draws); to start from a Trax model's weights, convert them with
     ``models.convert_transformer.params_from_trax_weights`` instead."""
     ids = jnp.zeros((1, config.max_length), jnp.int32)
-    return model.init(jax.random.PRNGKey(config.seed), ids)["params"]
+    # Jitted: one compile instead of one per initializer op.
+    return jax.jit(model.init)(jax.random.PRNGKey(config.seed), ids)["params"]

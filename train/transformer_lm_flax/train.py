@@ -131,8 +131,17 @@ def create_train_state(config, params=None):
         params = jax.tree_util.tree_map(jnp.array, params)
     tx = _optimizer(config.learning_rate, config.warmup_steps,
                     config.weight_decay_rate)
-    return train_state.TrainState.create(apply_fn=model.apply, params=params,
-                                         tx=tx)
+    state = train_state.TrainState.create(apply_fn=model.apply,
+                                          params=params, tx=tx)
+    return _on_device(state)
+
+
+def _on_device(state):
+    """The state's arrays committed to one device, the step a (non-weak)
+    int32: as a restored checkpoint has them, so that a fresh and a resumed
+    run share one compiled ``train_step``."""
+    state = state.replace(step=jnp.asarray(state.step, jnp.int32))
+    return jax.device_put(state, jax.devices()[0])
 
 
 def _eval_at(step, config):
@@ -204,7 +213,6 @@ def train_and_evaluate(config, workdir, initial_params=None):
 
     train_iter, eval_iter, vocab = input_pipeline.create_datasets(
         config, workdir)
-    state = create_train_state(config, initial_params)
     dropout_key = jax.random.PRNGKey(config.seed)
 
     checkpoints = ocp.CheckpointManager(
@@ -213,10 +221,13 @@ def train_and_evaluate(config, workdir, initial_params=None):
             max_to_keep=config.max_checkpoints_to_keep, create=True))
     initial_step = checkpoints.latest_step() or 0
     if initial_step:
-        state = checkpoints.restore(initial_step,
-                                    args=ocp.args.StandardRestore(state))
+        # Restored into the state's shapes alone: nothing to initialize.
+        abstract = jax.eval_shape(lambda: create_train_state(config))
+        state = _on_device(checkpoints.restore(
+            initial_step, args=ocp.args.StandardRestore(abstract)))
         _skip_consumed_batches(train_iter, eval_iter, initial_step, config)
     else:
+        state = create_train_state(config, initial_params)
         n_params = sum(p.size for p in jax.tree_util.tree_leaves(
             state.params))
         writer.write_hparams(dict(config.to_dict(), n_params=n_params))
