@@ -163,6 +163,15 @@ def test_bad_vocab_dir_names_the_setting(files, tmp_path):
         input_pipeline.load_vocab(config)
 
 
+def test_bad_files_and_sizes_name_the_setting(files, tmp_path):
+    config = _config(files, train_file=str(tmp_path / "absent.txt"))
+    with pytest.raises(FileNotFoundError, match="config.train_file"):
+        input_pipeline.create_datasets(config, str(tmp_path))
+    config = _config(files, vocab_size=8000)
+    with pytest.raises(ValueError, match="config.vocab_size to at least 8183"):
+        input_pipeline.create_datasets(config, str(tmp_path))
+
+
 def test_schedule_is_trax_s_multifactor():
     schedule = train.multifactor_schedule(0.1, 40)
     trax_schedule = trax_compat.lr.multifactor(constant=0.1, warmup_steps=40)

@@ -81,6 +81,12 @@ def create_datasets(config, workdir):
         train_file = train_file or default_train
         eval_file = eval_file or default_eval
     vocab = load_vocab(config)
+    if config.vocab_size < vocab.vocab_size:
+        # The model would clip the larger ids silently.
+        raise ValueError(
+            f"config.vocab_size is {config.vocab_size} but "
+            f"{config.vocab_file} has {vocab.vocab_size} ids: set "
+            f"config.vocab_size to at least {vocab.vocab_size}")
     train_iter = batches(text_lines(train_file), vocab, config)
     eval_iter = batches(text_lines(eval_file), vocab, config)
     next(train_iter)
