@@ -6,6 +6,8 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from train.transformer_lm_flax.vocab import EOS_ID
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "checkpoints and metrics go here")
 config_flags.DEFINE_config_file(
@@ -22,7 +24,9 @@ def main(argv):
     result = train.train_and_evaluate(config, FLAGS.workdir)
     tokens = train.sample(result.model, result.state.params,
                           config.sample_length)
-    print(f"greedy sample: {result.vocab.decode(tokens[0].tolist())}")
+    ids = tokens[0].tolist()
+    ids = ids[:ids.index(EOS_ID)] if EOS_ID in ids else ids  # end of text
+    print(f"greedy sample: {result.vocab.decode(ids)!r}")
 
 
 if __name__ == "__main__":
