@@ -12,6 +12,7 @@ EARLYSTOPPING = "docs/migration/earlystopping.md"
 IMDB = "docs/migration/imdb.md"
 FASHION = "docs/migration/fashion_mnist.md"
 DEEP_NGRAM = "docs/migration/deep_ngram.md"
+TRANSFORMER_LM = "docs/migration/transformer_lm.md"
 GUIDE = "docs/migration.md"
 
 _DATA = SENTIMENT + "#data"
@@ -49,6 +50,11 @@ TABLE = {
     "trax.data.AddLossWeights": (
         "a 'weights' entry in the batch dict (ones where the loss counts)",
         _DATA),
+    "trax.data.PadToLength": (
+        "np.pad of each example to a fixed length (one compiled step)",
+        TRANSFORMER_LM + "#data"),
+    "trax.data.AppendValue": ("ids + [EOS] before padding",
+                              TRANSFORMER_LM + "#data"),
     "trax.data.Batch": ("tf.data.Dataset.batch / grain's Batch, or "
                         "stacking in the generator",
                         EARLYSTOPPING + "#data"),
@@ -147,8 +153,8 @@ TABLE = {
     "trax.optimizers.RMSProp": ("optax.rmsprop", _OPT),
     "trax.optimizers.SM3": ("optax.sm3", _OPT),
     "trax.lr.multifactor": (
-        "an optax schedule (optax.join_schedules, "
-        "optax.linear_schedule, a function of the step)", _OPT),
+        "an optax schedule: a function of the update count (count + 1 is "
+        "Trax's step)", TRANSFORMER_LM + "#optimizer-and-schedule"),
     "trax.lr.warmup_and_rsqrt_decay": (
         "optax.join_schedules([optax.linear_schedule(...), "
         "lambda s: rsqrt decay])", _OPT),
@@ -180,10 +186,10 @@ TABLE = {
         "config", _GIN),
     "trax.supervised.decoding.autoregressive_sample": (
         "models/transformer.py's decode_lm / decode_transformer",
-        _TRANSFORMER),
+        TRANSFORMER_LM + "#prediction"),
     # -- models and weights ---------------------------------------------------
     "trax.models.TransformerLM": ("models/transformer.py's TransformerLM",
-                                  _TRANSFORMER),
+                                  TRANSFORMER_LM + "#model"),
     "trax.models.Transformer": ("models/transformer.py's Transformer",
                                 _TRANSFORMER),
     "Layer.__call__": ("state.apply_fn({'params': state.params}, x) "
