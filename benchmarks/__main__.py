@@ -15,7 +15,8 @@ Sections (all by default; name some to run only those):
   --models    2-layer LSTM and CausalAttention language models in the Loop
               vs hand-written Flax twins (benchmarks.models_vs_flax)
   --native    each native Flax program's training step (train/sentiment_flax,
-              imdb_flax, fashion_mnist_flax, earlystopping_flax) vs its
+              imdb_flax, fashion_mnist_flax, earlystopping_flax,
+              deep_ngram_flax, transformer_lm_flax) vs its
               trax_compat twin, the Loop (benchmarks.native_vs_twin)
   --vs-trax   the seed tutorial through real Trax (--trax-python PY) and
               through trax_compat, fresh processes, alternating, compile
@@ -212,6 +213,12 @@ def _loop_rows(prefix, loop):
     return rows
 
 
+def _steps_per_s(rate):
+    # Whole steps/s, but two decimals under 10 (the recurrent LM's steps
+    # take about a second on a CPU).
+    return f"{rate:.0f}" if rate >= 10 else f"{rate:.2f}"
+
+
 def _native_rows(native):
     """One row per native program of section 6 (``{row: result}``): its
     median steps/s, its twin's, and native / twin."""
@@ -222,7 +229,7 @@ def _native_rows(native):
         folder = native_vs_twin.ROWS[name][1]
         rows.append([
             f"6. native {folder} / trax_compat twin (steps/s)",
-            f"{med[names[1]]:.0f}", f"{med[names[0]]:.0f}",
+            _steps_per_s(med[names[1]]), _steps_per_s(med[names[0]]),
             f"{result['native_over_twin']:.2f} (paired "
             f"{result['native_over_twin_paired']:.2f})",
             f">= {native_vs_twin.TARGET}",

@@ -5,7 +5,8 @@ weights: one row per program (section 6 of ``python -m benchmarks``).
 
     python -m benchmarks.native_vs_twin [--quick] [loop_vs_flax's options]
         (the sentiment row; the others: python -m benchmarks.native_imdb,
-        .native_fashion_mnist, .native_earlystopping)
+        .native_fashion_mnist, .native_earlystopping, .native_deep_ngram,
+        .native_transformer_lm)
 
 Rows (module: native program against its twin):
 
@@ -14,6 +15,10 @@ Rows (module: native program against its twin):
 * ``imdb`` (``native_imdb``): ``train/imdb_flax``, the intro's classifier.
 * ``fashion_mnist`` (``native_fashion_mnist``): ``train/fashion_mnist_flax``.
 * ``earlystopping`` (``native_earlystopping``): ``train/earlystopping_flax``.
+* ``deep_ngram`` (``native_deep_ngram``): ``train/deep_ngram_flax``, the
+  Deep N-Gram tutorial's GRU LM (starting from the twin's weights).
+* ``transformer_lm`` (``native_transformer_lm``): ``train/transformer_lm_flax``
+  (starting from the twin's weights).
 
 In every row the native side (B7) is the program's own jitted
 ``train_step`` plus what its loop does each step (the CLU metrics merge,
@@ -40,6 +45,9 @@ ROWS = {
                       "train/fashion_mnist_flax"),
     "earlystopping": ("benchmarks.native_earlystopping",
                       "train/earlystopping_flax"),
+    "deep_ngram": ("benchmarks.native_deep_ngram", "train/deep_ngram_flax"),
+    "transformer_lm": ("benchmarks.native_transformer_lm",
+                       "train/transformer_lm_flax"),
 }
 
 

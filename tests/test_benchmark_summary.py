@@ -34,14 +34,19 @@ def test_native_rows_one_per_program():
     native = {"sentiment": _native_result(235.0, 302.0, 1.29),
               "imdb": _native_result(40.0, 38.0, 0.95),
               "fashion_mnist": _native_result(22.0, 18.0, 0.85),
-              "earlystopping": _native_result(1440.0, 11450.0, 7.09)}
+              "earlystopping": _native_result(1440.0, 11450.0, 7.09),
+              "deep_ngram": _native_result(0.8, 0.84, 1.02),
+              "transformer_lm": _native_result(31.0, 29.0, 0.92)}
     rows = bench._native_rows(native)  # pylint: disable=protected-access
     assert [r[0] for r in rows] == [
         f"6. native train/{p}_flax / trax_compat twin (steps/s)"
-        for p in ("sentiment", "imdb", "fashion_mnist", "earlystopping")]
+        for p in ("sentiment", "imdb", "fashion_mnist", "earlystopping",
+                  "deep_ngram", "transformer_lm")]
     assert rows[0][1:] == ["302", "235", "1.29 (paired 1.29)", ">= 0.9",
                            "yes"]
     assert rows[1][1:4] == ["38", "40", "0.95 (paired 0.95)"]
     # The paired ratio decides.
-    assert [r[5] for r in rows] == ["yes", "yes", "NO", "yes"]
+    assert [r[5] for r in rows] == ["yes", "yes", "NO", "yes", "yes", "yes"]
+    # Under 10 steps/s: two decimals.
+    assert rows[4][1:4] == ["0.84", "0.80", "1.05 (paired 1.02)"]
     assert bench._native_rows(None) == []  # pylint: disable=protected-access
