@@ -25,7 +25,7 @@ from benchmarks import loop_vs_flax
 from benchmarks import native_common
 
 QUICK = (10, 2, 2)      # steps, rounds, extra warm-up steps
-DEFAULT = (100, 5, 5)   # steps of ~1 s on two CPU cores
+DEFAULT = (30, 5, 2)    # steps of 1-2 s on two CPU cores
 N_LINES = 2000
 
 
