@@ -10,7 +10,6 @@ import functools  # pylint: disable=unused-import  (constructor strings)
 import random
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -30,7 +29,6 @@ _value = reformer_checks._value  # pylint: disable=protected-access
 _typed = reformer_checks._typed  # pylint: disable=protected-access
 _assert_tree_close = reformer_checks._assert_tree_close  # pylint: disable=protected-access
 _assert_summaries = reformer_checks._assert_summaries  # pylint: disable=protected-access
-_cotangent = reformer_checks._cotangent  # pylint: disable=protected-access
 
 
 @pytest.fixture(scope="module")
@@ -83,25 +81,8 @@ def test_layer_matches_trax(oracle, name):
     _assert_tree_close(state, _value(rec["state"]), exact=True)
     np.testing.assert_array_equal(rng, oracle_array(rec["rng_after_init"]))
 
-    xs = x if isinstance(x, tuple) else (x,)
-    is_float = [np.issubdtype(a.dtype, np.floating) for a in xs]
-
-    def loss(float_xs, w, s):
-        it = iter(float_xs)
-        full = tuple(next(it) if f else a for a, f in zip(xs, is_float))
-        y, new_state = layer.pure_fn(full if isinstance(x, tuple)
-                                     else full[0], w, s, rng)
-        return jnp.sum(y * _cotangent(y.shape)), (y, new_state)
-    float_xs = tuple(a for a, f in zip(xs, is_float) if f)
-    run = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))
-    (x_grad, w_grad), (y, new_state) = run(float_xs, weights, state)
-    np.testing.assert_allclose(y, oracle_array(rec["output"]), **TOL)
-    _assert_tree_close(new_state, _value(rec["state_after_call"]))
-    _, (y2, new_state2) = run(float_xs, weights, new_state)
-    np.testing.assert_allclose(y2, oracle_array(rec["output_2"]), **TOL)
-    _assert_tree_close(new_state2, _value(rec["state_after_call_2"]))
-    _assert_tree_close(x_grad, _value(rec["grad_float_inputs"]))
-    _assert_tree_close(w_grad, _value(rec["grad_weights"]))
+    reformer_checks.assert_two_calls_and_grads_match(
+        layer, x, weights, state, rng, rec)
 
 
 @pytest.mark.parametrize("name", PREDICT)

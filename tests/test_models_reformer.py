@@ -92,6 +92,32 @@ def _cotangent(shape):
         np.float32).reshape(shape)
 
 
+def assert_two_calls_and_grads_match(layer, x, weights, state, rng, rec):
+    """Two calls of ``layer`` (same key, the state carried) and the
+    gradients of the first, in one compiled function, against ``rec``'s
+    ``output``/``output_2``, ``state_after_call``/``_2`` and gradients (of
+    the float inputs and the weights) under a fixed cotangent."""
+    xs = x if isinstance(x, tuple) else (x,)
+    is_float = [np.issubdtype(a.dtype, np.floating) for a in xs]
+
+    def loss(float_xs, w, s):
+        it = iter(float_xs)
+        full = tuple(next(it) if f else a for a, f in zip(xs, is_float))
+        y, new_state = layer.pure_fn(full if isinstance(x, tuple)
+                                     else full[0], w, s, rng)
+        return jnp.sum(y * _cotangent(y.shape)), (y, new_state)
+    float_xs = tuple(a for a, f in zip(xs, is_float) if f)
+    run = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))
+    (x_grad, w_grad), (y, new_state) = run(float_xs, weights, state)
+    np.testing.assert_allclose(y, oracle_array(rec["output"]), **TOL)
+    _assert_tree_close(new_state, _value(rec["state_after_call"]))
+    _, (y2, new_state2) = run(float_xs, weights, new_state)
+    np.testing.assert_allclose(y2, oracle_array(rec["output_2"]), **TOL)
+    _assert_tree_close(new_state2, _value(rec["state_after_call_2"]))
+    _assert_tree_close(x_grad, _value(rec["grad_float_inputs"]))
+    _assert_tree_close(w_grad, _value(rec["grad_weights"]))
+
+
 def _build(constructor):
     return eval(constructor)  # pylint: disable=eval-used
 
