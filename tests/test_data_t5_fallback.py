@@ -92,7 +92,7 @@ def test_other_t5_names_say_to_install_t5():
                        r"needs the 't5' package.*pip install t5"):
         t5.preprocessors.squad  # pylint: disable=pointless-statement
     with pytest.raises(ImportError, match="needs the 't5' package"):
-        tf_inputs.c4_bare_preprocess_fn(None)
+        tf_inputs.get_t5_preprocessor_by_name("fill_in_the_blank")
 
 
 def test_a_missing_model_names_the_path(tmp_path):

@@ -8,8 +8,10 @@ preprocessors by name (``get_t5_preprocessor_by_name(name='rekey')``, as
 mesh-tensorflow, a second TensorFlow, transformers and more, so trax-compat
 does not install it: when it is installed, it is used; when it is not, this
 module stands in for the part Trax's configs need (``rekey``, ``tokenize``,
-``SentencePieceVocabulary``, ``Feature``, ``DEFAULT_SPM_PATH``), with seqio's
-semantics. Any other T5 name raises one error saying to install ``t5``.
+``SentencePieceVocabulary``, ``Feature``, ``DEFAULT_SPM_PATH``, and the
+span-corruption preprocessors ``c4.gin`` binds, from ``t5_span_corruption``),
+with seqio's semantics. Any other T5 name raises one error saying to install
+``t5``.
 """
 
 import importlib.abc
@@ -20,6 +22,7 @@ import types
 
 import numpy as np
 
+from trax_compat.data import t5_span_corruption
 from trax_compat.data import tf_deps
 
 # Where T5 (and so Trax) reads its default 32k SentencePiece model from.
@@ -172,7 +175,8 @@ def tokenize(dataset, output_features, copy_pretokenized=True,
 
 
 PROVIDED = ("DEFAULT_SPM_PATH", "Feature", "SentencePieceVocabulary",
-            "preprocessors.rekey", "preprocessors.tokenize")
+            "preprocessors.rekey", "preprocessors.tokenize") + tuple(
+                "preprocessors." + name for name in t5_span_corruption.NAMES)
 
 
 class _Namespace(types.ModuleType):
@@ -193,7 +197,8 @@ def _namespace(name, **attrs):
 
 
 preprocessors = _namespace("t5.data.preprocessors", rekey=rekey,
-                           tokenize=tokenize)
+                           tokenize=tokenize,
+                           **t5_span_corruption.functions())
 data = _namespace("t5.data", preprocessors=preprocessors,
                   DEFAULT_SPM_PATH=DEFAULT_SPM_PATH,
                   SentencePieceVocabulary=SentencePieceVocabulary,
@@ -239,6 +244,16 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 def install_import_alias():
     """Lets Trax's gin configs' ``import t5.data.preprocessors`` lines parse
-    without the ``t5`` package (the gin trainer and ``gin_check`` call it)."""
+    without the ``t5`` package (the gin trainer and ``gin_check`` call it),
+    and registers the span-corruption preprocessors with gin under T5's
+    names, which ``c4.gin`` binds. With the real ``t5``, its own modules
+    and registrations are used instead."""
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.append(_Finder())
+    from trax_compat import gin_registry  # pylint: disable=g-import-not-at-top
+    gin = gin_registry.gin_or_none()
+    if gin is not None and not t5_installed():
+        # The namespace then holds gin's wrappers, so Trax code reaching
+        # t5.data.preprocessors.unsupervised gets the config's bindings.
+        preprocessors.__dict__.update(
+            t5_span_corruption.register_with_gin(gin))

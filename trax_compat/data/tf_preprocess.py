@@ -347,7 +347,9 @@ def c4_bare_preprocess_fn(dataset, training=True, spm_path=None,
                           copy_pretokenized=True, sequence_length=None):
     """Trax's C4 pretraining pipeline; it is built from T5's preprocessors."""
     t5 = t5_data("c4_bare_preprocess_fn")
-    unsupervised = t5.preprocessors.unsupervised  # checked first: T5 only
+    # With gin, the stand-in's unsupervised is gin's wrapper (c4.gin binds
+    # its preprocessors), as T5's is.
+    unsupervised = t5.preprocessors.unsupervised
     tf = _tf()
     dataset = t5.preprocessors.rekey(dataset,
                                      key_map={"targets": "text",
