@@ -264,3 +264,17 @@ def test_gin_registration_uses_t5s_names(c4_gin):
 def test_bad_arguments_get_one_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_nothing_is_registered_where_the_real_t5_is_installed(monkeypatch):
+    # Then T5's own modules and gin registrations answer the configs.
+    monkeypatch.setattr(t5_fallback, "t5_installed", lambda: True)
+
+    def register(unused_gin):
+        raise AssertionError("registered although t5 is installed")
+    monkeypatch.setattr(p, "register_with_gin", register)
+    saved = list(sys.meta_path)
+    try:
+        t5_fallback.install_import_alias()
+    finally:
+        sys.meta_path[:] = saved
