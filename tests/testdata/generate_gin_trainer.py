@@ -33,7 +33,8 @@ CONFIG_DIR = "trax/supervised/configs"
 CONFIGS = ("gru_copy.gin", "reformer_copy.gin", "mlp_mnist.gin",
            "terraformer_copy.gin", "transformer_imdb_tfds.gin",
            "lstm_lm1b.gin", "rse_addition.gin",
-           "terraformer_copy_self_attn.gin", "terraformer_purelsh_copy.gin")
+           "terraformer_copy_self_attn.gin", "terraformer_purelsh_copy.gin",
+           "reformer_addition.gin", "wide_resnet_cifar10_8gb.gin")
 
 # Bindings on top of the file: a small batch and run, warm-up short enough
 # for the loss to move, and a fixed seed (the config's dropout of 0.1 is

@@ -17,6 +17,7 @@ TEXT_SPLITS = {"train": 23, "test": 5}
 TRIPLE_SPLITS = {"train": 17, "validation": 4, "test": 3}
 IMDB_SPLITS = {"train": 40, "test": 12, "unsupervised": 2}
 FASHION_SPLITS = {"train": 64, "test": 16}
+CIFAR10_SPLITS = {"train": 12, "test": 5}
 
 _WORDS = ("good bad film plot actor great boring music scene story long "
           "short fun dull the a of and").split()
@@ -145,6 +146,33 @@ class FashionMnistStandIn(tfds.core.GeneratorBasedBuilder,
 class MnistStandIn(FashionMnistStandIn, skip_registration=True):
     """mnist 3.0.1's features (those of fashion_mnist), same pictures."""
     name = "mnist"
+
+
+class Cifar10StandIn(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """cifar10 3.0.2's features: 32x32x3 uint8 images, 10 labels, an id."""
+    name = "cifar10"
+    VERSION = tfds.core.Version("3.0.2")
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+                builder=self,
+                features=tfds.features.FeaturesDict({
+                        "id": tfds.features.Text(),
+                        "image": tfds.features.Image(shape=(32, 32, 3)),
+                        "label": tfds.features.ClassLabel(num_classes=10)}),
+                supervised_keys=("image", "label"))
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        return {name: self._generate_examples(name, n)
+                for name, n in CIFAR10_SPLITS.items()}
+
+    def _generate_examples(self, split, n):
+        rng = np.random.RandomState(2 if split == "train" else 3)
+        for i in range(n):
+            image = rng.randint(0, 256, size=(32, 32, 3)).astype(np.uint8)
+            yield i, {"id": "%s_%05d" % (split, i), "image": image,
+                      "label": i % 10}
 
 
 ALL = (TinyText, TinyTriple, ImdbReviewsStandIn, FashionMnistStandIn)
