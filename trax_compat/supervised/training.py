@@ -23,6 +23,7 @@ on the device until logged; a callback can stop ``run`` cleanly
 output does not fit the loss, and a loss that turns NaN.
 """
 
+import collections
 import contextlib
 import logging
 import os
@@ -65,6 +66,12 @@ LOG_FILE_NAME = "log.txt"
 RESUME_STREAMS = ("restart", "replay")
 _PKL_SUFFIX = ".pkl.gz"
 CHECKPOINT_FORMATS = ("orbax", "trax")
+
+
+# How far run_evals reads an eval stream ahead when compiling in the
+# background (to start compiling for the shapes it meets).
+EVAL_LOOKAHEAD_BATCHES = 32
+EVAL_LOOKAHEAD_BYTES = 64 << 20
 
 
 class ModelLossMismatchError(ValueError):
@@ -1026,11 +1033,13 @@ class Loop:
 
     def _eval_batches(self, index, step):
         """Eval task ``index``'s batches at ``step``, pulled in order.
-        Compiling in the background, all are pulled first (the same pulls
-        in the same order, before any is used): the eval function for each
-        new shape among them, then the train step for it, start compiling
-        at once, beside the one the training thread compiles."""
+        Compiling in the background, the stream is read ahead (up to
+        ``EVAL_LOOKAHEAD_BATCHES`` batches and ``EVAL_LOOKAHEAD_BYTES``;
+        the same pulls in the same order, only earlier): the eval function
+        for each new shape met there, then the train step for it, start
+        compiling beside the one the training thread compiles."""
         eval_task = self._eval_tasks[index]
+        n = eval_task.n_eval_batches
 
         def pull():
             batch = self._device_batch(
@@ -1040,20 +1049,32 @@ class Loop:
             return batch
 
         if self._compiler is None:
-            for _ in range(eval_task.n_eval_batches):
+            for _ in range(n):
                 yield pull()
             return
-        batches = [pull() for _ in range(eval_task.n_eval_batches)]
-        new = {}
-        for batch in batches:
-            sig = background_compile_lib.signature(batch)
-            if sig not in self._eval_shapes[index]:
-                new.setdefault(sig, batch)
-        for batch in new.values():
-            self._submit_eval(index, batch)
-        for batch in new.values():
-            self._compile_train_for_eval_shape(batch)
-        yield from batches
+        ahead = collections.deque()
+        pulled = buffered_bytes = 0
+        while pulled < n or ahead:
+            new = []
+            while pulled < n and (not ahead or (
+                    len(ahead) < EVAL_LOOKAHEAD_BATCHES
+                    and buffered_bytes < EVAL_LOOKAHEAD_BYTES)):
+                batch = pull()
+                pulled += 1
+                size = sum(getattr(x, "nbytes", 0)
+                           for x in jax.tree_util.tree_leaves(batch))
+                ahead.append((batch, size))
+                buffered_bytes += size
+                if (background_compile_lib.signature(batch)
+                        not in self._eval_shapes[index]):
+                    new.append(batch)
+            for batch in new:  # The evals first: they are needed first.
+                self._submit_eval(index, batch)
+            for batch in new:
+                self._compile_train_for_eval_shape(batch)
+            batch, size = ahead.popleft()
+            buffered_bytes -= size
+            yield batch
 
     def _compile_train_for_eval_shape(self, batch):
         """An eval batch of shapes training has not had yet: with one
