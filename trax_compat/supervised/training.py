@@ -440,7 +440,7 @@ class Loop:
                 os.environ, background_compile):
             self._compiler = background_compile_lib.BackgroundCompiler()
             weakref.finalize(self, self._compiler.close)
-        # Batch shapes each program was called with (see _compiled_ahead).
+        # Batch shapes each program was called with (see _new_shape).
         self._train_shapes = [set() for _ in self._tasks]
         self._eval_shapes = [set() for _ in self._eval_tasks]
 
