@@ -42,13 +42,17 @@ def enabled(environ, requested=None):
     return environ.get(ENV_SWITCH, "").strip().lower() not in OFF_VALUES
 
 
+def _dtype(x):
+    # Arrays' own dtype: np.asarray would copy a device array to the host.
+    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
 def _abstract_leaf(x):
-    dtype = jax.dtypes.canonicalize_dtype(np.asarray(x).dtype
-                                          if not hasattr(x, "dtype")
-                                          else x.dtype)
-    return jax.ShapeDtypeStruct(np.shape(x), dtype,
-                                weak_type=bool(getattr(x, "weak_type",
-                                                       False)))
+    dtype = jax.dtypes.canonicalize_dtype(_dtype(x))
+    # Python numbers are weakly typed in a jitted call.
+    weak = bool(getattr(x, "weak_type", False)) or type(x) in (int, float,
+                                                                complex)
+    return jax.ShapeDtypeStruct(np.shape(x), dtype, weak_type=weak)
 
 
 def abstract(tree):
@@ -58,8 +62,7 @@ def abstract(tree):
 
 def signature(batch):
     """A hashable key for a batch's shapes and dtypes."""
-    return tuple((np.shape(x), np.dtype(getattr(x, "dtype", None)
-                                         or np.asarray(x).dtype).str)
+    return tuple((np.shape(x), np.dtype(_dtype(x)).str)
                  for x in jax.tree_util.tree_leaves(batch))
 
 
