@@ -112,6 +112,8 @@ def _count(events, name, main=None, label="any"):
 def test_first_eval_finds_its_program_compiled():
     loop = _loop([(4, 5)], [(4, 5)], background_compile=True)
     events = _run(loop, 2)
+    # Closing the Loop ended its thread.
+    assert loop._compiler._thread is None  # pylint: disable=protected-access
     assert _count(events, "eval_step", label="eval") == 0
     assert _count(events, "eval_step") == 1
     assert _count(events, "train_step") == 1

@@ -19,10 +19,12 @@ where and when they always did.
 ``Loop(background_compile=False)``, turns it off.
 """
 
+import atexit
 import logging
 import queue
 import random
 import threading
+import weakref
 
 import jax
 import numpy as np
@@ -101,6 +103,7 @@ class BackgroundCompiler:
         self._thread = None
         self._closed = False
         self.disabled_reason = None
+        _LIVE.add(self)
 
     def submit(self, key, label, jitted, args):
         """Lowers ``jitted`` for the shapes of ``args`` (here, in the
@@ -163,8 +166,8 @@ class BackgroundCompiler:
         while job is not None:
             try:
                 _compile(job.lowered)
-            except Exception as e:  # pylint: disable=broad-except
-                job.error = e
+            except BaseException as e:  # pylint: disable=broad-except
+                job.error = e  # Never leaves a waiter waiting.
             # The next job is marked running before this one is announced
             # done: the training thread, done waiting, then waits for the
             # next one too instead of compiling it a second time.
@@ -173,12 +176,6 @@ class BackgroundCompiler:
                 job.status = _DONE
                 finished, job = job, self._next_job()
             finished.done.set()
-
-    def pending(self, key):
-        """Whether ``key`` was submitted and is not yet compiled."""
-        with self._lock:
-            job = self._jobs.get(key)
-            return job is not None and job.status in (_QUEUED, _RUNNING)
 
     def wait_for(self, key):
         """Before the ordinary call of ``key``'s program: waits for its
@@ -213,3 +210,16 @@ class BackgroundCompiler:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+
+
+# Compilers still open at exit are closed before JAX's own exit handlers
+# (registered earlier, so run later) shut its backends down.
+_LIVE = weakref.WeakSet()
+
+
+def _close_all():
+    for compiler in list(_LIVE):
+        compiler.close()
+
+
+atexit.register(_close_all)
