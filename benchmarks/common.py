@@ -69,7 +69,7 @@ class CompileLog:
 
     def __init__(self):
         import jax  # pylint: disable=g-import-not-at-top
-        self.events = []  # (event, seconds, fun_name)
+        self.events = []  # (event, seconds, fun_name, in main thread)
         self._lock = threading.Lock()
         wanted = (self.TRACE, self.LOWER, self.COMPILE)
 
@@ -77,7 +77,9 @@ class CompileLog:
             if event in wanted:
                 with self._lock:
                     self.events.append(
-                        (event, duration, str(kwargs.get("fun_name", "?"))))
+                        (event, duration, str(kwargs.get("fun_name", "?")),
+                         threading.current_thread()
+                         is threading.main_thread()))
         jax.monitoring.register_event_duration_secs_listener(listener)
 
     def mark(self):
@@ -85,15 +87,21 @@ class CompileLog:
 
     def since(self, mark=0):
         """``{'n_compiles', 'compile_s', 'trace_s', 'lower_s', 'by_fun':
-        {name: [n_compiles, compile_s]}}`` for the events after ``mark``."""
+        {name: [n_compiles, compile_s]}, 'n_main', 'main_compile_s'}`` for
+        the events after ``mark`` (``n_main``: compilations in the main
+        thread, i.e. on the critical path; the rest ran in the background)."""
         with self._lock:
             events = self.events[mark:]
         out = {"n_compiles": 0, "compile_s": 0.0, "trace_s": 0.0,
-               "lower_s": 0.0, "by_fun": {}}
-        for event, seconds, name in events:
+               "lower_s": 0.0, "by_fun": {}, "n_main": 0,
+               "main_compile_s": 0.0}
+        for event, seconds, name, in_main in events:
             if event == self.COMPILE:
                 out["n_compiles"] += 1
                 out["compile_s"] += seconds
+                if in_main:
+                    out["n_main"] += 1
+                    out["main_compile_s"] += seconds
                 entry = out["by_fun"].setdefault(name, [0, 0.0])
                 entry[0] += 1
                 entry[1] += seconds

@@ -362,7 +362,10 @@ def describe_run(index, r):
         f"{_fmt_s(r['writers_s'])}",
         f"  XLA during run: {c['n_compiles']} compilations, "
         f"{c['compile_s']:.2f}s compile + {c['trace_s']:.2f}s trace + "
-        f"{c['lower_s']:.2f}s lower",
+        f"{c['lower_s']:.2f}s lower; in the training thread "
+        f"{c.get('n_main', c['n_compiles'])} "
+        f"({c.get('main_compile_s', c['compile_s']):.2f}s), the rest in "
+        f"the background",
     ]
     for name, (n, s) in sorted(c["by_fun"].items(), key=lambda kv: -kv[1][1]):
         lines.append(f"    {name}: {n} x {s / n:.3f}s")

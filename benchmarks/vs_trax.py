@@ -21,6 +21,13 @@ wall time of ``run(steps)`` (evals of 20 batches and checkpoints every
 to the first logged step (``Step      1: Ran 1 train steps``), the steps/s
 of the Loop's own ``Ran N train steps in X secs`` lines after step 1, the
 imports, and the whole process.
+
+``--background-compile-off`` adds a fourth contender to each round, right
+after ``ours cold``: ours with an empty cache and
+``TRAX_COMPAT_BACKGROUND_COMPILE=0`` (``ours cold off``), so that the
+Loop's background compilation is measured on against off in the same
+rounds; the time to the end of the first eval (the last ``Step      1:
+eval`` line) is reported too.
 """
 
 import argparse
@@ -37,7 +44,9 @@ from benchmarks import common
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "seed_tutorial.py")
 CONTENDERS = ("trax", "ours cold", "ours warm")
+OFF = "ours cold off"
 FIRST_STEP = "Step      1: Ran "
+FIRST_EVAL = "Step      1: eval "
 
 
 def parse_args(argv=None):
@@ -60,6 +69,9 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int, default=None,
                    help="alternating rounds (default 3; quick 1)")
     p.add_argument("--json", metavar="FILE", help="write all figures here")
+    p.add_argument("--background-compile-off", action="store_true",
+                   help="also run ours cold with the Loop's background "
+                        "compilation off, in every round")
     args = p.parse_args(argv)
     if args.steps is None:
         args.steps = 200 if args.quick else 2000
@@ -147,6 +159,9 @@ def run_once(contender, python, inputs, out_dir, cache_dir, steps):
         cmd = [sys.executable, "-m", "trax_compat.run", SCRIPT] + script_args
         env = _child_env(cache_dir)
         env["PYTHONPATH"] = common.REPO_ROOT
+        env.pop("TRAX_COMPAT_BACKGROUND_COMPILE", None)
+        if contender == OFF:
+            env["TRAX_COMPAT_BACKGROUND_COMPILE"] = "0"
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
                           cwd=os.path.dirname(out_dir), check=False)
@@ -162,16 +177,19 @@ def run_once(contender, python, inputs, out_dir, cache_dir, steps):
 
 def summarise(r):
     """Adds ``first_log_s`` and ``log_steps_per_s`` from the stamped lines."""
-    windows, first = [], None
+    windows, first, first_eval = [], None, None
     for t, line in r.pop("lines"):
         if first is None and line.startswith(FIRST_STEP):
             first = t
+        if line.startswith(FIRST_EVAL):
+            first_eval = t
         if ": Ran " in line and " train steps in " in line:
             rest = line.split(": Ran ", 1)[1]
             windows.append((int(rest.split()[0]),
                             float(rest.split(" in ", 1)[1].split()[0])))
     after = windows[1:]
     r["first_log_s"] = first
+    r["first_eval_s"] = first_eval
     r["log_windows"] = windows
     r["log_steps_per_s"] = (sum(n for n, _ in after)
                             / max(1e-9, sum(s for _, s in after))
@@ -186,7 +204,9 @@ def measure(args, log=print):
     if reason:
         log(f"skipped: {reason}")
         return {"skipped": reason}
-    runs = {c: [] for c in CONTENDERS}
+    contenders = CONTENDERS + ((OFF,) if getattr(
+        args, "background_compile_off", False) else ())
+    runs = {c: [] for c in contenders}
     with tempfile.TemporaryDirectory(prefix="trax_compat_vs_trax_") as tmp:
         inputs = write_inputs(tmp, args.vocab, log=log)
         for i in range(args.rounds):
@@ -194,15 +214,20 @@ def measure(args, log=print):
             # Ours cold then warm, before or after Trax, alternately.
             order = (["trax", "ours cold", "ours warm"] if i % 2 == 0
                      else ["ours cold", "ours warm", "trax"])
+            if OFF in runs:  # Alternately after and before ours cold.
+                at = order.index("ours cold")
+                order.insert(at + 1 if i % 2 == 0 else at, OFF)
             for c in order:
                 out_dir = os.path.join(tmp, f"{c.replace(' ', '_')}{i}")
-                r = run_once(c, args.trax_python, inputs, out_dir, cache,
+                r = run_once(c, args.trax_python, inputs, out_dir,
+                             cache + "_off" if c == OFF else cache,
                              args.steps)
                 runs[c].append(r)
                 log(describe(i + 1, c, r))
     med = {c: {k: common.median([r[k] for r in rs if r[k] is not None])
-               for k in ("run_s", "first_log_s", "log_steps_per_s",
-                         "import_s", "setup_s", "process_s")}
+               for k in ("run_s", "first_log_s", "first_eval_s",
+                         "log_steps_per_s", "import_s", "setup_s",
+                         "process_s")}
            for c, rs in runs.items()}
     return {"steps": args.steps, "rounds": args.rounds, "runs": runs,
             "median": med, "vocab": args.vocab or "built from the corpus"}
@@ -211,6 +236,8 @@ def measure(args, log=print):
 def describe(i, contender, r):
     first = ("n/a" if r["first_log_s"] is None
              else f"{r['first_log_s']:.2f}s")
+    if r.get("first_eval_s") is not None:
+        first += f" (first eval done {r['first_eval_s']:.2f}s)"
     return (f"round {i} {contender:9s}: run({r['step']}) {r['run_s']:.2f}s, "
             f"first log {first}, Loop log {r['log_steps_per_s']:.0f} "
             f"steps/s; import {r['import_s']:.2f}s, setup "
@@ -225,7 +252,7 @@ def rows(result, prefix="6."):
     med = result["median"]
     trax = med["trax"]
     out = []
-    for c in ("ours cold", "ours warm"):
+    for c in ("ours cold", "ours warm") + ((OFF,) if OFF in med else ()):
         ours = med[c]
         tag = f"{prefix} {c} cache vs Trax:"
         out.append([f"{tag} run({result['steps']}) wall (s)",
@@ -234,6 +261,11 @@ def rows(result, prefix="6."):
         out.append([f"{tag} to first logged step (s)",
                     f"{ours['first_log_s']:.2f}", f"{trax['first_log_s']:.2f}",
                     f"{trax['first_log_s'] / ours['first_log_s']:.1f}x"])
+        if ours.get("first_eval_s") and trax.get("first_eval_s"):
+            out.append([f"{tag} to first eval done (s)",
+                        f"{ours['first_eval_s']:.2f}",
+                        f"{trax['first_eval_s']:.2f}",
+                        f"{trax['first_eval_s'] / ours['first_eval_s']:.1f}x"])
         out.append([f"{tag} Loop log steps/s after step 1",
                     f"{ours['log_steps_per_s']:.0f}",
                     f"{trax['log_steps_per_s']:.0f}",

@@ -13,6 +13,7 @@ import flax.struct
 from flax.training import train_state as flax_train_state
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from trax_compat.fastmath import random as trax_random
@@ -266,3 +267,42 @@ def make_eval_step(model, metrics, data_parallel=None):
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
 
     return jax.jit(eval_step, **sharding.jit_kwargs(data_parallel, 2, 4))
+
+
+def settled_model_state(model, params, model_state, batch, rng):
+    """``model_state`` with each array in the shape a training step leaves
+    it in, where only its shape changes (same dtype and size): Trax's
+    ``ConcatWithPadding`` and ``StripFromConcatenateWithPadding`` keep a
+    counter that is ``int32[]`` at init and ``int32[1]`` after a step. The
+    values are kept (a reshape), so the train step is compiled once per
+    batch shape instead of twice. Anything else (a model without state, a
+    state whose dtypes or sizes change) is returned as is.
+
+    ``batch`` and ``rng`` may be shapes (``jax.ShapeDtypeStruct``).
+    """
+    if not jax.tree_util.tree_leaves(model_state):
+        return model_state
+
+    def new_state(params, model_state, batch, rng):
+        return model_then(model, [], params, model_state, batch, rng)[1]
+
+    try:
+        after = jax.eval_shape(new_state, params, model_state, batch, rng)
+    except Exception:  # pylint: disable=broad-except
+        return model_state  # The train step reports it, as it always did.
+    leaves, treedef = jax.tree_util.tree_flatten(model_state)
+    after_leaves, after_treedef = jax.tree_util.tree_flatten(after)
+    if treedef != after_treedef:
+        return model_state
+    settled = []
+    for leaf, shaped in zip(leaves, after_leaves):
+        if np.shape(leaf) == tuple(shaped.shape):
+            settled.append(leaf)
+            continue
+        if (np.dtype(leaf.dtype) != np.dtype(shaped.dtype)
+                or np.size(leaf) != int(np.prod(shaped.shape))):
+            return model_state
+        # On the host: no reshape program to compile.
+        settled.append(jax.device_put(
+            np.asarray(leaf).reshape(shaped.shape)))
+    return jax.tree_util.tree_unflatten(treedef, settled)

@@ -23,6 +23,7 @@ on the device until logged; a callback can stop ``run`` cleanly
 output does not fit the loss, and a loss that turns NaN.
 """
 
+import collections
 import contextlib
 import logging
 import os
@@ -41,6 +42,7 @@ from trax_compat.fastmath import random as trax_random
 from trax_compat.layers import base as layers_base
 from trax_compat.layers import flax_adapter
 from trax_compat.optimizers import base as optimizers_base
+from trax_compat.supervised import background_compile as background_compile_lib
 from trax_compat.supervised import checkpoint_policy
 from trax_compat.supervised import checkpoints
 from trax_compat.supervised import compile_cache
@@ -64,6 +66,12 @@ LOG_FILE_NAME = "log.txt"
 RESUME_STREAMS = ("restart", "replay")
 _PKL_SUFFIX = ".pkl.gz"
 CHECKPOINT_FORMATS = ("orbax", "trax")
+
+
+# How far run_evals reads an eval stream ahead when compiling in the
+# background (to start compiling for the shapes it meets).
+EVAL_LOOKAHEAD_BATCHES = 32
+EVAL_LOOKAHEAD_BYTES = 64 << 20
 
 
 class ModelLossMismatchError(ValueError):
@@ -279,6 +287,12 @@ class Loop:
     With an ``output_dir`` the Loop holds that directory's lock (see
     ``output_lock``) until :meth:`close`, the end of a ``with`` block, or
     the end of the process. Ctrl-C takes effect between steps.
+
+    ``background_compile``: compile the eval function (and train steps for
+    batch shapes first seen in evals) in a background thread as soon as
+    their arguments are known (see ``background_compile``); None (the
+    default) means on unless ``$TRAX_COMPAT_BACKGROUND_COMPILE`` is ``0``.
+    One device only; results are the same either way.
     """
 
     def __init__(self, model, tasks, eval_model=None, eval_tasks=None,
@@ -289,7 +303,8 @@ class Loop:
                  use_memory_efficient_trainer=False, adasum=False,
                  callbacks=None, *, optimizer_metrics_every_step=False,
                  prefetch_batches=0, resume_streams="restart", progress=None,
-                 checkpoint_format="orbax", pad_batches=False):
+                 checkpoint_format="orbax", pad_batches=False,
+                 background_compile=None):
         for name, value in (("loss_chunk_size", loss_chunk_size),
                             ("use_memory_efficient_trainer",
                              use_memory_efficient_trainer),
@@ -330,6 +345,9 @@ class Loop:
         self._windows = None
         self._stop_reason = None
         self._last_eval = (None, {})
+        self._evals_ahead = False
+        self._run_last = None
+        self._weights_l2_compiled = False
 
         if not isinstance(tasks, (list, tuple)):
             tasks = [tasks]
@@ -396,6 +414,12 @@ class Loop:
         # second step's argument types differ and compile the step twice.
         model_state = jax.tree_util.tree_map(
             _copy, self._model.flax_state_from_state(self._model.state))
+        # In its post-step shapes, so the train step compiles once.
+        model_state = steps.settled_model_state(
+            self._model, params, model_state,
+            tuple(jax.ShapeDtypeStruct(tuple(s.shape), s.dtype)
+                  for s in self._batch_signature),
+            jax.ShapeDtypeStruct(np.shape(self._rng), self._rng.dtype))
         self._state = self._replicate(steps.TrainState(
             step=jnp.zeros((), jnp.int32), apply_fn=self._model.module.apply,
             params=params, tx=self._txs,
@@ -411,6 +435,14 @@ class Loop:
         self._eval_fns = [
             steps.make_eval_step(self._eval_model, t.metrics, self._parallel)
             for t in self._eval_tasks]
+        self._compiler = None
+        if self._parallel is None and background_compile_lib.enabled(
+                os.environ, background_compile):
+            self._compiler = background_compile_lib.BackgroundCompiler()
+            weakref.finalize(self, self._compiler.close)
+        # Batch shapes each program was called with (see _new_shape).
+        self._train_shapes = [set() for _ in self._tasks]
+        self._eval_shapes = [set() for _ in self._eval_tasks]
 
         self._output_dir_per_train_task = self._task_output_dirs(self._tasks)
         self._output_dir_per_eval_task = self._task_output_dirs(
@@ -624,14 +656,101 @@ class Loop:
             with self._guard.atomic(strict=strict):
                 yield
 
+    def _sends_learning_rate(self, task_index):
+        task = self._tasks[task_index]
+        return task.lr_schedule is not None or getattr(
+            task.optimizer, "learning_rate_schedule", None) is not None
+
     def _learning_rate_argument(self, task_index, step):
         """The rate the host hands to the train step, or None when the
         optimizer's own fixed rate applies (nothing to send per step)."""
-        task = self._tasks[task_index]
-        if task.lr_schedule is None and getattr(
-                task.optimizer, "learning_rate_schedule", None) is None:
+        if not self._sends_learning_rate(task_index):
             return None
-        return np.float32(task.learning_rate(step))
+        return np.float32(self._tasks[task_index].learning_rate(step))
+
+    # -- compiling ahead (see background_compile) ----------------------------
+
+    def _new_shape(self, kind, index, batch):
+        """Before a call of a train step (``kind`` "train") or eval
+        function ("eval") on ``batch``: None if it had batches of these
+        shapes before, else their signature, once any background
+        compilation for them is settled."""
+        if self._compiler is None:
+            return None
+        sig = background_compile_lib.signature(batch)
+        seen = (self._train_shapes if kind == "train"
+                else self._eval_shapes)[index]
+        if sig in seen:
+            return None
+        self._compiler.wait_for((kind, index, sig))
+        seen.add(sig)
+        return sig
+
+    @staticmethod
+    def _fits(batch, sample_batch):
+        """Whether ``batch`` has ``sample_batch``'s structure and dtypes
+        (then a program for one may be compiled from the other's shapes)."""
+        a = jax.tree_util.tree_leaves(batch)
+        b = jax.tree_util.tree_leaves(sample_batch)
+        return len(a) == len(b) and all(
+            np.ndim(x) == np.ndim(y) and background_compile_lib.signature(
+                [x])[0][1] == background_compile_lib.signature([y])[0][1]
+            for x, y in zip(a, b))
+
+    def _compile_train_ahead(self, task_index, batch):
+        sig = background_compile_lib.signature(batch)
+        if (self._compiler is None or sig in self._train_shapes[task_index]
+                or not self._fits(batch, self._tasks[task_index].sample_batch)):
+            return
+        learning_rate = (np.float32(0) if self._sends_learning_rate(task_index)
+                         else None)
+        self._compiler.submit(
+            ("train", task_index, sig),
+            f"the train step of task {task_index} for batch shapes {sig}",
+            self._train_steps[task_index],
+            (self._state, self._totals, tuple(batch), np.int32(0),
+             learning_rate, self._rng, np.bool_(False)))
+
+    def _compile_eval_ahead(self, batch):
+        """Eval functions for ``batch``'s shapes, for eval tasks whose
+        batches it fits."""
+        if self._compiler is None or not self._evals_ahead:
+            return
+        for index in range(len(self._eval_tasks)):
+            self._submit_eval(index, batch)
+
+    def _submit_eval(self, index, batch):
+        sig = background_compile_lib.signature(batch)
+        if (sig in self._eval_shapes[index]
+                or not self._fits(batch, self._eval_tasks[index].sample_batch)):
+            return
+        self._compiler.submit(
+            ("eval", index, sig),
+            f"the eval function of eval task {index} for batch shapes {sig}",
+            self._eval_fns[index],
+            (self._state.params, self._eval_model_state(), tuple(batch),
+             self._rng))
+
+    def _start_compiling_ahead(self, last):
+        """At the start of ``run``: the first step's train step for its
+        task's sample batch, and, if this run evaluates, the eval functions
+        for the eval and train sample batches."""
+        self._evals_ahead = False
+        if self._compiler is None or self._step >= last:
+            return
+        first = self._step + 1
+        task_index = self._which_task(first)
+        self._compile_train_ahead(task_index,
+                                  self._tasks[task_index].sample_batch)
+        if not self._weights_l2_compiled:
+            self._compiler.submit(("weights_l2", 0, ()),
+                                  "the weights' norm", self._add_weights_l2,
+                                  (self._totals, self._state.params))
+        self._evals_ahead = bool(self._eval_tasks) and bool(
+            self._eval_at(self._window(first, last)[-1]))
+        for eval_task in self._eval_tasks:
+            self._compile_eval_ahead(eval_task.sample_batch)
+        self._compile_eval_ahead(self._tasks[task_index].sample_batch)
 
     def _next_batch(self, task_index, step):
         if self._windows is not None:
@@ -647,6 +766,7 @@ class Loop:
         learning_rate = self._learning_rate_argument(task_index, step)
         batch = self._device_batch(self._next_batch(task_index, step),
                                    f"training batch of step {step}")
+        new_shape = self._new_shape("train", task_index, batch)
         with_norms = bool(self._norms_every_step or self._eval_at(step)
                           or self._checkpoint_at(step))
         if task_changed:
@@ -654,6 +774,10 @@ class Loop:
         with self._atomic(strict=True):
             norms = {}
             if with_norms:
+                if not self._weights_l2_compiled:
+                    self._weights_l2_compiled = True
+                    if self._compiler is not None:
+                        self._compiler.wait_for(("weights_l2", 0, ()))
                 self._totals, norms["weights_l2"] = self._add_weights_l2(
                     self._totals, self._state.params)
             self._state, self._totals, loss, gradients_l2 = self._train_steps[
@@ -663,6 +787,8 @@ class Loop:
             if with_norms:
                 norms["gradients_l2"] = gradients_l2
             self._pulls.add(f"train/{task_index}")
+        if new_shape is not None:  # While the device runs the step.
+            self._compile_eval_ahead(batch)
         self._call_step_hooks("on_step_end", step)
         return loss, dict(norms, loss=loss)
 
@@ -715,6 +841,10 @@ class Loop:
             self._totals = self._replicate(self._resumed_totals
                                            or steps.Totals.zeros())
             self._resumed_totals = None
+            self._start_compiling_ahead(last)
+            stack.callback(setattr, self, "_evals_ahead", False)
+            self._run_last = last
+            stack.callback(setattr, self, "_run_last", None)
             start_time = time.time()
             while self._step < last and self._stop_reason is None:
                 # A whole step is atomic for Ctrl-C (it takes effect when
@@ -880,11 +1010,8 @@ class Loop:
         for index, (eval_task, eval_fn, summary_writer) in enumerate(zip(
                 self._eval_tasks, self._eval_fns, summary_writers)):
             sums = np.zeros((len(eval_task.metrics),))
-            for i in range(eval_task.n_eval_batches):
-                batch = self._device_batch(
-                    eval_task.next_batch(step=step),
-                    f"eval batch of task {index} at step {step}")
-                self._pulls.add(f"eval/{index}")
+            for batch in self._eval_batches(index, step):
+                self._new_shape("eval", index, batch)
                 sums += np.asarray(eval_fn(params, model_state, batch,
                                            self.new_rng()))
             averages = sums / eval_task.n_eval_batches
@@ -903,6 +1030,59 @@ class Loop:
                 hook = getattr(callback, "on_eval_end", None)
                 if hook is not None:
                     hook(step, dict(latest))
+
+    def _eval_batches(self, index, step):
+        """Eval task ``index``'s batches at ``step``, pulled in order.
+        Compiling in the background, the stream is read ahead (up to
+        ``EVAL_LOOKAHEAD_BATCHES`` batches and ``EVAL_LOOKAHEAD_BYTES``;
+        the same pulls in the same order, only earlier): the eval function
+        for each new shape met there, then the train step for it, start
+        compiling beside the one the training thread compiles."""
+        eval_task = self._eval_tasks[index]
+        n = eval_task.n_eval_batches
+
+        def pull():
+            batch = self._device_batch(
+                eval_task.next_batch(step=step),
+                f"eval batch of task {index} at step {step}")
+            self._pulls.add(f"eval/{index}")
+            return batch
+
+        if self._compiler is None:
+            for _ in range(n):
+                yield pull()
+            return
+        ahead = collections.deque()
+        pulled = buffered_bytes = 0
+        while pulled < n or ahead:
+            new = []
+            while pulled < n and (not ahead or (
+                    len(ahead) < EVAL_LOOKAHEAD_BATCHES
+                    and buffered_bytes < EVAL_LOOKAHEAD_BYTES)):
+                batch = pull()
+                pulled += 1
+                size = sum(getattr(x, "nbytes", 0)
+                           for x in jax.tree_util.tree_leaves(batch))
+                ahead.append((batch, size))
+                buffered_bytes += size
+                if (background_compile_lib.signature(batch)
+                        not in self._eval_shapes[index]):
+                    new.append(batch)
+            for batch in new:  # The evals first: they are needed first.
+                self._submit_eval(index, batch)
+            for batch in new:
+                self._compile_train_for_eval_shape(batch)
+            batch, size = ahead.popleft()
+            buffered_bytes -= size
+            yield batch
+
+    def _compile_train_for_eval_shape(self, batch):
+        """An eval batch of shapes training has not had yet: with one
+        train task and training to come in this run, its train step for
+        those shapes, in the background while the eval goes on."""
+        last = getattr(self, "_run_last", None)
+        if len(self._tasks) == 1 and last is not None and self._step < last:
+            self._compile_train_ahead(0, batch)
 
     def _at_lowest(self):
         return checkpoint_policy.at_lowest(self._history,
@@ -1223,6 +1403,8 @@ class Loop:
     def close(self):
         """Waits for pending checkpoint writes and releases ``output_dir``."""
         try:
+            if getattr(self, "_compiler", None) is not None:
+                self._compiler.close()
             if self._checkpointer is not None:
                 self._checkpointer.close()
         finally:
