@@ -277,3 +277,45 @@ def test_program_imports_no_trax_compat():
                     todo.append(candidate)
     assert any(p.endswith(os.path.join("models", "transformer.py"))
                for p in seen)
+
+
+# The tutorial's calls, in this project's words (as a user's script).
+TUTORIAL = """
+import trax
+from trax import layers as tl
+from trax.supervised import training
+
+pairs = trax.data.TFDS('wmt14_translate/de-en', keys=('en', 'de'),
+                       train=True)()
+batches = trax.data.Serial(
+    trax.data.Tokenize(vocab_file='ende_32k.subword', keys=[0, 1]),
+    trax.data.Shuffle(),
+    trax.data.FilterByLength(max_length=256, length_keys=[0, 1]),
+    trax.data.BucketByLength(boundaries=[16, 64, 256],
+                             batch_sizes=[64, 16, 4, 1], length_keys=[0, 1]),
+    trax.data.AddLossWeights(id_to_mask=0))(pairs)
+translator = trax.models.Transformer(input_vocab_size=33300, d_model=256,
+                                     mode='train')
+task = training.TrainTask(
+    labeled_data=batches, loss_layer=tl.WeightedCategoryCrossEntropy(),
+    optimizer=trax.optimizers.Adam(0.01),
+    lr_schedule=trax.lr.warmup_and_rsqrt_decay(500, 0.01))
+check = training.EvalTask(labeled_data=batches, metrics=[
+    tl.WeightedCategoryCrossEntropy(), tl.WeightedCategoryAccuracy()])
+training.Loop(translator, task, eval_tasks=[check], output_dir='nmt').run(9)
+out = trax.supervised.decoding.autoregressive_sample(translator, None)
+"""
+
+
+def test_migrate_plan_knows_the_tutorial_s_calls(tmp_path):
+    from trax_compat import migrate  # pylint: disable=g-import-not-at-top
+    path = tmp_path / "nmt_tutorial.py"
+    path.write_text(TUTORIAL, encoding="utf-8")
+    findings = {f.name: f for f in migrate.plan(str(path))}
+    assert all(f.equivalent for f in findings.values()), [
+        n for n, f in findings.items() if not f.equivalent]
+    assert {"trax.data.BucketByLength", "trax.data.Shuffle",
+            "trax.supervised.decoding.autoregressive_sample",
+            "trax.supervised.training.Loop"} <= set(findings)
+    for name in ("trax.models.Transformer", "trax.lr.warmup_and_rsqrt_decay"):
+        assert findings[name].page.startswith("docs/migration/nmt.md#"), name

@@ -122,7 +122,7 @@ def run(trax, output_dir, *, train_file, eval_file, hp, sentence_ids,
     reads.append(["loop_built", None])
     training_loop.run(hp["n_steps"])
 
-    # Translation: a predict-mode model from the checkpoint, greedy.
+    # Translation: a predict-mode model with the trained weights, greedy.
     predict_model = trax.models.Transformer(mode="predict",
                                             **model_kwargs(hp))
     # The trained weights through a weights-only file (Layer.save_to_file):
