@@ -125,11 +125,12 @@ def run(trax, output_dir, *, train_file, eval_file, hp, sentence_ids,
     # Translation: a predict-mode model with the trained weights, greedy.
     predict_model = trax.models.Transformer(mode="predict",
                                             **model_kwargs(hp))
-    # The trained weights through a weights-only file (Layer.save_to_file):
-    # trax_compat reads a Transformer's shared embedding wrongly from the
-    # Loop's checkpoint folder into the predict-mode model.
-    checkpoint = os.path.join(str(output_dir), "trained_weights.pkl.gz")
-    model.save_to_file(checkpoint, weights_only=True)
+    # The trained model through Layer.save_to_file, a file both Trax and
+    # trax_compat write and read alike (trax_compat's Loop writes a
+    # checkpoint folder, from which it reads a Transformer's shared
+    # embedding wrongly into the predict-mode model).
+    checkpoint = os.path.join(str(output_dir), "trained.pkl.gz")
+    model.save_to_file(checkpoint)
     signature = trax.shapes.ShapeDtype((1, 1), np.int32)
     predict_model.init_from_file(checkpoint, weights_only=True,
                                  input_signature=(signature, signature))
