@@ -6,7 +6,7 @@ weights: one row per program (section 6 of ``python -m benchmarks``).
     python -m benchmarks.native_vs_twin [--quick] [loop_vs_flax's options]
         (the sentiment row; the others: python -m benchmarks.native_imdb,
         .native_fashion_mnist, .native_earlystopping, .native_deep_ngram,
-        .native_transformer_lm)
+        .native_transformer_lm, .native_nmt)
 
 Rows (module: native program against its twin):
 
@@ -19,6 +19,9 @@ Rows (module: native program against its twin):
   Deep N-Gram tutorial's GRU LM (starting from the twin's weights).
 * ``transformer_lm`` (``native_transformer_lm``): ``train/transformer_lm_flax``
   (starting from the twin's weights).
+* ``nmt`` (``native_nmt``): ``train/nmt_flax``, the NMT tutorial's
+  encoder-decoder Transformer on bucketed batches (starting from the
+  twin's weights).
 
 In every row the native side (B7) is the program's own jitted
 ``train_step`` plus what its loop does each step (the CLU metrics merge,
@@ -48,6 +51,7 @@ ROWS = {
     "deep_ngram": ("benchmarks.native_deep_ngram", "train/deep_ngram_flax"),
     "transformer_lm": ("benchmarks.native_transformer_lm",
                        "train/transformer_lm_flax"),
+    "nmt": ("benchmarks.native_nmt", "train/nmt_flax"),
 }
 
 

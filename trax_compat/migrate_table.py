@@ -13,6 +13,7 @@ IMDB = "docs/migration/imdb.md"
 FASHION = "docs/migration/fashion_mnist.md"
 DEEP_NGRAM = "docs/migration/deep_ngram.md"
 TRANSFORMER_LM = "docs/migration/transformer_lm.md"
+NMT = "docs/migration/nmt.md"
 GUIDE = "docs/migration.md"
 
 _DATA = SENTIMENT + "#data"
@@ -156,8 +157,9 @@ TABLE = {
         "an optax schedule: a function of the update count (count + 1 is "
         "Trax's step)", TRANSFORMER_LM + "#optimizer-and-schedule"),
     "trax.lr.warmup_and_rsqrt_decay": (
-        "optax.join_schedules([optax.linear_schedule(...), "
-        "lambda s: rsqrt decay])", _OPT),
+        "an optax schedule of the update count: a linear rise to max_value "
+        "at step t0 = n_warmup_steps + 1, then max_value * sqrt(t0 / step), "
+        "step = count + 1", NMT + "#optimizer-and-schedule"),
     "trax.lr.constant": ("optax.constant_schedule", _OPT),
     "trax.lr.warmup": ("optax.linear_schedule", _OPT),
     # -- training loop --------------------------------------------------------
@@ -190,8 +192,9 @@ TABLE = {
     # -- models and weights ---------------------------------------------------
     "trax.models.TransformerLM": ("models/transformer.py's TransformerLM",
                                   TRANSFORMER_LM + "#model"),
-    "trax.models.Transformer": ("models/transformer.py's Transformer",
-                                _TRANSFORMER),
+    "trax.models.Transformer": ("models/transformer.py's Transformer "
+                                "(trained in train/nmt_flax/)",
+                                NMT + "#model"),
     "Layer.__call__": ("state.apply_fn({'params': state.params}, x) "
                        "(a jitted predict)", _PREDICT),
     "Layer.init": ("module.init(key, x), or the Trax draws of "

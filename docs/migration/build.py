@@ -168,11 +168,12 @@ def all_pages():
     from docs.migration import earlystopping_page  # pylint: disable=g-import-not-at-top
     from docs.migration import fashion_mnist_page  # pylint: disable=g-import-not-at-top
     from docs.migration import imdb_page  # pylint: disable=g-import-not-at-top
+    from docs.migration import nmt_page  # pylint: disable=g-import-not-at-top
     from docs.migration import sentiment_page  # pylint: disable=g-import-not-at-top
     from docs.migration import transformer_lm_page  # pylint: disable=g-import-not-at-top
     return [sentiment_page.PAGE, earlystopping_page.PAGE, imdb_page.PAGE,
             fashion_mnist_page.PAGE, deep_ngram_page.PAGE,
-            transformer_lm_page.PAGE]
+            transformer_lm_page.PAGE, nmt_page.PAGE]
 
 
 def main(argv=None):

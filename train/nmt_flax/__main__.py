@@ -1,0 +1,5 @@
+from absl import app
+
+from train.nmt_flax import main
+
+app.run(main.main)
