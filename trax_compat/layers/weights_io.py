@@ -7,6 +7,7 @@ empty tuples and cache markers, which the layer's own structure restores.
 
 import gzip
 import os
+import re
 
 import jax
 import numpy as np
@@ -167,8 +168,58 @@ def _init_from_checkpoint(layer, path, weights_only, input_signature):
     if input_signature is not None:
         layer.init(input_signature)
     params, flax_state = checkpoints.load_model_params(path)
-    layer.weights = layer.weights_from_params(params)
+    if (not jax.tree_util.tree_leaves(layer.weights)
+            or _same_tree(params, layer.params)):
+        layer.weights = layer.weights_from_params(params)
+    else:
+        # Another mode of the same model (a predict-mode Transformer wraps
+        # its encoder in Cache): Trax fills the layer's weights in order,
+        # whatever their nesting; so do we, with names kept only for order.
+        layer.weights = layer.weights_from_params(
+            _fill_in_order(params, layer.params, path))
     if not weights_only and flax_state:
         layer.state = layer.state_from_flax_state(flax_state)
     return layer.weights, layer.state
+
+
+def _same_tree(a, b):
+    return (jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
+            and all(np.shape(x) == np.shape(y) for x, y in zip(
+                jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))))
+
+
+def _natural_key(name):
+    """``layers_10`` after ``layers_2``: Flax child names in Trax's order."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", str(name))]
+
+
+def _in_order(tree):
+    """The leaves of a nested dict, depth first, keys in natural order."""
+    if not isinstance(tree, dict):
+        return [tree]
+    return [leaf for key in sorted(tree, key=_natural_key)
+            for leaf in _in_order(tree[key])]
+
+
+def _rebuilt(tree, leaves):
+    if not isinstance(tree, dict):
+        return next(leaves)
+    return {key: _rebuilt(tree[key], leaves)
+            for key in sorted(tree, key=_natural_key)}
+
+
+def _fill_in_order(saved, target, path):
+    saved_leaves, target_leaves = _in_order(saved), _in_order(target)
+    if len(saved_leaves) != len(target_leaves) or any(
+            np.shape(a) != np.shape(b)
+            for a, b in zip(saved_leaves, target_leaves)):
+        raise ValueError(
+            f"The checkpoint at {path} holds {len(saved_leaves)} weight "
+            f"arrays of shapes {[np.shape(a) for a in saved_leaves][:6]}..., "
+            f"the model {len(target_leaves)} of shapes "
+            f"{[np.shape(b) for b in target_leaves][:6]}...: it was saved "
+            f"from another model. Build the model with the same sizes as the "
+            f"one trained (its mode may differ).")
+    return _rebuilt(target, iter(saved_leaves))
 
