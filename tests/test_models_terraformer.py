@@ -173,12 +173,15 @@ def test_terraformer_is_exported_as_in_trax():
         terraformer.ConfigurableTerraformer)
 
 
-def test_terraformer_options_not_built_say_so():
-    for option, value in (("half_before_layer", 1),
-                          ("double_after_layer", 1)):
-        with pytest.raises(NotImplementedError, match=option):
-            trax.models.ConfigurableTerraformer(10, d_model=8, n_heads=2,
-                                                **{option: value})
+def test_terraformer_bad_widths_say_so():
+    make = functools.partial(trax.models.ConfigurableTerraformer, 10,
+                             d_model=8, n_heads=2, n_decoder_layers=2)
+    with pytest.raises(ValueError, match="halves d_ff, which is odd"):
+        make(d_ff=15, half_before_layer=1)
+    with pytest.raises(ValueError, match="half_before_layer .3. must be at"):
+        make(half_before_layer=3)
+    with pytest.raises(ValueError, match="double_after_layer .2. must be"):
+        make(double_after_layer=2)
 
 
 # -- reversible_encoder=True -------------------------------------------------

@@ -291,11 +291,9 @@ class DotProductCausalAttention(_AttentionCore):
     def __init__(self, dropout=0.0, max_inference_length=2048, mode="train"):
         super().__init__(3, 1, dropout, mode)
         self._max_len = max_inference_length
-        # Trax's hook for Terraformer's predict-mode mask (research code).
-        if self.monkey_patched_mask() is not None:
-            raise NotImplementedError(
-                "DotProductCausalAttention with a predict-mode mask "
-                "(monkey_patched_mask) is not in this version.")
+        # Trax's hook through which the Terraformer lends its encoder
+        # padding mask (an object with get_value()) in 'predict' mode.
+        self._portal_mask = self.monkey_patched_mask()  # pylint: disable=assignment-from-none
 
     def monkey_patched_mask(self):
         return None
@@ -303,17 +301,27 @@ class DotProductCausalAttention(_AttentionCore):
     @property
     def state_names(self):
         if self._mode == "predict":
-            return ("cached_key", "cached_value", "cache_index")
+            names = ("cached_key", "cached_value", "cache_index")
+            if self._portal_mask is not None:
+                names = ("predict_mask",) + names
+            return names
         return "state"
 
     def forward(self, inputs):
         self._check_shapes(inputs, "in")
         q, k, v = inputs
         if self._mode == "predict":
-            _check_room(self.state[2], k.shape[1], self._max_len,
+            portal = self._portal_mask is not None
+            index = self.state[3 if portal else 2]
+            _check_room(index, k.shape[1], self._max_len,
                         "DotProductCausalAttention", "max_inference_length")
-            self.state, mask = _cache_update(inputs, self.state)
-            k, v, _ = self.state
+            if portal:
+                self.state, mask = _cache_update_with_mask(
+                    inputs, self.state, self._portal_mask.get_value())
+                _, k, v, _ = self.state
+            else:
+                self.state, mask = _cache_update(inputs, self.state)
+                k, v, _ = self.state
         else:
             length = q.shape[-2]
             mask = jnp.tril(jnp.ones((1, length, length), dtype=np.bool_))
@@ -330,8 +338,12 @@ class DotProductCausalAttention(_AttentionCore):
             return jnp.zeros((batch_size, self._max_len, sig.shape[-1]),
                              dtype=sig.dtype)
 
-        self.state = (buffer(input_signature[1]), buffer(input_signature[2]),
-                      jnp.array(0))
+        state = (buffer(input_signature[1]), buffer(input_signature[2]),
+                 jnp.array(0))
+        if self._portal_mask is not None:
+            # Which cached positions may be attended to (see below).
+            state = (jnp.zeros((self._max_len,), dtype=np.bool_),) + state
+        self.state = state
 
 
 def _check_room(index, length, capacity, layer_name, argument):
@@ -362,6 +374,28 @@ def _cache_update(inputs, state):
     mask = (jnp.arange(k_length).reshape((1, 1, k_length))
             <= (jnp.arange(length) + index).reshape((1, length, 1)))
     return (ks, vs, index + length), mask
+
+
+def _cache_update_with_mask(inputs, state, padding_mask):
+    """``_cache_update`` for the Terraformer's joined encoder-decoder
+    sequence, whose first predict call holds the encoder's positions with
+    their padding: a per-position flag (shared by the batch, as in Trax)
+    lets a query see only the encoder's real tokens, the first decoder
+    position and every position written since. As in Trax, the flags take
+    the padding mask flattened over the batch, so they are exact for a
+    batch of one."""
+    allowed, ks, vs, index = state
+    (ks, vs, new_index), mask = _cache_update(inputs, (ks, vs, index))
+    flat = padding_mask.reshape((-1,)) != 0
+    allowed = jax.lax.dynamic_update_slice_in_dim(allowed, flat, 0, axis=0)
+    true = jnp.ones((1,), dtype=np.bool_)
+    first_decoder = jnp.sum(padding_mask, dtype=jnp.int32)
+    allowed = jax.lax.dynamic_update_slice_in_dim(allowed, true,
+                                                  first_decoder, axis=0)
+    allowed = jax.lax.dynamic_update_slice_in_dim(allowed, true, index,
+                                                  axis=0)
+    mask = mask * allowed.reshape((1, 1, -1))
+    return (allowed, ks, vs, new_index), mask
 
 
 # -- sequence helpers and masks ------------------------------------------------
