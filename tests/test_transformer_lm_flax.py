@@ -9,7 +9,6 @@ the same greedy sample after training. Both also against real Trax's run
 of the same cells (``trax_oracle/transformer_lm_flax``,
 ``testdata/generate_transformer_lm_flax.py``)."""
 
-import ast
 import os
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 
 import trax_compat
 from models import convert_transformer
+from tests import native_imports
 from tests.conftest import load_oracle_json
 from tests.testdata import transformer_lm_cells as cells
 from train import corpus
@@ -240,36 +240,12 @@ def test_resume_equals_straight_run(files, twin, native, tmp_path):
         np.testing.assert_array_equal(ours, theirs)
 
 
-def _imports(path):
-    tree = ast.parse(open(path, encoding="utf-8").read())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module
-            yield from (f"{node.module}.{a.name}" for a in node.names)
-
-
 def test_program_imports_no_trax_compat():
     # Everything the program imports from this repository, followed
     # transitively: none of it is trax_compat.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    todo = [os.path.join(root, "train", "transformer_lm_flax", name)
-            for name in ("main.py", "train.py", "input_pipeline.py",
-                         "models.py", "vocab.py")]
-    seen = set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for module in _imports(path):
-            assert not module.startswith(("trax_compat", "trax.")), (
-                path, module)
-            if module.split(".")[0] in ("train", "models"):
-                candidate = os.path.join(root, *module.split(".")) + ".py"
-                if os.path.exists(candidate):
-                    todo.append(candidate)
+    seen = native_imports.repository_files_imported(
+        "transformer_lm_flax", ("main.py", "train.py", "input_pipeline.py",
+                     "models.py", "vocab.py"))
     assert any(p.endswith(os.path.join("models", "transformer.py"))
                for p in seen)
 
