@@ -39,6 +39,12 @@ def extract(repo, commit, dest):
     return pathlib.Path(dest) / CONFIG_DIR
 
 
+def _no_home(text):
+    """The page names no machine's home folder (TFDS's default data dir)."""
+    home = os.path.expanduser("~")
+    return text.replace(home + os.sep, "~" + os.sep) if text else text
+
+
 def statuses(folder):
     rows = []
     for path in sorted(folder.iterdir()):
@@ -51,7 +57,7 @@ def statuses(folder):
         row = {"config": path.name, "status": check.status,
                "model": check.model, "optimizer": check.optimizer,
                "data": check.data, "stage": check.stage,
-               "reason": check.reason}
+               "reason": _no_home(check.reason)}
         if path.name in RUN_IN_TESTS:
             row["status"] = "runs"
             row["runs"] = RUN_IN_TESTS[path.name]
