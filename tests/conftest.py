@@ -307,3 +307,22 @@ def _no_gin_bindings_between_test_files():
     clear()
     yield
     clear()
+
+
+# Tests marked ``slow`` (each a minute or more of compiling on a 2-core
+# machine) stay out of the default run, which must stay short; run them with
+# ``TRAX_COMPAT_SLOW_TESTS=1 python -m pytest -m slow``.
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: minutes of compiling; run with "
+                   "TRAX_COMPAT_SLOW_TESTS=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("TRAX_COMPAT_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(
+        reason="slow; set TRAX_COMPAT_SLOW_TESTS=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
