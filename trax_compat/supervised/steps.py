@@ -208,11 +208,13 @@ def make_add_weights_l2(data_parallel=None):
 
 
 def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
-    """``train_step(state, totals, batch, step, learning_rate, rng,
-    with_norms) -> (state, totals, loss, gradients_l2)`` for one task,
-    jitted.
-    ``rng`` is the step's key (the Loop's, split off its chain as Trax's
-    Loop does for each step).
+    """``train_step(state, totals, batch, step, learning_rate, loop_rng,
+    with_norms) -> (state, totals, loss, gradients_l2, loop_rng)`` for one
+    task, jitted.
+    ``loop_rng`` is the Loop's key: the step splits it as Trax's Loop does
+    for each step, trains with the second key and returns the first, the
+    Loop's next key. Splitting inside the program gives the same keys as
+    splitting eagerly, without two small programs dispatched per step.
 
     ``state.opt_state`` holds one optimizer state per task; this task's is
     ``[task_index]``. ``with_norms`` (a traced bool) adds the gradients'
@@ -232,8 +234,10 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
                                           model_state, batch, rng)
         return loss, model_state
 
-    def train_step(state, totals, batch, step, learning_rate, rng,
+    def train_step(state, totals, batch, step, learning_rate, loop_rng,
                    with_norms):
+        with trax_random.trax_key_semantics():
+            loop_rng, rng = jax.random.split(loop_rng)
         (loss, model_state), grads = jax.value_and_grad(
             loss_fn, has_aux=True)(state.params, state.model_state, batch,
                                    rng)
@@ -251,7 +255,7 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
         state = state.replace(step=step, params=params,
                               opt_state=tuple(opt_states),
                               model_state=model_state)
-        return state, totals, loss, grads_l2
+        return state, totals, loss, grads_l2, loop_rng
 
     return jax.jit(train_step, donate_argnums=(0, 1),
                    **sharding.jit_kwargs(data_parallel, 2, 7))

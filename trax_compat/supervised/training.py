@@ -780,10 +780,10 @@ class Loop:
                         self._compiler.wait_for(("weights_l2", 0, ()))
                 self._totals, norms["weights_l2"] = self._add_weights_l2(
                     self._totals, self._state.params)
-            self._state, self._totals, loss, gradients_l2 = self._train_steps[
-                task_index](self._state, self._totals, batch,
-                            np.int32(step), learning_rate, self.new_rng(),
-                            np.bool_(with_norms))
+            (self._state, self._totals, loss, gradients_l2,
+             self._rng) = self._train_steps[task_index](
+                 self._state, self._totals, batch, np.int32(step),
+                 learning_rate, self._rng, np.bool_(with_norms))
             if with_norms:
                 norms["gradients_l2"] = gradients_l2
             self._pulls.add(f"train/{task_index}")
