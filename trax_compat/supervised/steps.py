@@ -262,13 +262,18 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
 
 
 def make_eval_step(model, metrics, data_parallel=None):
-    """``eval_step(params, model_state, batch, rng) -> metric values``
-    (float32 vector), jitted. The state the model computes is dropped, as
-    Trax drops it in evaluation."""
-    def eval_step(params, model_state, batch, rng):
+    """``eval_step(params, model_state, batch, loop_rng) -> (metric
+    values, loop_rng)``, the values a float32 vector, jitted. As in the
+    train step, the Loop's key is split inside (Trax's Loop splits it for
+    each eval batch) and the next one returned. The state the model
+    computes is dropped, as Trax drops it in evaluation."""
+    def eval_step(params, model_state, batch, loop_rng):
+        with trax_random.trax_key_semantics():
+            loop_rng, rng = jax.random.split(loop_rng)
         values, _ = model_then(model, metrics, params, model_state, batch,
                                rng)
-        return jnp.stack([jnp.asarray(v, jnp.float32) for v in values])
+        return (jnp.stack([jnp.asarray(v, jnp.float32) for v in values]),
+                loop_rng)
 
     return jax.jit(eval_step, **sharding.jit_kwargs(data_parallel, 2, 4))
 

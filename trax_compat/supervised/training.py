@@ -1009,11 +1009,18 @@ class Loop:
         latest = {}
         for index, (eval_task, eval_fn, summary_writer) in enumerate(zip(
                 self._eval_tasks, self._eval_fns, summary_writers)):
-            sums = np.zeros((len(eval_task.metrics),))
+            # Each batch's values stay on the device until all are
+            # dispatched (no wait per batch); they are summed on the host
+            # in float64, in batch order, as Trax sums them.
+            per_batch = []
             for batch in self._eval_batches(index, step):
                 self._new_shape("eval", index, batch)
-                sums += np.asarray(eval_fn(params, model_state, batch,
-                                           self.new_rng()))
+                values, self._rng = eval_fn(params, model_state, batch,
+                                            self._rng)
+                per_batch.append(values)
+            sums = np.zeros((len(eval_task.metrics),))
+            for values in per_batch:
+                sums += np.asarray(values)
             averages = sums / eval_task.n_eval_batches
             values = dict(zip(eval_task.metric_names, map(float, averages)))
             latest.update(values)
