@@ -57,7 +57,9 @@ def test_real_trax_reads_what_the_loop_writes(tmp_path):
     np.testing.assert_allclose(np.asarray(model(x)),
                                arr(READ_BY_TRAX["loop_outputs"]), atol=1e-6)
     for got, want in zip(ckpt.slots_per_task[0], READ_BY_TRAX["loop_slots"]):
-        np.testing.assert_allclose(got, arr(want), rtol=1e-6, atol=1e-9)
+        # Eight Adam steps: the last bits follow the CPU's vector
+        # instructions (Trax's numbers were made on another CPU).
+        np.testing.assert_allclose(got, arr(want), rtol=2e-5, atol=1e-9)
     for key, pairs in READ_BY_TRAX["loop_history"].items():
         mode, metric = key.split("/", 1)
         got = ckpt.history.get(mode, metric)
