@@ -301,3 +301,21 @@ def test_reads_a_trax_weights_file(oracle):
         np.testing.assert_array_equal(got, want, strict=True)
     with pytest.raises(FileNotFoundError, match="no Trax weights file"):
         ct.read_trax_weights(ORACLE / "models_native" / "missing.npy.gz")
+
+
+@pytest.mark.parametrize("broadcast_dims", [(), (1,)])
+def test_dropout_is_nn_dropout_s_mask_times_trax_s_scale(broadcast_dims):
+    # The model's Dropout draws the mask nn.Dropout draws from the same key
+    # and computes Trax's x * keep / (1 - rate): equal to rounding.
+    x = jax.random.normal(jax.random.PRNGKey(1), (4, 6, 8)) + 3.0
+    rngs = {"dropout": jax.random.PRNGKey(7)}
+    ours = tr.Dropout(0.3, broadcast_dims).apply({}, x, False, rngs=rngs)
+    flax_nn = tr.nn.Dropout(0.3, broadcast_dims).apply(
+        {}, x, deterministic=False, rngs=rngs)
+    np.testing.assert_allclose(ours, flax_nn, rtol=1e-6, atol=0)
+    kept = np.asarray(ours) != 0
+    assert 0.5 < kept.mean() < 0.9  # a mask was applied
+    if broadcast_dims:  # one draw shared along axis 1
+        assert (kept == kept[:, :1]).all()
+    np.testing.assert_allclose(ours[kept], (x / 0.7)[kept], rtol=1e-6)
+    np.testing.assert_array_equal(tr.Dropout(0.3).apply({}, x, True), x)
