@@ -47,9 +47,13 @@ def test_check_gives_the_pages_status(trax_alias, config):
     from trax_compat import gin_check
     row = {r["config"]: r for r in _status()["configs"]}[config]
     check = gin_check.check_config(str(CONFIGS / config))
-    assert (check.stage, check.reason, check.model, check.data) == (
-        row["stage"], row["reason"], row["model"], row["data"])
+    assert (check.stage, check.reason) == (row["stage"], row["reason"])
     assert check.status == ("fails" if row["stage"] else "builds")
+    if row.get("bound") and row["status"] != "fails":
+        # The page's model and data are those built with the placeholder
+        # path bound (test_gin_configs_local_data.py checks them).
+        return
+    assert (check.model, check.data) == (row["model"], row["data"])
 
 
 def _trax_run(name):
