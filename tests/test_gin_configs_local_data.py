@@ -1,6 +1,8 @@
 """Trax's configs that read local files (MathQA, AQuA-RAT, annotated DROP)
-through a placeholder ``dataset_path = 'path_to_the_dataset'``: with the
-path bound to the tiny files of tests/testdata they build (t5_mathqa.gin
+through a placeholder ``dataset_path = 'path_to_the_dataset'``, or TFDS
+GLUE benchmarks: with the path bound to the tiny files of tests/testdata
+(and the GLUE data from tiny local stand-ins, a vocabulary bound) they
+build (t5_mathqa.gin
 trains a step in test_gin_configs_slow_runs.py); t5_mathqa_drop_loop.gin
 builds once the macro Trax's file
 forgets to define is bound. What docs/gin_configs.md says of them follows
@@ -22,9 +24,13 @@ CONFIGS = TESTDATA / "trax_oracle" / "gin_trainer"
 
 @pytest.fixture(scope="module")
 def drop_dir(tmp_path_factory):
+    """A TFDS data dir with the stand-ins of every dataset these configs
+    read (drop, and the GLUE benchmarks)."""
     from tests.testdata import tiny_tfds
+    names = sorted({n for names in cases.LOCAL_FILE_TFDS.values()
+                    for n in names})
     return tiny_tfds.prepare(tmp_path_factory.mktemp("tfds"),
-                             (tiny_tfds.DropStandIn,))
+                             tiny_tfds.stand_ins(names))
 
 
 def _row(config):
@@ -44,9 +50,15 @@ def _check(config, macros, monkeypatch, drop_dir):
 def test_config_builds_with_its_dataset_path_bound(trax_alias, monkeypatch,
                                                    drop_dir, config):
     from trax_compat import gin_check
-    as_written = gin_check.check_config(str(CONFIGS / config))
+    if config in cases.GLUE_CONFIGS:
+        # Its data there, the config as written still binds no vocabulary.
+        monkeypatch.setenv("TFDS_DATA_DIR", drop_dir)
+        as_written = gin_check.check_config(str(CONFIGS / config))
+        assert "vocab_file must name a vocabulary file" in as_written.reason
+    else:
+        as_written = gin_check.check_config(str(CONFIGS / config))
+        assert "'path_to_the_dataset'" in as_written.reason
     assert (as_written.status, as_written.stage) == ("fails", "parse")
-    assert "'path_to_the_dataset'" in as_written.reason
     check = _check(config, cases.LOCAL_FILE_CONFIGS[config], monkeypatch,
                    drop_dir)
     assert (check.status, check.model, check.optimizer) == (

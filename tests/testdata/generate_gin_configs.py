@@ -50,9 +50,8 @@ def _no_home(text):
 def _tfds_stand_ins(names, tmp):
     """A TFDS data dir with the tiny stand-ins ``names`` (tiny_tfds)."""
     import tiny_tfds  # pylint: disable=g-import-not-at-top
-    builders = {"drop": tiny_tfds.DropStandIn}
     return tiny_tfds.prepare(os.path.join(tmp, "tfds"),
-                             tuple(builders[n] for n in names))
+                             tiny_tfds.stand_ins(names))
 
 
 def _check_bound(path, macros, tmp):
@@ -71,14 +70,20 @@ def _check_bound(path, macros, tmp):
             os.environ.pop("TFDS_DATA_DIR", None)
         else:
             os.environ["TFDS_DATA_DIR"] = saved
-    bound = ", ".join(f"`{m}`" for m in sorted(macros))
-    note = (f"with {bound} bound to tiny local files "
-            f"(`{gin_configs_cases.LOCAL_FILES}/`) and the bundled "
-            f"`en_8k.subword` for `en_32k.subword`")
+    parts = []
+    if macros:
+        bound = ", ".join(f"`{m}`" for m in sorted(macros))
+        parts.append(f"{bound} bound to tiny local files "
+                     f"(`{gin_configs_cases.LOCAL_FILES}/`)")
     if tfds_names:
-        note += ", TFDS " + ", ".join(f"`{n}`" for n in tfds_names) + (
-            " from a tiny local stand-in")
-    return check, note
+        parts.append("TFDS " + ", ".join(f"`{n}`" for n in tfds_names)
+                     + " from tiny local stand-ins")
+    parts.append(
+        "the bundled `en_8k.subword` for `en_32k.subword`" if macros else
+        "`Tokenize.vocab_file` bound to the bundled `en_8k.subword` and "
+        "`Tokenize.keys` to `[0, 1]` (the config binds neither: as "
+        "written, Trax fails at its first batch)")
+    return check, "with " + ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def statuses(folder, tmp):

@@ -181,19 +181,35 @@ TRAX_BUGS = {
         {"dataset_path": "mathqa", "dataset_path_drop": "drop",
          "dataset_path_drop_eval": "drop"}),
 }
-# TFDS stand-ins (tiny_tfds) the local-file configs read.
+# T5 GLUE configs: their TFDS `glue/...` data from tiny local stand-ins
+# (tiny_tfds.GlueStandIn). They bind neither `Tokenize.vocab_file` nor
+# `Tokenize.keys` (Trax would fail at the first batch, tokenizing no file,
+# then the weights; trax_compat says so when building the stream): the
+# bundled `en_8k.subword` and the MathQA configs' keys are bound.
+GLUE_BENCHMARKS = ("cola", "sst2", "mrpc", "qqp", "mnli", "qnli", "rte",
+                   "wnli")
+GLUE_CONFIGS = {
+    "t5_glue_classification_mnli.gin": ("glue/mnli",),
+    "t5_glue_classification_parallel.gin": tuple(
+        "glue/" + b for b in GLUE_BENCHMARKS),
+}
+LOCAL_FILE_CONFIGS.update({name: {} for name in GLUE_CONFIGS})
+# TFDS stand-ins (tiny_tfds) the local-data configs read.
 LOCAL_FILE_TFDS = {"t5_mathqa_parallel_with_drop_annot.gin": ("drop",),
-                   "t5_mathqa_drop_loop.gin": ("drop",)}
+                   "t5_mathqa_drop_loop.gin": ("drop",), **GLUE_CONFIGS}
 VOCAB_BINDING = "trax.data.Tokenize.vocab_file = 'en_8k.subword'"
+KEYS_BINDING = "trax.data.Tokenize.keys = [0, 1]"
 
 
 def local_file_bindings(macros, repo_root):
     """Gin bindings of ``macros`` ({macro: folder under LOCAL_FILES}) as
-    absolute paths under ``repo_root``, plus the vocabulary's."""
+    absolute paths under ``repo_root``, plus the vocabulary's (and, for
+    the GLUE configs, the tokenized keys)."""
     import os  # pylint: disable=g-import-not-at-top
     root = os.path.join(str(repo_root), *LOCAL_FILES.split("/"))
     return [f"{macro} = {os.path.join(root, folder)!r}"
-            for macro, folder in sorted(macros.items())] + [VOCAB_BINDING]
+            for macro, folder in sorted(macros.items())] + [VOCAB_BINDING] + (
+                [] if macros else [KEYS_BINDING])
 
 
 # Sizes for running t5_mathqa.gin on the tiny files (a tiny model, short
@@ -206,16 +222,17 @@ MATHQA_RUN_BINDINGS = [
     "data.TruncateToLength.len_map = {0: (64,), 1: (64,), 2: (64,)}",
     "data.Batch.batch_size = 2"] + _ONE_STEP
 
-# cifar10 configs run by the slow tests on the stand-in, in a trainer process.
+# cifar10 configs run by the slow tests on the stand-in, in a trainer process
+# (their `train.checkpoints_at` lists start at step 1000: step 1 is added).
 SLOW_CIFAR10_BINDINGS = {
     "reformer_cifar10.gin": [
         "attn_kv = 8", "n_layers = 1", "ReformerLM.d_model = 16",
         "ReformerLM.d_ff = 32", "ReformerLM.n_heads = 2",
-        "batcher.batch_size_per_device = 1", "batcher.eval_batch_size = 1"
-    ] + _ONE_STEP,
+        "batcher.batch_size_per_device = 1", "batcher.eval_batch_size = 1",
+        "train.checkpoints_at = [1]"] + _ONE_STEP,
     "hourglass_cifar10.gin": [
         "HourglassLM.d_model = 16", "HourglassLM.d_ff = 32",
         "HourglassLM.n_heads = 2", "HourglassLM.hierarchy = '1@3'",
-        "batcher.batch_size_per_device = 1", "batcher.eval_batch_size = 1"
-    ] + _ONE_STEP,
+        "batcher.batch_size_per_device = 1", "batcher.eval_batch_size = 1",
+        "train.checkpoints_at = [1]"] + _ONE_STEP,
 }

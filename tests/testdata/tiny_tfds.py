@@ -243,6 +243,14 @@ class GlueStandIn(_glue_builder(), skip_registration=True):
 GLUE_SPLIT_SIZE = 4
 
 
+def stand_ins(names):
+    """The builders of TFDS names (``"drop"``, ``"glue/mnli"``) for
+    :func:`prepare`."""
+    return tuple((GlueStandIn, n.split("/", 1)[1]) if n.startswith("glue/")
+                 else {"drop": DropStandIn, "cifar10": Cifar10StandIn,
+                       "mnist": MnistStandIn}[n] for n in names)
+
+
 ALL = (TinyText, TinyTriple, ImdbReviewsStandIn, FashionMnistStandIn)
 
 
