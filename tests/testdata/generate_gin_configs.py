@@ -101,12 +101,13 @@ def statuses(folder, tmp):
                "reason": _no_home(check.reason)}
         macros = gin_configs_cases.LOCAL_FILE_CONFIGS.get(path.name)
         bug = gin_configs_cases.TRAX_BUGS.get(path.name)
-        if macros or bug:
-            bound, note = _check_bound(path, macros or bug[1], tmp)
+        if macros is not None or bug:
+            bound, note = _check_bound(
+                path, bug[1] if bug else macros, tmp)
             if bound.status != "builds":
                 note += (f", still fails at {bound.stage}: "
                          f"{_no_home(bound.reason)}")
-            elif macros:
+            elif not bug:
                 row.update(status="builds", model=bound.model,
                            optimizer=bound.optimizer, data=bound.data)
                 note = "builds " + note
