@@ -124,9 +124,10 @@ CIFAR10_BINDINGS = {
 
 
 # XLA flags for the trainer processes of the slow runs. With backend
-# optimization off and without the CPU fusion emitters, terraformer_copy.gin
-# at the sizes below took 18 s of user CPU instead of 48 s (compiling its
-# train step: 14 s instead of ~40 s); its losses agree to float rounding.
+# optimization off and without the CPU fusion emitters, a trainer run of
+# terraformer_copy.gin at the sizes below took 17 s of user CPU instead of
+# 43-49 s (compiling its train step: ~14 s instead of ~40 s); its losses
+# agree to float rounding. Optimization level 0 alone saved about half.
 LOW_OPT_XLA_FLAGS = ("--xla_backend_optimization_level=0 "
                      "--xla_cpu_use_fusion_emitters=false")
 
@@ -173,7 +174,7 @@ LOCAL_FILE_CONFIGS = {
     "t5_aqua_parallel.gin": {"dataset_path": "aqua"},
 }
 # Configs the page keeps as failing because of a bug in Trax's file, with
-# the macros that make them build (shown by tests/test_gin_configs_local_data.py).
+# the macros that make them build (test_gin_configs_local_data.py).
 TRAX_BUGS = {
     "t5_mathqa_drop_loop.gin": (
         "Trax's config uses the macro `dataset_path_drop_eval` without "
