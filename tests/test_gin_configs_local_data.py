@@ -84,3 +84,22 @@ def test_drop_loop_builds_once_trax_s_missing_macro_is_bound(
                                            "ConfigurableTransformer")
     assert _row(config)["status"] == "fails"  # Trax's file, as written
 
+
+
+def test_glue_mnli_config_builds_but_its_train_stream_is_refused(
+        trax_alias, monkeypatch, drop_dir, tmp_path):
+    from trax_compat import gin_registry
+    from trax_compat.data import inputs_bundle
+    config = "t5_glue_classification_mnli.gin"
+    assert "T5GlueTrainStream()" in cases.NOTES[config]
+    monkeypatch.setenv("TFDS_DATA_DIR", drop_dir)
+    gin.clear_config()
+    gin.add_config_file_search_path(str(CONFIGS))  # include 'c4.gin'
+    gin.parse_config_files_and_bindings(
+        [str(CONFIGS / config)],
+        cases.local_file_bindings({}, REPO) + cases.MATHQA_RUN_BINDINGS)
+    with pytest.raises(inputs_bundle.StreamTypeError,
+                       match=r"make_inputs: train_stream must be a list of "
+                             r"stream stages or an iterator.*not called"):
+        gin_registry.configurable(trax_alias.train)(
+            output_dir=str(tmp_path / "out"))

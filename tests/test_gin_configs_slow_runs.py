@@ -2,7 +2,8 @@
 by `python -m trax_compat.trainer` (as a user runs them) with tiny sizes and
 XLA's cheaper compiling (gin_configs_cases.LOW_OPT_XLA_FLAGS): the
 Terraformer copy configs, reformer_cifar10.gin and hourglass_cifar10.gin on a
-tiny local cifar10 stand-in, and t5_mathqa.gin on tiny local MathQA files.
+tiny local cifar10 stand-in, t5_mathqa.gin on tiny local MathQA files and
+t5_glue_classification_parallel.gin on tiny local GLUE stand-ins.
 Each takes 20-60 s on two CPU cores: marked slow."""
 
 import math
@@ -88,3 +89,19 @@ def test_t5_mathqa_config_trains_a_step_on_tiny_files(tmp_path):
     assert full and 0.0 <= float(full[0].split("|")[1]) <= 1.0, log
     config_gin = (out / "config.gin").read_text()
     assert "en_8k.subword" in config_gin and "data_mathqa_inputs" in config_gin
+
+
+def test_t5_glue_parallel_config_trains_a_step_on_stand_ins(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    from tests.testdata import tiny_tfds
+    config = "t5_glue_classification_parallel.gin"
+    data_dir = tiny_tfds.prepare(tmp_path / "tfds", tiny_tfds.stand_ins(
+        cases.GLUE_CONFIGS[config]))
+    log = _train(config, cases.local_file_bindings({}, REPO)
+                 + cases.MATHQA_RUN_BINDINGS, tmp_path / "out",
+                 env={"TFDS_DATA_DIR": data_dir})
+    # An eval task per benchmark (T5GlueEvalTasks), under Trax's names.
+    for name in ("Cola", "SST2", "MRPC", "QQP", "MNLI_matched", "QNLI",
+                 "RTE", "WNLI"):
+        assert any(" eval " in ln and f" {name} accuracy |" in ln
+                   for ln in log), (name, log)

@@ -190,6 +190,8 @@ def markdown(rows, commit):
             notes.append(r["bound"])
         if r.get("included_by"):
             notes.append(r["included_by"])
+        if gin_configs_cases.NOTES.get(r["config"]):
+            notes.append(gin_configs_cases.NOTES[r["config"]])
         if r["stage"]:
             as_written = "as written, " if r["status"] != "fails" else ""
             notes.append(f"{as_written}fails at {r['stage']}: {r['reason']}")
