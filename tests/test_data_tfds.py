@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,7 @@ from tests.testdata import tiny_tfds
 import tensorflow_datasets as tfds  # noqa: E402  (the [tfds] extra)
 
 from trax_compat import data
+from trax_compat.data import network_probe
 from trax_compat.data import tf_inputs
 from trax_compat.data import tfds_source
 
@@ -181,6 +183,8 @@ def test_default_data_dir_and_env(monkeypatch, tmp_path, data_dir):
 
 def test_offline_download_failure_is_explained(monkeypatch, tmp_path):
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    # As where the network probe says nothing (a proxy, or online).
+    monkeypatch.setattr(network_probe, "offline_reason", lambda: None)
 
     def offline(*args, **kwargs):
         raise ConnectionError("Could not resolve host")
@@ -191,6 +195,51 @@ def test_offline_download_failure_is_explained(monkeypatch, tmp_path):
     text = str(caught.value)
     assert "not prepared in data_dir %r" % str(tmp_path) in text
     assert "ConnectionError: Could not resolve host" in text
+
+
+def _no_dns(monkeypatch):
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+    def no_dns(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+
+
+def test_offline_machine_fails_at_once_without_trying(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    _no_dns(monkeypatch)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        lambda *a, **k: pytest.fail("tried to download"))
+    with pytest.raises(tf_inputs.DatasetNotPreparedError) as caught:
+        data.TFDS("fashion_mnist", keys=("image", "label"))
+    text = str(caught.value)
+    assert "not prepared in data_dir %r" % str(tmp_path) in text
+    assert ("No download was tried: storage.googleapis.com does not "
+            "resolve") in text and "offline" in text
+
+
+def test_a_proxy_or_a_resolving_host_still_downloads(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    tried = []
+
+    def download(*args, **kwargs):
+        tried.append(1)
+        raise ConnectionError("refused")
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        download)
+    _no_dns(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    with pytest.raises(tf_inputs.DatasetNotPreparedError,
+                       match="ConnectionError: refused"):
+        data.TFDS("fashion_mnist", keys=("image", "label"))
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [])
+    with pytest.raises(tf_inputs.DatasetNotPreparedError,
+                       match="ConnectionError: refused"):
+        data.TFDS("fashion_mnist", keys=("image", "label"))
+    assert len(tried) == 2
 
 
 def test_bad_keys_are_named(data_dir):

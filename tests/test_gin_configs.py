@@ -43,13 +43,27 @@ def test_status_page_is_the_generated_one():
 
 @pytest.mark.parametrize("config", sorted(
     p.name for p in CONFIGS.glob("*.gin")))
-def test_check_gives_the_pages_status(trax_alias, config):
+def test_check_gives_the_pages_status(trax_alias, config, monkeypatch):
     from trax_compat import gin_check
+    from trax_compat.data import network_probe
+    # A config whose TFDS data is not here (GLUE) must not download it.
+    monkeypatch.setattr(network_probe, "offline_reason",
+                        lambda: "the tests never download")
     row = {r["config"]: r for r in _status()["configs"]}[config]
     check = gin_check.check_config(str(CONFIGS / config))
-    assert (check.stage, check.reason, check.model, check.data) == (
-        row["stage"], row["reason"], row["model"], row["data"])
+    if row["reason"].startswith("DatasetNotPreparedError"):
+        # The data dir named is this machine's.
+        assert check.stage == row["stage"]
+        assert (check.reason.split(" in data_dir")[0]
+                == row["reason"].split(" in data_dir")[0])
+    else:
+        assert (check.stage, check.reason) == (row["stage"], row["reason"])
     assert check.status == ("fails" if row["stage"] else "builds")
+    if row.get("bound") and row["status"] != "fails":
+        # The page's model and data are those built with the placeholder
+        # path bound (test_gin_configs_local_data.py checks them).
+        return
+    assert (check.model, check.data) == (row["model"], row["data"])
 
 
 def _trax_run(name):

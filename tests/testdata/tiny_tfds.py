@@ -175,14 +175,96 @@ class Cifar10StandIn(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                       "label": i % 10}
 
 
+def _drop_builder():
+    from tensorflow_datasets.text.drop import drop  # pylint: disable=g-import-not-at-top
+    return drop.Drop
+
+
+class DropStandIn(_drop_builder(), skip_registration=True):
+    """drop 2.0.0 (TFDS's own features): made-up passages, some numeric and
+    some empty answers (CreateDropInputs skips those)."""
+    name = "drop"
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        return {"train": self._fake_examples("train", 6),
+                "dev": self._fake_examples("dev", 3)}
+
+    def _fake_examples(self, split, n):
+        for i in range(n):
+            answer = ("" if i == 2 else str(3 + i) if i % 2 == 0
+                      else text_of(i, 2))
+            key = "%s_%d" % (split, i)
+            yield key, {"passage": "%s passage %d: %s." % (split, i,
+                                                          text_of(i, 8)),
+                        "question": "how many %s?" % text_of(i, 1),
+                        "answer": answer, "validated_answers": [answer],
+                        "query_id": key}
+
+
+def _glue_builder():
+    from tensorflow_datasets.text import glue  # pylint: disable=g-import-not-at-top
+    return glue.Glue
+
+
+class GlueStandIn(_glue_builder(), skip_registration=True):
+    """glue 2.0.0, every config with TFDS's own features (text features,
+    label, idx), and a few made-up examples in each split."""
+    name = "glue"
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        config = self.builder_config
+        if config.name.startswith("mnli"):
+            names = ["validation_matched", "validation_mismatched",
+                     "test_matched", "test_mismatched"]
+            if config.name == "mnli":
+                names.insert(0, "train")
+        else:
+            names = ["train", "validation", "test"]
+        return {name: self._fake_examples(name) for name in names}
+
+    def _fake_examples(self, split):
+        config = self.builder_config
+        n_labels = len(config.label_classes or ()) or None
+        for i in range(GLUE_SPLIT_SIZE):
+            example = {key: "%s %s %d: %s" % (split, key, i,
+                                              text_of(i + len(key), 3 + i))
+                       for key in config.text_features}
+            if n_labels:
+                example["label"] = -1 if split.startswith("test") else (
+                    i % n_labels)
+            else:
+                example["label"] = float(i % 5)
+            example["idx"] = i
+            yield i, example
+
+
+GLUE_SPLIT_SIZE = 4
+
+
+def stand_ins(names):
+    """The builders of TFDS names (``"drop"``, ``"glue/mnli"``) for
+    :func:`prepare`."""
+    return tuple((GlueStandIn, n.split("/", 1)[1]) if n.startswith("glue/")
+                 else {"drop": DropStandIn, "cifar10": Cifar10StandIn,
+                       "mnist": MnistStandIn}[n] for n in names)
+
+
 ALL = (TinyText, TinyTriple, ImdbReviewsStandIn, FashionMnistStandIn)
 
 
 def prepare(data_dir, builders=ALL):
-    """Writes the datasets into ``data_dir`` (quietly); returns ``data_dir``."""
+    """Writes the datasets into ``data_dir`` (quietly); returns ``data_dir``.
+    A builder with configs is given as ``(GlueStandIn, "mnli")``."""
     tfds.disable_progress_bar()
     for cls in builders:
-        b = cls(data_dir=str(data_dir))
+        # (builder, config name) for a builder with configs (GlueStandIn).
+        cls, kwargs = (cls if isinstance(cls, tuple)
+                       else (cls, None)), {"data_dir": str(data_dir)}
+        if cls[1]:
+            kwargs["config"] = cls[1]
+        b = cls[0](**kwargs)
         if not b.data_path.exists() or not (b.data_path
                                             / "dataset_info.json").exists():
             b.download_and_prepare(

@@ -117,11 +117,12 @@ def _t5_glue_source(benchmark_id):
 
     def stream(generator=None):
         del generator
-        while True:
-            for example in tfds.as_numpy(dataset):
-                targets = example["targets"]
-                yield (example["inputs"], targets,
-                       np.ones(len(targets), np.int32))
+        # One endless iterator: a fresh one per pass costs milliseconds, and
+        # Shuffle's queue reads a thousand examples of a tiny split at once.
+        for example in tfds.as_numpy(dataset.repeat()):
+            targets = example["targets"]
+            yield (example["inputs"], targets,
+                   np.ones(len(targets), np.int32))
     return stream
 
 

@@ -7,6 +7,8 @@ arguments, so gin-era code calls them directly.
 
 import logging
 
+from trax_compat import command_errors
+
 from trax_compat.data.inputs import Parallel
 from trax_compat.data.inputs import Serial
 from trax_compat.data.inputs import add_loss_weights
@@ -83,6 +85,24 @@ def _required(name, value, example):
                         f'{example}.')
 
 
+class StreamTypeError(TypeError):
+    """A stream function bound where Trax takes an iterator (bad input)."""
+    exit_code = command_errors.EXIT_BAD_INPUT
+
+
+def _iterator(name, stream):
+    """A stream function where an iterator belongs (``make_inputs.
+    train_stream = @data.T5GlueTrainStream()``, as t5_glue_classification_
+    mnli.gin binds it) fails in Trax at the first batch; here, naming it."""
+    if stream is None or hasattr(stream, '__next__'):
+        return
+    raise StreamTypeError(
+        f'{name} must be a list of stream stages or an iterator of '
+        f'examples, got {getattr(stream, "__name__", type(stream).__name__)}'
+        f' (a stream function, not called); put it in a list (gin: '
+        f'[@data.T5GlueTrainStream()]) or pass its stream.')
+
+
 def make_inputs(train_stream=None, eval_stream=None):
     """``Inputs`` from two streams (or lists of stream functions, chained)."""
     _required('make_inputs: train_stream', train_stream,
@@ -91,6 +111,8 @@ def make_inputs(train_stream=None, eval_stream=None):
         train_stream = Serial(train_stream)()
     if isinstance(eval_stream, (list, tuple)):
         eval_stream = Serial(eval_stream)()
+    _iterator('make_inputs: train_stream', train_stream)
+    _iterator('make_inputs: eval_stream', eval_stream)
     eval_fn = None if eval_stream is None else (lambda _: eval_stream)
     return Inputs(train_stream=lambda _: train_stream, eval_stream=eval_fn)
 

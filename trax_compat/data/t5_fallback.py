@@ -8,6 +8,7 @@ preprocessors by name (``get_t5_preprocessor_by_name(name='rekey')``, as
 mesh-tensorflow, a second TensorFlow, transformers and more, so trax-compat
 does not install it: when it is installed, it is used; when it is not, this
 module stands in for the part Trax's configs need (``rekey``, ``tokenize``,
+``glue`` (``t5_glue``, for Trax's ``T5Glue*`` streams),
 ``SentencePieceVocabulary``, ``Feature``, ``DEFAULT_SPM_PATH``, and the
 span-corruption preprocessors ``c4.gin`` binds, from ``t5_span_corruption``),
 with seqio's semantics. Any other T5 name raises one error saying to install
@@ -22,6 +23,7 @@ import types
 
 import numpy as np
 
+from trax_compat.data import t5_glue
 from trax_compat.data import t5_span_corruption
 from trax_compat.data import tf_deps
 
@@ -175,7 +177,8 @@ def tokenize(dataset, output_features, copy_pretokenized=True,
 
 
 PROVIDED = ("DEFAULT_SPM_PATH", "Feature", "SentencePieceVocabulary",
-            "preprocessors.rekey", "preprocessors.tokenize") + tuple(
+            "preprocessors.glue", "preprocessors.rekey",
+            "preprocessors.tokenize") + tuple(
                 "preprocessors." + name for name in t5_span_corruption.NAMES)
 
 
@@ -196,7 +199,8 @@ def _namespace(name, **attrs):
     return module
 
 
-preprocessors = _namespace("t5.data.preprocessors", rekey=rekey,
+preprocessors = _namespace("t5.data.preprocessors", glue=t5_glue.glue,
+                           rekey=rekey,
                            tokenize=tokenize,
                            **t5_span_corruption.functions())
 data = _namespace("t5.data", preprocessors=preprocessors,

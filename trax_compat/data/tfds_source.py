@@ -17,6 +17,7 @@ same with or without TensorFlow; loading goes through ``tfds.load``.
 import numbers
 import os
 
+from trax_compat.data import network_probe
 from trax_compat.data import tf_deps
 
 # Trax hard-codes these two datasets' eval splits.
@@ -177,8 +178,9 @@ def prepare(dataset_name, data_dir=None, what="download_and_prepare"):
 
     An explicit ``data_dir`` is used as it is (nothing is downloaded). Without
     one, the default dir (:func:`default_data_dir`) is used and the dataset is
-    downloaded and prepared there unless it already is; if that fails (e.g.
-    offline) the error says how to prepare it elsewhere and copy it over.
+    downloaded and prepared there unless it already is; if that fails, or
+    the machine is plainly offline (:mod:`network_probe`; then nothing is
+    tried), the error says how to prepare it elsewhere and copy it over.
     """
     if data_dir:
         return os.path.expanduser(data_dir)
@@ -191,6 +193,11 @@ def prepare(dataset_name, data_dir=None, what="download_and_prepare"):
     b = tfds.builder(dataset_name, data_dir=data_dir)
     if _is_prepared(b):
         return data_dir
+    offline = network_probe.offline_reason()
+    if offline:  # Not minutes of TFDS's retries for the same answer.
+        raise DatasetNotPreparedError(
+                not_prepared_message(dataset_name, data_dir)
+                + "\nNo download was tried: %s." % offline)
     try:
         b.download_and_prepare(download_dir=os.path.join(data_dir, "download"))
     except Exception as e:  # offline, blocked, or a manual-download dataset
