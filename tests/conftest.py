@@ -326,3 +326,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def cifar10_dir(tmp_path_factory):
+    """A TFDS data dir holding the tiny local ``cifar10`` stand-in."""
+    pytest.importorskip("tensorflow_datasets")
+    from tests.testdata import tiny_tfds  # pylint: disable=g-import-not-at-top
+    return tiny_tfds.prepare(tmp_path_factory.mktemp("tfds"),
+                             (tiny_tfds.Cifar10StandIn,))

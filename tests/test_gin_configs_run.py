@@ -66,14 +66,6 @@ def test_generated_data_config_trains(trax_alias, tmp_path, capsys, config):
             assert a[4] == pytest.approx(b[4], rel=1e-5, abs=1e-6), a
 
 
-@pytest.fixture(scope="module")
-def cifar10_dir(tmp_path_factory):
-    pytest.importorskip("tensorflow_datasets")
-    from tests.testdata import tiny_tfds
-    return tiny_tfds.prepare(tmp_path_factory.mktemp("tfds"),
-                             (tiny_tfds.Cifar10StandIn,))
-
-
 @pytest.mark.parametrize("config", sorted(gin_configs_cases.CIFAR10_BINDINGS))
 def test_cifar10_config_trains_on_a_local_stand_in(trax_alias, tmp_path,
                                                    capsys, cifar10_dir,

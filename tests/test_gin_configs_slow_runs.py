@@ -63,14 +63,6 @@ def test_generated_data_config_trains(tmp_path, config):
     assert any("eval" in ln and "sequence_accuracy" in ln for ln in log)
 
 
-@pytest.fixture(scope="module")
-def cifar10_dir(tmp_path_factory):
-    pytest.importorskip("tensorflow_datasets")
-    from tests.testdata import tiny_tfds
-    return tiny_tfds.prepare(tmp_path_factory.mktemp("tfds"),
-                             (tiny_tfds.Cifar10StandIn,))
-
-
 @pytest.mark.parametrize("config", sorted(cases.SLOW_CIFAR10_BINDINGS))
 def test_cifar10_config_trains_on_a_local_stand_in(tmp_path, cifar10_dir,
                                                    config):

@@ -71,18 +71,20 @@ IMDB_TFDS_BINDINGS = [
 # CPU (the program's size, not its shapes, sets the cost), so they run in
 # slow-marked tests (SLOW_GENERATED_BINDINGS), compiled with less
 # optimization (LOW_OPT_XLA_FLAGS).
+_TINY_TERRAFORMER_LAYERS = [
+    "simple_sequence_copy_inputs.batch_size = 4",
+    "ConfigurableTerraformer.d_model = 16",
+    "ConfigurableTerraformer.d_ff = 32",
+    "ConfigurableTerraformer.n_heads = 2",
+    "ConfigurableTerraformer.n_encoder_layers = 1",
+    "ConfigurableTerraformer.n_decoder_layers = 1",
+    "ConfigurableTerraformer.d_attention_key = 8",
+    "ConfigurableTerraformer.d_attention_value = 8"]
+_ONE_STEP = ["train.steps = 1", "train.eval_frequency = 1",
+             "train.eval_steps = 1", "train.random_seed = 0"]
+
 GENERATED_BINDINGS = {
-    "terraformer_copy_self_attn.gin": [
-        "simple_sequence_copy_inputs.batch_size = 4",
-        "ConfigurableTerraformer.d_model = 16",
-        "ConfigurableTerraformer.d_ff = 32",
-        "ConfigurableTerraformer.n_heads = 2",
-        "ConfigurableTerraformer.n_encoder_layers = 1",
-        "ConfigurableTerraformer.n_decoder_layers = 1",
-        "ConfigurableTerraformer.d_attention_key = 8",
-        "ConfigurableTerraformer.d_attention_value = 8",
-        "train.steps = 1", "train.eval_frequency = 1",
-        "train.eval_steps = 1", "train.random_seed = 0"],
+    "terraformer_copy_self_attn.gin": _TINY_TERRAFORMER_LAYERS + _ONE_STEP,
     "rse_addition.gin": [
         "batch_size = 4", "ResidualShuffleExchange.d_model = 16",
         "ResidualShuffleExchange.n_blocks = 1",
@@ -135,17 +137,7 @@ CIFAR10_BINDINGS = {
 LOW_OPT_XLA_FLAGS = ("--xla_backend_optimization_level=0 "
                      "--xla_cpu_use_fusion_emitters=false")
 
-_TINY_TERRAFORMER = [
-    "max_len = 16", "simple_sequence_copy_inputs.batch_size = 4",
-    "ConfigurableTerraformer.d_model = 16",
-    "ConfigurableTerraformer.d_ff = 32",
-    "ConfigurableTerraformer.n_heads = 2",
-    "ConfigurableTerraformer.n_encoder_layers = 1",
-    "ConfigurableTerraformer.n_decoder_layers = 1",
-    "ConfigurableTerraformer.d_attention_key = 8",
-    "ConfigurableTerraformer.d_attention_value = 8"]
-_ONE_STEP = ["train.steps = 1", "train.eval_frequency = 1",
-             "train.eval_steps = 1", "train.random_seed = 0"]
+_TINY_TERRAFORMER = ["max_len = 16"] + _TINY_TERRAFORMER_LAYERS
 
 # Generated-data configs run by the slow tests, in a trainer process.
 SLOW_GENERATED_BINDINGS = {
