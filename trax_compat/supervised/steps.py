@@ -236,8 +236,7 @@ def make_train_step(model, loss_layer, tx, task_index, data_parallel=None):
 
     def train_step(state, totals, batch, step, learning_rate, loop_rng,
                    with_norms):
-        with trax_random.trax_key_semantics():
-            loop_rng, rng = jax.random.split(loop_rng)
+        loop_rng, rng = trax_random.split(loop_rng)
         (loss, model_state), grads = jax.value_and_grad(
             loss_fn, has_aux=True)(state.params, state.model_state, batch,
                                    rng)
@@ -268,8 +267,7 @@ def make_eval_step(model, metrics, data_parallel=None):
     each eval batch) and the next one returned. The state the model
     computes is dropped, as Trax drops it in evaluation."""
     def eval_step(params, model_state, batch, loop_rng):
-        with trax_random.trax_key_semantics():
-            loop_rng, rng = jax.random.split(loop_rng)
+        loop_rng, rng = trax_random.split(loop_rng)
         values, _ = model_then(model, metrics, params, model_state, batch,
                                rng)
         return (jnp.stack([jnp.asarray(v, jnp.float32) for v in values]),
