@@ -26,7 +26,7 @@ def test_trax_module_names_are_exposed():
 def _modules_after(statement):
     code = (f"import sys; {statement}; "
             "print(','.join(m for m in ('jax', 'tensorflow', 'flax', "
-            "'orbax', 'clu.metric_writers') if m in sys.modules))")
+            "'orbax', 'clu.metric_writers', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                          capture_output=True, text=True, check=True,
                          timeout=120).stdout.strip()
@@ -44,3 +44,14 @@ def test_training_imports_no_tensorflow():
     # interface is loaded privately (see docs/design.md).
     assert "tensorflow" not in loaded and "clu.metric_writers" not in loaded
     assert "orbax" not in loaded
+
+
+def test_tutorial_imports_leave_scipy_to_the_numpy_backend():
+    # SciPy costs about 80 ms to import; only the NumPy backend uses it.
+    statement = ("import trax_compat; from trax_compat.supervised import "
+                 "training; from trax_compat import layers, data, optimizers")
+    assert "scipy" not in _modules_after(statement)
+    assert "scipy" in _modules_after(
+        statement + "; from trax_compat import fastmath; import numpy; "
+        "fastmath.set_backend('numpy'); "
+        "assert fastmath.logsumexp(numpy.zeros(2)) == numpy.log(2)")
