@@ -22,6 +22,12 @@ to the first logged step (``Step      1: Ran 1 train steps``), the steps/s
 of the Loop's own ``Ran N train steps in X secs`` lines after step 1, the
 imports, and the whole process.
 
+Each round also runs ``benchmarks.adam_floor`` in a fresh process: the
+tutorial's optimizer alone (Trax's dense ``Adam`` over all its weights)
+for ``steps`` updates. No run that gives Trax's numbers can take less, so
+real Trax's ``run(steps)`` divided by it is the largest speed-up this
+machine allows; the summary prints it as ``at most Nx``.
+
 ``--background-compile-off`` adds a fourth contender to each round, right
 after ``ours cold``: ours with an empty cache and
 ``TRAX_COMPAT_BACKGROUND_COMPILE=0`` (``ours cold off``), so that the
@@ -175,6 +181,22 @@ def run_once(contender, python, inputs, out_dir, cache_dir, steps):
     return summarise(r)
 
 
+def floor_once(steps):
+    """Seconds of ``steps`` Adam updates alone (``benchmarks.adam_floor``),
+    in a fresh process."""
+    env = _child_env(None)
+    env["PYTHONPATH"] = common.REPO_ROOT
+    env.pop("TRAX_COMPAT_CACHE_DIR", None)
+    cmd = [sys.executable, "-m", "benchmarks.adam_floor", "--steps",
+           str(steps), "--repeats", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          cwd=common.REPO_ROOT, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"floor: {' '.join(cmd)} failed (exit "
+                           f"{proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+
+
 def summarise(r):
     """Adds ``first_log_s`` and ``log_steps_per_s`` from the stamped lines."""
     windows, first, first_eval = [], None, None
@@ -207,6 +229,7 @@ def measure(args, log=print):
     contenders = CONTENDERS + ((OFF,) if getattr(
         args, "background_compile_off", False) else ())
     runs = {c: [] for c in contenders}
+    floors = []
     with tempfile.TemporaryDirectory(prefix="trax_compat_vs_trax_") as tmp:
         inputs = write_inputs(tmp, args.vocab, log=log)
         for i in range(args.rounds):
@@ -224,13 +247,17 @@ def measure(args, log=print):
                              args.steps)
                 runs[c].append(r)
                 log(describe(i + 1, c, r))
+            floors.append(floor_once(args.steps))
+            log(f"round {i + 1} floor    : {args.steps} Adam updates alone "
+                f"{floors[-1]:.2f}s")
     med = {c: {k: common.median([r[k] for r in rs if r[k] is not None])
                for k in ("run_s", "first_log_s", "first_eval_s",
                          "log_steps_per_s", "import_s", "setup_s",
                          "process_s")}
            for c, rs in runs.items()}
     return {"steps": args.steps, "rounds": args.rounds, "runs": runs,
-            "median": med, "vocab": args.vocab or "built from the corpus"}
+            "median": med, "floor_s": floors,
+            "floor_median_s": common.median(floors), "vocab": args.vocab or "built from the corpus"}
 
 
 def describe(i, contender, r):
@@ -273,6 +300,11 @@ def rows(result, prefix="6."):
         out.append([f"{tag} process wall (s)",
                     f"{ours['process_s']:.1f}", f"{trax['process_s']:.1f}",
                     f"{trax['process_s'] / ours['process_s']:.1f}x faster"])
+    if result.get("floor_median_s"):
+        floor = result["floor_median_s"]
+        out.append([f"{prefix} floor: Trax's Adam alone, {result['steps']} "
+                    f"updates (s)", f"{floor:.1f}", f"{trax['run_s']:.1f}",
+                    f"at most {trax['run_s'] / floor:.1f}x"])
     out.append([f"{prefix} import trax (in the script, s)",
                 f"{med['ours cold']['import_s']:.2f}",
                 f"{trax['import_s']:.2f}",

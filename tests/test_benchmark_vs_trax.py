@@ -44,3 +44,22 @@ def test_rows_give_ratios_to_trax():
     assert rows["6. ours warm cache vs Trax: run(2000) wall (s)"][3] == (
         "8.0x faster")
     assert rows["6. import trax (in the script, s)"][3] == "10x faster"
+
+
+def test_floor_row_bounds_the_speed_up_by_the_optimizer_alone():
+    med = {c: dict(run_s=s, first_log_s=1.0, log_steps_per_s=100.0,
+                   import_s=1.0, process_s=10.0)
+           for c, s in (("trax", 24.0), ("ours cold", 7.0),
+                        ("ours warm", 5.5))}
+    rows = {r[0]: r for r in vs_trax.rows(
+        {"median": med, "steps": 2000, "floor_median_s": 3.2})}
+    floor = rows["6. floor: Trax's Adam alone, 2000 updates (s)"]
+    assert floor[1:] == ["3.2", "24.0", "at most 7.5x"]
+
+
+def test_the_floor_times_the_tutorial_s_optimizer_on_its_weights():
+    from benchmarks import adam_floor  # pylint: disable=g-import-not-at-top
+    result = adam_floor.measure(steps=3, repeats=2)
+    # The tutorial's weight count, as Trax's log prints it.
+    assert result["n_weights"] == 2097666
+    assert len(result["all"]) == 2 and result["seconds"] > 0
