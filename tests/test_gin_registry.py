@@ -1,6 +1,7 @@
 """trax_compat's objects are registered with gin under Trax's gin names, so
 Trax's configs bind them; without gin nothing happens."""
 
+import collections
 import itertools
 import os
 import subprocess
@@ -50,6 +51,35 @@ def test_every_trax_configurable_we_have_is_registered_under_its_selector():
         obj = gin_registry.ours(entry["trax"])
         plain = gin_registry.unwrapped(obj)
         assert gin_registry.configurable(obj) in wrappers[id(plain)], entry
+
+
+def test_short_names_unique_in_trax_stay_unambiguous():
+    # Trax's gin files bind short names (`backend.name = 'numpy'`); a second
+    # registration of ours under another module would make gin refuse them.
+    entries = gin_registry.trax_configurables()
+    counts = collections.Counter(e["name"] for e in entries)
+    checked = 0
+    for entry in entries:
+        if counts[entry["name"]] == 1 and gin_registry.ours(entry["trax"]):
+            # gin's own names (gin.constant) clash in Trax too.
+            matches = [m for m in gin.config._REGISTRY.matching_selectors(  # pylint: disable=protected-access
+                entry["name"]) if not m.startswith("gin.")]
+            assert matches == [f"{entry['module']}.{entry['name']}"], matches
+            checked += 1
+    assert checked >= 45
+
+
+def test_gin_chooses_the_fastmath_backend_by_its_short_name():
+    from trax_compat import fastmath  # pylint: disable=g-import-not-at-top
+    assert fastmath.backend_name() == "jax"
+    gin.parse_config("backend.name = 'numpy'")
+    assert fastmath.backend_name() == "numpy"
+    assert fastmath.backend()["np"] is np
+    gin.clear_config()
+    gin.parse_config("trax.fastmath.ops.backend.name = 'numpy'")
+    assert fastmath.backend_name() == "numpy"
+    gin.clear_config()
+    assert fastmath.backend_name() == "jax"
 
 
 def test_bindings_apply_through_the_registered_configurable():

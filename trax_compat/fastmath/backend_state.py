@@ -5,7 +5,8 @@ names to functions, ``'np'`` to its NumPy module and ``'name'`` to its
 name). The choice, first match wins: the innermost ``use_backend(...)``
 block, then ``set_backend(name)``, then the ``name`` argument of
 ``backend()``, which gin can bind (``backend.name = 'numpy'``) when
-gin-config is installed. The default is JAX.
+gin-config is installed (``gin_registry`` registers it under Trax's name,
+``trax.fastmath.ops.backend``, and only there). The default is JAX.
 """
 
 import contextlib
@@ -65,23 +66,6 @@ def backend(name="jax"):
     if _default_name:
         return _table(_default_name)
     return _table(name)
-
-
-def _register_with_gin():
-    """Lets gin bind ``backend.name``, as Trax's gin files do."""
-    global backend
-    try:
-        import gin  # pylint: disable=g-import-not-at-top
-    except ImportError:
-        return
-    try:
-        backend = gin.configurable(
-            "backend", module="trax_compat.fastmath.ops")(backend)
-    except ValueError:  # already registered (this module was reloaded)
-        pass
-
-
-_register_with_gin()
 
 
 def set_backend(name):
