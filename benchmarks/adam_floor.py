@@ -69,6 +69,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
+    if args.steps < 1 or args.repeats < 1:
+        p.error("--steps and --repeats must be at least 1")
     result = measure(args.steps, args.repeats)
     print(f"{result['steps']} Adam updates of the tutorial's "
           f"{result['n_weights']} weights: {result['seconds']:.2f}s "

@@ -9,8 +9,8 @@ process's whole wall time is also recorded). Contenders alternate, the
 order rotating each repeat, after one unrecorded warm-up round (fills the
 OS file cache and writes the bytecode of trax_compat's modules, as a user's
 first import does, even where ``PYTHONDONTWRITEBYTECODE`` is set: the
-installed dependencies already have theirs). Medians are reported, with ratios to the baseline
-``import jax, flax.linen, optax``.
+installed dependencies already have theirs). Medians are reported, with
+ratios to the baseline ``import jax, flax.linen, optax``.
 """
 
 import argparse

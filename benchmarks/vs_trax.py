@@ -149,6 +149,17 @@ def _child_env(cache_dir):
     return env
 
 
+def _run_child(what, cmd, env, cwd):
+    """Runs ``cmd``; its completed process, or RuntimeError with its
+    stderr's end when it fails."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          cwd=cwd, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"{what}: {' '.join(cmd)} failed (exit "
+                           f"{proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
 def run_once(contender, python, inputs, out_dir, cache_dir, steps):
     """One fresh process of the tutorial; returns its figures."""
     train_path, eval_path, vocab_path = inputs
@@ -169,12 +180,8 @@ def run_once(contender, python, inputs, out_dir, cache_dir, steps):
         if contender == OFF:
             env["TRAX_COMPAT_BACKGROUND_COMPILE"] = "0"
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          cwd=os.path.dirname(out_dir), check=False)
+    _run_child(contender, cmd, env, os.path.dirname(out_dir))
     process_s = time.perf_counter() - start
-    if proc.returncode:
-        raise RuntimeError(f"{contender}: {' '.join(cmd)} failed (exit "
-                           f"{proc.returncode}):\n{proc.stderr[-3000:]}")
     with open(json_path, encoding="utf-8") as f:
         r = json.load(f)
     r["process_s"] = process_s
@@ -189,11 +196,7 @@ def floor_once(steps):
     env.pop("TRAX_COMPAT_CACHE_DIR", None)
     cmd = [sys.executable, "-m", "benchmarks.adam_floor", "--steps",
            str(steps), "--repeats", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          cwd=common.REPO_ROOT, check=False)
-    if proc.returncode:
-        raise RuntimeError(f"floor: {' '.join(cmd)} failed (exit "
-                           f"{proc.returncode}):\n{proc.stderr[-3000:]}")
+    proc = _run_child("floor", cmd, env, common.REPO_ROOT)
     return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
 
 
@@ -257,7 +260,8 @@ def measure(args, log=print):
            for c, rs in runs.items()}
     return {"steps": args.steps, "rounds": args.rounds, "runs": runs,
             "median": med, "floor_s": floors,
-            "floor_median_s": common.median(floors), "vocab": args.vocab or "built from the corpus"}
+            "floor_median_s": common.median(floors),
+            "vocab": args.vocab or "built from the corpus"}
 
 
 def describe(i, contender, r):

@@ -296,28 +296,20 @@ def without_gin_note(message):
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _default_fastmath_backend_between_test_files():
-    """Each test file starts on the default backend: Trax's tutorials call
+def _no_process_settings_between_test_files():
+    """Each test file starts without gin bindings and on the default
+    fastmath backend. With gin installed, Trax's names apply bindings on
+    direct calls (as in Trax), so bindings one file parsed would otherwise
+    change what later files build; Trax's tutorials call
     ``fastmath.set_backend(...)``, which lasts for the process and outranks
     a gin-bound ``backend.name`` (as in Trax)."""
-    def reset():
-        state = sys.modules.get("trax_compat.fastmath.backend_state")
-        if state is not None:
-            state.set_backend(None)
-    reset()
-    yield
-    reset()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _no_gin_bindings_between_test_files():
-    """Each test file starts without gin bindings: with gin installed,
-    Trax's names apply bindings on direct calls (as in Trax), so bindings
-    one file parsed would otherwise change what later files build."""
     def clear():
         gin = sys.modules.get("gin")
         if gin is not None:
             gin.clear_config()
+        state = sys.modules.get("trax_compat.fastmath.backend_state")
+        if state is not None:
+            state.set_backend(None)
     clear()
     yield
     clear()
