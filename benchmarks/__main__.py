@@ -26,8 +26,11 @@ Sections (all by default; name some to run only those):
               TFDS dataset) against real Trax run in a child process with
               --trax-python PY (benchmarks.data_speed)
 
-Every figure in the table is measured in this run; ratios compare
-contenders measured alternately on the same machine (medians). See
+Every figure in the table is measured in this run, except the real-Trax
+column of sections 2 and 4, which quotes the project brief's figures (the
+"Trax reference" line says so; --vs-trax measures real Trax instead).
+Ratios compare contenders measured alternately on the same machine
+(medians). See
 benchmarks/README.md for what each row means and the targets.
 """
 
