@@ -167,7 +167,7 @@ def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys,
     from trax_compat import gin_check
     missing = tmp_path / "missing_model.gin"
     missing.write_text("import trax.models\nimport trax.supervised.trainer_lib"
-                       "\ntrain.model = @trax.models.NeuralGPU\n")
+                       "\ntrain.model = @trax.models.Policy\n")
     code = gin_check.main([str(CONFIGS / "mlp_mnist.gin"),
                            str(CONFIGS / "rse_addition.gin"), str(missing)])
     out = capsys.readouterr().out.splitlines()
@@ -177,4 +177,4 @@ def test_gin_check_command_prints_one_line_per_config(trax_alias, capsys,
         "rse_addition.gin: builds ResidualShuffleExchange with Adam; data: "
         "generated (addition_inputs)",
         "missing_model.gin: fails at parse: "
-        "`trax.models.NeuralGPU` not in trax_compat"]
+        "`trax.models.Policy` not in trax_compat"]

@@ -30,7 +30,7 @@ def _check(error, trax_name, out_of_scope=None):
 
 def test_missing_attributes_name_the_trax_name():
     for owner, name, trax_name in (
-            (trax.models, "NeuralGPU", "trax.models.NeuralGPU"),
+            (trax, "AsKeras", "trax.AsKeras"),
             (trax.optimizers, "ReversibleSerialTrainer",
              "trax.optimizers.ReversibleSerialTrainer"),
             (trax.supervised, "pretrain_finetune",
@@ -90,9 +90,9 @@ def test_under_the_trax_name_too():
         import trax_compat
         trax_compat.install_as_trax()
         import trax
-        for stmt in ('import trax.models.neural_gpu',
+        for stmt in ('import trax.trax2keras',
                      "from trax.supervised import pretrain_finetune",
-                     'from trax import rl', 'trax.models.NeuralGPU',
+                     'from trax import rl', 'trax.AsKeras',
                      'trax.optimizers.ReversibleSerialTrainer'):
             try:
                 exec(stmt)
@@ -106,9 +106,9 @@ def test_under_the_trax_name_too():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "ImportError trax.models.neural_gpu",
+        "ImportError trax.trax2keras",
         "ImportError trax.supervised.pretrain_finetune",
-        "ImportError trax.rl", "AttributeError trax.models.NeuralGPU",
+        "ImportError trax.rl", "AttributeError trax.AsKeras",
         "AttributeError trax.optimizers.ReversibleSerialTrainer"]
 
 

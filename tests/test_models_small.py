@@ -1,6 +1,6 @@
-"""trax_compat.models mlp, rnn, resnet and atari_cnn against real Trax
-(trax_oracle/models_small, see tests/testdata/README.md): reprs in every
-mode, arity, weight and state trees, initial weights bit for bit, eval
+"""trax_compat.models mlp, rnn, resnet, atari_cnn and neural_gpu against
+real Trax (trax_oracle/models_small, see tests/testdata/README.md): reprs in
+every mode, arity, weight and state trees, initial weights bit for bit, eval
 outputs, train-mode outputs (dropout keys) and BatchNorm statistics after a
 train call, and one-token-per-call predict mode of the recurrent models."""
 
@@ -32,7 +32,7 @@ NAMES = (
     "AtariCnn", "MLP_tanh_unflattened", "RNNLM_gru_cell", "GRULM_2_layers",
     "LSTMSeq2SeqAttn_dropout", "WideResnet_2_blocks", "Resnet50_frn",
     "AtariCnn_3_frames", "AtariCnnBody", "AtariCnnBody_same_atari_init",
-    "FrameStackMLP")
+    "FrameStackMLP", "NeuralGPU", "NeuralGPU_2_rows")
 # Resnet50 at the 200x200 input it needs is the slow one: only its
 # fixture configuration runs every check; the FilterResponseNorm variant
 # checks structure and initial weights.
@@ -289,7 +289,9 @@ def test_models_namespace_has_trax_names():
             ("rnn", ["GRULM", "LSTMSeq2SeqAttn", "RNNLM"]),
             ("resnet", ["ConvBlock", "IdentityBlock", "Resnet50",
                         "WideResnet", "WideResnetBlock", "WideResnetGroup"]),
-            ("atari_cnn", ["AtariCnn", "AtariCnnBody", "FrameStackMLP"])):
+            ("atari_cnn", ["AtariCnn", "AtariCnnBody", "FrameStackMLP"]),
+            ("neural_gpu", ["ConvDiagonalGRU", "DiagonalGate", "NeuralGPU",
+                            "SaturationCost"])):
         mod = getattr(models, module)
         public = sorted(n for n, o in vars(mod).items()
                         if not n.startswith("_")
@@ -312,3 +314,32 @@ def test_frame_stack_needs_a_frame():
 def test_frame_stack_of_one_frame_is_no_layer():
     model = models.FrameStackMLP(n_frames=1, hidden_sizes=(), output_size=2)
     assert str(model) == "Serial[\n  Dense_2\n]"
+
+
+def test_neural_gpu_shares_one_cell_over_its_steps():
+    model = models.NeuralGPU(d_feature=6, steps=4, vocab_size=5)
+    x = np.ones((3, 2, 7), np.int32)  # extra rows, as in Trax's own test
+    model.init(shapes.signature(x))
+    assert model(x).shape == (3, 2, 7, 5)
+    cells = model.sublayers[1:5]
+    assert all(cell is cells[0] for cell in cells)
+    # Embedding, one cell (3 convolutions), Dense: the repeats add nothing.
+    assert len(jax.tree_util.tree_leaves(model.weights)) == 1 + 6 + 2
+
+
+def test_diagonal_gate_shifts_the_outer_thirds_of_the_channels():
+    gate = models.neural_gpu.DiagonalGate()
+    x = np.arange(1, 13, dtype=np.float32).reshape(1, 1, 4, 3)
+    y = np.asarray(gate(x))
+    # Channel 0 moves one step right, channel 2 one step left.
+    np.testing.assert_array_equal(y[0, 0, :, 0], [0, 1, 4, 7])
+    np.testing.assert_array_equal(y[0, 0, :, 1], x[0, 0, :, 1])
+    np.testing.assert_array_equal(y[0, 0, :, 2], [6, 9, 12, 0])
+    with pytest.raises(tl.LayerError, match="divisible by 3"):
+        gate(np.zeros((1, 1, 4, 4), np.float32))
+
+
+def test_saturation_cost_is_zero_beyond_the_limit():
+    cost = models.neural_gpu.SaturationCost(
+        np.array([-1.0, -0.5, 0.0, 0.95]), limit=0.9)
+    np.testing.assert_allclose(cost, [0.0, -0.4, -0.9, 0.0], atol=1e-6)

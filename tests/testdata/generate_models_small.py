@@ -1,4 +1,5 @@
-"""Records real Trax's small models: mlp, rnn, resnet and atari_cnn.
+"""Records real Trax's small models: mlp, rnn, resnet, atari_cnn and
+neural_gpu.
 
 Run with a Python that has **real Google Trax** installed (not trax_compat),
 from the repository root:
@@ -109,6 +110,11 @@ CONFIGS = {
         "padding='SAME')", "body_same", None),
     "FrameStackMLP": ("trax.models.FrameStackMLP(n_frames=3, hidden_sizes=("
                       "5, 4), output_size=3, mode=MODE)", "frames", None),
+    # The Neural GPU: one cell shared by every step, dropout in every mode.
+    "NeuralGPU": ("trax.models.NeuralGPU(d_feature=6, steps=3, vocab_size=5, "
+                  "mode=MODE)", "ngpu", None),
+    "NeuralGPU_2_rows": ("trax.models.NeuralGPU(d_feature=9, steps=2, "
+                         "vocab_size=7, mode=MODE)", "ngpu2", None),
 }
 
 

@@ -25,6 +25,11 @@ def inputs():
     src3 = g.integers(1, 11, size=(3, 7)).astype(I32)
     src3[2, 4:] = 0
     tgt3 = g.integers(1, 9, size=(3, 5)).astype(I32)
+    # The Neural GPU's ids, [batch, rows, length], from a stream of their
+    # own (the draws above keep their order).
+    n = np.random.default_rng(21)
+    ngpu = n.integers(0, 5, size=(2, 1, 7)).astype(I32)
+    ngpu2 = n.integers(0, 7, size=(3, 2, 5)).astype(I32)
     return {
         "ids": ids, "mlp": mlp, "wrn": wrn, "r50": r50, "atari": atari,
         "ids3": ids3, "src3": src3, "tgt3": tgt3,
@@ -36,6 +41,7 @@ def inputs():
         "body": g.integers(0, 256, size=(2, 2, 36, 36, 1)).astype(np.uint8),
         "body_same": g.integers(0, 256, size=(1, 3, 8, 8, 2)).astype(np.uint8),
         "frames": g.standard_normal((2, 4, 6)).astype(np.float32),
+        "ngpu": ngpu, "ngpu2": ngpu2,
     }
 
 
