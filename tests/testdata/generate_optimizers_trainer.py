@@ -1,0 +1,189 @@
+"""Records real Trax's low-level ``trax.optimizers.Trainer``.
+
+Run with a Python that has **real Google Trax** installed (not trax_compat),
+from the repository root:
+
+    python tests/testdata/generate_optimizers_trainer.py tests/testdata
+
+It writes ``OUT/trax_oracle/optimizers_trainer/trainer.json`` and
+``trainer.npz`` (zip entries dated 1980-01-01, so a rerun gives the same
+bytes). The script runs itself a second time in a child process with two
+CPU devices (``--xla_force_host_platform_device_count=2``) for the cases
+with ``n_devices=2``.
+
+Each case of ``CASES`` is a model-with-loss expression, an optimizer
+expression, a batch recipe (``batch()`` below) and a list of steps. For
+each case, in this order:
+
+    mwl = MODEL; mwl.init(signature(batch), rng=get_prng(INIT_SEED))
+    opt = OPTIMIZER; opt.tree_init(mwl.weights)
+    trainer = Trainer(mwl, opt, n_devices=N)
+    for rng_seed, step, learning_rate in STEPS:
+        loss, stats = trainer.one_step(batch, get_prng(rng_seed), step=step,
+                                       learning_rate=learning_rate)
+        -> loss, stats, mwl.weights, mwl.state, opt.slots (flat leaves)
+
+The npz holds ``<case>/init/<i>`` (initial weight leaves) and, per step
+``k`` (from 1), ``<case>/<k>/loss``, ``<case>/<k>/stats/<name>``,
+``<case>/<k>/weights/<i>``, ``<case>/<k>/state/<i>`` and
+``<case>/<k>/slots/<i>``: leaves depth first, as Trax flattens them.
+"""
+
+import argparse
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+
+CASES = {
+    # Adam with Trax's default step (0) and a rate given at step 2 that
+    # stays for step 3.
+    "dense_adam": dict(
+        model="tl.Serial(tl.Dense(3), tl.Relu(), tl.Dense(2), "
+              "tl.WeightedCategoryCrossEntropy())",
+        optimizer="optimizers.Adam(0.01)", batch="classify5", n_devices=1,
+        init_seed=0, steps=[(7, 0, None), (8, 1, 0.02), (9, 2, None)]),
+    # Dropout keys, an odd batch, Momentum, step numbers from 5.
+    "embedding_dropout_momentum": dict(
+        model="tl.Serial(tl.Embedding(9, 4), tl.Dropout(0.5), "
+              "tl.Mean(axis=1), tl.Dense(3), "
+              "tl.WeightedCategoryCrossEntropy())",
+        optimizer="optimizers.Momentum(0.05, mass=0.8)", batch="tokens3",
+        n_devices=1, init_seed=12, steps=[(3, 5, None), (4, 6, None)]),
+    # Model state (BatchNorm statistics) and global-norm clipping.
+    "batchnorm_sgd_clipped": dict(
+        model="tl.Serial(tl.Dense(4), tl.BatchNorm(axis=(0,)), tl.Relu(), "
+              "tl.Dense(2), tl.L2Loss())",
+        optimizer="optimizers.SGD(0.1, clip_grad_norm=0.5)",
+        batch="regress6", n_devices=1, init_seed=1,
+        steps=[(1, 1, None), (2, 2, None), (3, 3, 0.05)]),
+    # Two devices: the batch split in two, gradients averaged.
+    "dense_adam_2_devices": dict(
+        model="tl.Serial(tl.Dense(3), tl.Relu(), tl.Dense(2), "
+              "tl.WeightedCategoryCrossEntropy())",
+        optimizer="optimizers.Adam(0.01)", batch="classify6", n_devices=2,
+        init_seed=0, steps=[(7, 1, None), (8, 2, 0.02)]),
+}
+
+
+def batch(name):
+    """The batch recipes (NumPy's legacy RandomState: version-stable)."""
+    rs = np.random.RandomState({"classify5": 1, "classify6": 2,
+                                "tokens3": 3, "regress6": 4}[name])
+    if name.startswith("classify"):
+        n = int(name[-1])
+        x = rs.randn(n, 4).astype(np.float32)
+        y = rs.randint(0, 2, size=(n,)).astype(np.int32)
+        w = np.ones((n,), np.float32)
+        w[0] = 0.5
+        return x, y, w
+    if name == "tokens3":
+        x = rs.randint(1, 9, size=(3, 5)).astype(np.int32)
+        y = rs.randint(0, 3, size=(3,)).astype(np.int32)
+        return x, y, np.ones((3,), np.float32)
+    x = rs.randn(6, 3).astype(np.float32)
+    y = rs.randn(6, 2).astype(np.float32)
+    return x, y, np.ones((6, 2), np.float32)
+
+
+def leaves(tree):
+    import jax  # pylint: disable=import-outside-toplevel
+    return [np.asarray(a) for a in jax.tree_util.tree_leaves(tree)]
+
+
+def run_case(name, case, arrays):
+    from trax import fastmath  # pylint: disable=import-outside-toplevel
+    from trax import layers as tl  # pylint: disable=import-outside-toplevel,unused-import
+    from trax import optimizers  # pylint: disable=import-outside-toplevel
+    from trax import shapes  # pylint: disable=import-outside-toplevel
+    data = batch(case["batch"])
+    mwl = eval(case["model"])  # pylint: disable=eval-used
+    mwl.init(shapes.signature(data),
+             rng=fastmath.random.get_prng(case["init_seed"]))
+    for i, a in enumerate(leaves(mwl.weights)):
+        arrays[f"{name}/init/{i}"] = a
+    opt = eval(case["optimizer"])  # pylint: disable=eval-used
+    opt.tree_init(mwl.weights)
+    trainer = optimizers.Trainer(mwl, opt, n_devices=case["n_devices"])
+    record = {"step_outputs": []}
+    for k, (seed, step, lr) in enumerate(case["steps"], 1):
+        loss, stats = trainer.one_step(data, fastmath.random.get_prng(seed),
+                                       step=step, learning_rate=lr)
+        arrays[f"{name}/{k}/loss"] = np.asarray(loss)
+        for key, value in stats.items():
+            arrays[f"{name}/{k}/stats/{key}"] = np.asarray(value)
+        for kind, tree in (("weights", mwl.weights), ("state", mwl.state),
+                           ("slots", opt.slots)):
+            for i, a in enumerate(leaves(tree)):
+                arrays[f"{name}/{k}/{kind}/{i}"] = a
+        record["step_outputs"].append({"stats": sorted(stats),
+                                "loss_shape": list(np.shape(loss))})
+    # The slots setter: a round trip leaves them as they were.
+    trainer.slots = trainer.slots
+    record["n_weight_leaves"] = len(leaves(mwl.weights))
+    return record
+
+
+def write_npz(path, arrays):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.array(arrays[key], order="C"),
+                                      allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy",
+                                   date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, buf.getvalue())
+
+
+def run_cases(n_devices, out_npz):
+    arrays, records = {}, {}
+    for name, case in CASES.items():
+        if case["n_devices"] == n_devices:
+            print(f"[generate_optimizers_trainer] {name}", file=sys.stderr)
+            records[name] = run_case(name, case, arrays)
+    write_npz(out_npz, arrays)
+    return records
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=pathlib.Path)
+    parser.add_argument("--child", metavar="NPZ",
+                        help="(internal) run the 2-device cases into NPZ")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_cases(2, args.child)))
+        return
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import oracle_common  # pylint: disable=import-outside-toplevel
+    folder = args.out / "trax_oracle" / "optimizers_trainer"
+    folder.mkdir(parents=True, exist_ok=True)
+    child_npz = folder / "child.npz"
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    child = subprocess.run(
+        [sys.executable, __file__, str(args.out), "--child", str(child_npz)],
+        env=env, capture_output=True, text=True, check=True)
+    records = json.loads(child.stdout.strip().splitlines()[-1])
+    with np.load(child_npz) as z:
+        arrays_2 = {k: z[k] for k in z.files}
+    child_npz.unlink()
+    records.update(run_cases(1, folder / "trainer.npz"))
+    with np.load(folder / "trainer.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(arrays_2)
+    write_npz(folder / "trainer.npz", arrays)
+    oracle_common.write_json(folder / "trainer.json", {
+        "env": oracle_common.env("generate_optimizers_trainer.py"),
+        "cases": {name: {**{k: v for k, v in CASES[name].items()},
+                         **records[name]} for name in CASES}})
+
+
+if __name__ == "__main__":
+    main()
