@@ -71,6 +71,122 @@ CASES = {
 }
 
 
+# ReversibleSerialTrainer: each case's SETUP (run with ``tl``,
+# ``optimizers``, ``fastmath``, ``shapes`` and ``np`` in scope) defines
+# ``blocks``, ``loss_layer``, ``data`` and ``optimizer_fn`` and initializes
+# the layers; ``layers`` (the weight-carrying layers recorded) too.
+_REV_BASIC = """
+data = (np.arange(8).reshape((2, 4)), 2 * np.arange(8).reshape((2, 4)),
+        np.ones((2, 4), np.int64))
+first = tl.Serial(tl.Embedding(9, 4), tl.Dropout(0.5), tl.Dup())
+rev = [tl.ReversibleHalfResidual(tl.Dense(4), tl.Dropout(0.2)),
+       tl.ReversibleSwap(),
+       tl.ReversibleHalfResidual(tl.Dropout(0.5), tl.Dense(4)),
+       tl.ReversibleSwap()]
+loss_layer = tl.Serial(tl.Concatenate(), tl.Dense(19), tl.Dropout(0.3),
+                       tl.LogSoftmax(), tl.CrossEntropyLoss())
+tl.Serial([first] + rev + [loss_layer]).init(
+    data, rng=fastmath.random.get_prng(12))
+blocks = [(first.sublayers, rev)]
+layers = [first, rev[0], rev[2], loss_layer]
+"""
+REV_CASES = {
+    # Trax's own test setup: dropout everywhere, Adam, a rate from step 2.
+    "reversible_adam": dict(
+        setup=_REV_BASIC + "optimizer_fn = optimizers.Adam\n", n_devices=1,
+        steps=[(7, 0, None), (8, 1, 0.02), (9, 2, None)]),
+    # Two blocks, Momentum. Trax's memoize_jit (on by default) would reuse
+    # rev1[0]'s compiled step for rev2[0], whose repr is the same though
+    # its dropout rate is not; Trax's own test turns it off too.
+    "reversible_two_blocks_momentum": dict(memoize_jit=False, setup="""
+data = (np.arange(12).reshape((3, 4)) % 9, np.arange(12).reshape((3, 4)) % 7,
+        np.ones((3, 4), np.float32))
+first = tl.Serial(tl.Embedding(9, 4), tl.Dropout(0.5), tl.Dup())
+rev1 = [tl.ReversibleHalfResidual(tl.Dense(4), tl.Dropout(0.2)),
+        tl.ReversibleSwap()]
+mid = tl.Serial(tl.Add(), tl.Dense(4), tl.Dup())
+rev2 = [tl.ReversibleHalfResidual(tl.Dense(4), tl.Dropout(0.3)),
+        tl.ReversibleSwap()]
+loss_layer = tl.Serial(tl.Concatenate(), tl.Dense(7), tl.LogSoftmax(),
+                       tl.CrossEntropyLoss())
+tl.Serial([first] + rev1 + [mid] + rev2 + [loss_layer]).init(
+    data, rng=fastmath.random.get_prng(3))
+blocks = [(first.sublayers, rev1), (mid.sublayers, rev2)]
+layers = [first, rev1[0], mid, rev2[0], loss_layer]
+optimizer_fn = lambda: optimizers.Momentum(0.1, mass=0.5)
+""", n_devices=1, steps=[(1, 1, None), (2, 2, None), (3, 3, 0.05)]),
+    # extract_reversible_blocks with a chunked loss, init_reversible_blocks.
+    "reversible_extracted_chunked_loss": dict(setup="""
+data = (np.arange(8).reshape((2, 4)) % 9, (3 * np.arange(8)).reshape((2, 4))
+        % 9, np.ones((2, 4), np.float32))
+model = tl.Serial(tl.Embedding(9, 6), tl.Dup(),
+                  tl.ReversibleHalfResidual(tl.Dense(6)), tl.ReversibleSwap(),
+                  tl.ReversibleHalfResidual(tl.Relu(), tl.Dense(6)),
+                  tl.ReversibleSwap(), tl.Select([0], n_in=2, name="Select"),
+                  tl.Dense(9),
+                  tl.LogSoftmax())
+loss = tl.CrossEntropyLoss()
+blocks, loss_layer = optimizers.trainer.extract_reversible_blocks(
+    [model, loss], loss_chunk_size=3)
+optimizers.trainer.init_reversible_blocks(
+    blocks, loss_layer, shapes.signature(data),
+    fastmath.random.get_prng(5))
+layers = [blocks[0][0][0], blocks[0][1][0], blocks[0][1][2], loss_layer]
+optimizer_fn = optimizers.Adam
+""", n_devices=1, steps=[(4, 1, None), (5, 2, None)]),
+    # Two devices.
+    "reversible_adam_2_devices": dict(
+        setup=_REV_BASIC.replace("np.arange(8).reshape((2, 4))",
+                                 "np.arange(16).reshape((4, 4)) % 9")
+        .replace("np.ones((2, 4)", "np.ones((4, 4)")
+        + "optimizer_fn = optimizers.Adam\n",
+        n_devices=2, steps=[(7, 1, None), (8, 2, 0.02)]),
+}
+
+
+def rev_setup(code):
+    """The names a REV_CASES setup defines."""
+    from trax import fastmath  # pylint: disable=import-outside-toplevel
+    from trax import layers as tl  # pylint: disable=import-outside-toplevel
+    from trax import optimizers  # pylint: disable=import-outside-toplevel
+    from trax import shapes  # pylint: disable=import-outside-toplevel
+    import trax.optimizers.trainer  # pylint: disable=import-outside-toplevel,unused-import
+    scope = dict(tl=tl, optimizers=optimizers, fastmath=fastmath,
+                 shapes=shapes, np=np)
+    exec(code, scope)  # pylint: disable=exec-used
+    return scope
+
+
+def run_rev_case(name, case, arrays, setup=rev_setup):
+    from trax import fastmath  # pylint: disable=import-outside-toplevel
+    from trax import optimizers  # pylint: disable=import-outside-toplevel
+    scope = setup(case["setup"])
+    layers = scope["layers"]
+    for i, a in enumerate(leaves([layer.weights for layer in layers])):
+        arrays[f"{name}/init/{i}"] = a
+    trainer = optimizers.ReversibleSerialTrainer(
+        scope["blocks"], scope["loss_layer"], scope["optimizer_fn"],
+        n_devices=case["n_devices"],
+        memoize_jit=case.get("memoize_jit", True))
+    record = {"step_outputs": [], "n_layers": len(trainer.all_layers)}
+    for k, (seed, step, lr) in enumerate(case["steps"], 1):
+        loss, stats = trainer.one_step(scope["data"],
+                                       fastmath.random.get_prng(seed),
+                                       step=step, learning_rate=lr)
+        arrays[f"{name}/{k}/loss"] = np.asarray(loss)
+        for key, value in stats.items():
+            arrays[f"{name}/{k}/stats/{key}"] = np.asarray(value)
+        for i, a in enumerate(leaves([layer.weights for layer in layers])):
+            arrays[f"{name}/{k}/weights/{i}"] = a
+        for i, a in enumerate(leaves(trainer.slots)):
+            arrays[f"{name}/{k}/slots/{i}"] = a
+        record["step_outputs"].append({"stats": sorted(stats),
+                                       "loss_shape": list(np.shape(loss))})
+    record["slots_structure"] = str(
+        fastmath.nested_map(lambda x: "a", trainer.slots))
+    return record
+
+
 def batch(name):
     """The batch recipes (NumPy's legacy RandomState: version-stable)."""
     rs = np.random.RandomState({"classify5": 1, "classify6": 2,
@@ -147,6 +263,10 @@ def run_cases(n_devices, out_npz):
         if case["n_devices"] == n_devices:
             print(f"[generate_optimizers_trainer] {name}", file=sys.stderr)
             records[name] = run_case(name, case, arrays)
+    for name, case in REV_CASES.items():
+        if case["n_devices"] == n_devices:
+            print(f"[generate_optimizers_trainer] {name}", file=sys.stderr)
+            records[name] = run_rev_case(name, case, arrays)
     write_npz(out_npz, arrays)
     return records
 
@@ -181,8 +301,9 @@ def main(argv=None):
     write_npz(folder / "trainer.npz", arrays)
     oracle_common.write_json(folder / "trainer.json", {
         "env": oracle_common.env("generate_optimizers_trainer.py"),
-        "cases": {name: {**{k: v for k, v in CASES[name].items()},
-                         **records[name]} for name in CASES}})
+        "cases": {name: {**CASES[name], **records[name]} for name in CASES},
+        "reversible_cases": {name: {**REV_CASES[name], **records[name]}
+                             for name in REV_CASES}})
 
 
 if __name__ == "__main__":

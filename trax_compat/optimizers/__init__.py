@@ -8,11 +8,11 @@ from trax_compat.optimizers.momentum import Momentum, MomentumState
 from trax_compat.optimizers.rms_prop import RMSProp, RMSPropState
 from trax_compat.optimizers.sgd import SGD, SGDState
 from trax_compat.optimizers.sm3 import SM3, MomentumType, SM3State
-from trax_compat.optimizers.trainer import Trainer
+from trax_compat.optimizers.trainer import ReversibleSerialTrainer, Trainer
 
 __all__ = [
         'Optimizer', 'Adam', 'SGD', 'Momentum', 'RMSProp', 'Adafactor', 'SM3',
-        'MomentumType', 'Trainer',
+        'MomentumType', 'ReversibleSerialTrainer', 'Trainer',
         'AdamState', 'MomentumState', 'SGDState', 'RMSPropState',
         'AdafactorState', 'SM3State', 'TraxOptimizerState',
         'apply_gradients', 'clip_grads', 'l2_norm',

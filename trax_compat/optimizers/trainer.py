@@ -1,4 +1,4 @@
-"""Trax's low-level trainer (``trax.optimizers.trainer``): one optimizer
+"""Trax's low-level trainers (``trax.optimizers.trainer``): one optimizer
 step of a model-with-loss layer at a time, for code that writes its own
 training loop instead of using ``training.Loop``.
 
@@ -9,6 +9,14 @@ that layer's weights. ``one_step(batch, rng)`` computes the gradients of
 compiled program and writes the new weights, state and slots back, as
 Trax does. With several devices the batch is split across them and the
 gradients are averaged (``pmap``).
+
+``ReversibleSerialTrainer(blocks, loss_layer, optimizer_fn)`` trains
+``Serial(blocks + [loss_layer])`` with one optimizer per layer, as Trax's
+memory-efficient trainer does, and gives the updates ``Trainer`` gives on
+that Serial. Trax saves memory by keeping weights on the host and running
+the layers one at a time, recomputing a reversible layer's inputs from its
+outputs. Here the step is one compiled program, like ``Trainer``'s: it
+takes the memory ``Trainer`` takes.
 """
 
 import functools
@@ -19,6 +27,8 @@ import jax.numpy as jnp
 from trax_compat import fastmath
 from trax_compat.layers import acceleration
 from trax_compat.layers import base
+from trax_compat.layers import combinators as cb
+from trax_compat.layers import reversible
 
 
 class Trainer:
@@ -133,3 +143,253 @@ def _update_fn(model_with_loss, optimizer, n_devices):
                       axis_name="batch", donate_argnums=(0,))
     return lambda ws, step, *args: mapped(
         ws, jnp.repeat(jnp.asarray(step, jnp.int32), n_devices), *args)
+
+
+class ReversibleSerialTrainer:
+    """One optimizer per layer over ``Serial(blocks + [loss_layer])`` (see
+    the module doc). ``blocks`` are pairs ``(standard layers, reversible
+    layers)``; each block's standard layers run as one ``Serial``.
+    ``optimizer_fn()`` makes each layer's optimizer. ``memoize_jit`` and
+    ``free_accelerators_on_step`` are accepted and have no effect here (one
+    program is compiled per trainer); ``adasum`` is not supported."""
+
+    def __init__(self, blocks, loss_layer, optimizer_fn, n_devices=None,
+                 memoize_jit=True, free_accelerators_on_step=False,
+                 adasum=False):
+        del memoize_jit, free_accelerators_on_step
+        if adasum:
+            raise NotImplementedError(
+                "ReversibleSerialTrainer(adasum=True) is not supported; "
+                "leave it at False (gradients are averaged over the "
+                "devices).")
+        self._blocks = [(cb.Serial(std), list(rev)) for std, rev in blocks]
+        self._loss_layer = loss_layer
+        self._optimizer_fn = optimizer_fn
+        self._n_devices = n_devices or fastmath.local_device_count()
+
+        def make_optimizer(layer):
+            opt = optimizer_fn()
+            opt.tree_init(layer.weights)
+            return opt
+
+        self._optimizers = [(make_optimizer(std),
+                             [make_optimizer(layer) for layer in rev])
+                            for std, rev in self._blocks]
+        self._loss_opt = make_optimizer(loss_layer)
+        self._opt_params = [
+            acceleration.for_n_devices(dict(opt.opt_params), self._n_devices)
+            for opt in self._flat_optimizers()]
+        self._step_fn = _layerwise_update_fn(
+            self.all_layers, self._flat_optimizers(), self._n_devices)
+
+    @property
+    def loss_layer(self):
+        return self._loss_layer
+
+    @property
+    def all_layers(self):
+        """The layers trained, in order: each block's standard layers as
+        one ``Serial``, its reversible layers, then the loss layer."""
+        layers = []
+        for std, rev in self._blocks:
+            layers += [std] + rev
+        return layers + [self._loss_layer]
+
+    @property
+    def optimizer_fn(self):
+        return self._optimizer_fn
+
+    @property
+    def slots(self):
+        """Per block ``(standard slots, [reversible layers' slots])``, then
+        the loss layer's slots."""
+        return ([(std.slots, [opt.slots for opt in rev])
+                 for std, rev in self._optimizers] + [self._loss_opt.slots])
+
+    @slots.setter
+    def slots(self, slots):
+        for (std, rev), (std_slots, rev_slots) in zip(self._optimizers,
+                                                      slots[:-1]):
+            for opt, opt_slots in zip([std] + rev,
+                                      [std_slots] + list(rev_slots)):
+                opt.slots = opt_slots
+        self._loss_opt.slots = slots[-1]
+
+    def _flat_optimizers(self):
+        flat = []
+        for std, rev in self._optimizers:
+            flat += [std] + rev
+        return flat + [self._loss_opt]
+
+    def one_step(self, batch, rng, step=0, learning_rate=None):
+        """One update from ``batch``; returns ``(loss, stats)`` with the
+        stats of layer ``i`` (of ``all_layers``) under ``layer{i}/``: its
+        optimizer's ``gradients_l2`` and ``weights_l2`` where it has
+        weights, and ``loss`` for the loss layer."""
+        if learning_rate is not None:
+            rate = acceleration.for_n_devices(
+                jnp.asarray(learning_rate, jnp.float32), self._n_devices)
+            for params in self._opt_params:
+                params["learning_rate"] = rate
+        layers, opts = self.all_layers, self._flat_optimizers()
+        replicate = functools.partial(acceleration.for_n_devices,
+                                      n_devices=self._n_devices)
+        weights = replicate([layer.weights for layer in layers])
+        state = replicate([layer.state for layer in layers])
+        slots = replicate([opt.slots for opt in opts])
+        if self._n_devices > 1:
+            batch = acceleration.reshape_by_device(batch, self._n_devices)
+            rng = jnp.stack(fastmath.random.split(rng, self._n_devices))
+        weights, state, slots, stats = self._step_fn(
+            weights, state, slots, step, self._opt_params, batch, rng)
+        weights, state, slots = self._unreplicate((weights, state, slots))
+        for layer, w, s in zip(layers, weights, state):
+            layer.weights, layer.state = w, s
+        for opt, opt_slots in zip(opts, slots):
+            opt.slots = opt_slots
+        joint = {f"layer{i}/{key}": value
+                 for i, layer_stats in enumerate(stats)
+                 for key, value in layer_stats.items()}
+        return stats[-1]["loss"], joint
+
+    def _unreplicate(self, tree):
+        if self._n_devices == 1:
+            return tree
+        return jax.tree_util.tree_map(lambda x: x[0], tree)
+
+
+def _layerwise_update_fn(layers, optimizers, n_devices):
+    """The compiled step of ``ReversibleSerialTrainer``: ``(weights, state,
+    slots, step, opt_params, batch, rng)``, each of the first three and
+    ``opt_params`` a list over ``layers``, to the new weights, state and
+    slots and per-layer stats."""
+
+    def forward(weights, state, batch, rng):
+        # Serial's forward: the same per-layer keys as Serial(layers).
+        rngs = fastmath.random.split(rng, len(layers))
+        stack, new_state = batch, []
+        for layer, w, s, r in zip(layers, weights, state, rngs):
+            inputs = cb.inputs_from_stack(stack, layer.n_in)
+            outputs, s = layer.pure_fn(inputs, w, s, r, use_cache=True)
+            stack = cb.outputs_onto_stack(outputs, stack, layer.n_in)
+            new_state.append(s)
+        return stack, new_state
+
+    grad_fn = jax.value_and_grad(forward, has_aux=True)
+
+    def update(weights, state, slots, step, opt_params, batch, rng,
+               axis_name=None):
+        (loss, state), grads = grad_fn(weights, state, batch, rng)
+        if axis_name is not None:
+            n = jnp.asarray(fastmath.global_device_count(), jnp.float32)
+            grads = jax.tree_util.tree_map(
+                lambda g: g / n, jax.lax.psum(grads, axis_name))
+        new_weights, new_slots, stats = [], [], []
+        for opt, w, g, s, params in zip(optimizers, weights, grads, slots,
+                                        opt_params):
+            if jax.tree_util.tree_leaves(w):
+                w, s, layer_stats = opt.tree_update(step, g, w, s, params,
+                                                    store_slots=False)
+            else:  # Trax runs no optimizer on a layer without weights.
+                layer_stats = {}
+            new_weights.append(w)
+            new_slots.append(s)
+            stats.append(layer_stats)
+        stats[-1]["loss"] = loss
+        return new_weights, state, new_slots, stats
+
+    if n_devices == 1:
+        jitted = jax.jit(update)
+        return lambda w, st, sl, step, *args: jitted(
+            w, st, sl, jnp.asarray(step, jnp.int32), *args)
+    mapped = jax.pmap(functools.partial(update, axis_name="batch"),
+                      axis_name="batch")
+    return lambda w, st, sl, step, *args: mapped(
+        w, st, sl, jnp.repeat(jnp.asarray(step, jnp.int32), n_devices),
+        *args)
+
+
+def extract_reversible_blocks(layers, loss_chunk_size=0):
+    """``(blocks, loss_layer)`` for ``ReversibleSerialTrainer`` from a model
+    and loss (``[model, loss]`` or one ``Serial``): nested ``Serial``s are
+    flattened, each run of standard layers followed by reversible ones is a
+    block, and the standard layers after the last reversible one are the
+    loss layer. With ``loss_chunk_size`` > 0 the loss's Dense, LogSoftmax
+    and cross-entropy run on chunks of that many positions (``tl.Chunk``);
+    the loss must then end with those after a ``Select`` or
+    ``StripFromConcatenateWithPadding``, as in Trax."""
+
+    def flatten(layer):
+        if isinstance(layer, (list, tuple)):
+            return [x for sub in layer for x in flatten(sub)]
+        if isinstance(layer, cb.Serial):
+            return flatten(list(layer.sublayers))
+        return [layer]
+
+    blocks, std_layers, rev_layers = [], [], []
+    for layer in flatten(layers):
+        if isinstance(layer, reversible.ReversibleLayer):
+            rev_layers.append(layer)
+        elif not rev_layers:
+            std_layers.append(layer)
+        else:
+            blocks.append((std_layers, rev_layers))
+            std_layers, rev_layers = [layer], []
+    if rev_layers:
+        raise ValueError(
+            "The last layer must be a standard loss layer, not a reversible "
+            "one.")
+    if loss_chunk_size <= 0:
+        return blocks, cb.Serial(std_layers)
+    return blocks, _chunked_loss(std_layers, loss_chunk_size)
+
+
+def _chunked_loss(std_layers, chunk_size):
+    borders = ("StripFromConcatenateWithPadding", "Select")
+    start = None
+    for index, layer in enumerate(std_layers):
+        if layer.name in borders:
+            start = index + 1
+    if start is None:
+        raise ValueError(
+            f"A chunked loss must follow one of {list(borders)}; the loss "
+            f"layers are {[layer.name for layer in std_layers]}.")
+    if len(std_layers) - start < 4:
+        raise ValueError(
+            "The loss is too short to chunk: it needs Dense, LogSoftmax, "
+            "_CrossEntropy and _WeightedMean after the border layer.")
+    last_3 = [layer.name for layer in std_layers[-3:]]
+    if last_3 != ["LogSoftmax", "_CrossEntropy", "_WeightedMean"]:
+        raise ValueError(
+            f"Loss chunking needs the loss to end with LogSoftmax, "
+            f"_CrossEntropy, _WeightedMean; it ends with {last_3}.")
+
+    def merge_batch(preds, targets):
+        return (jnp.reshape(preds, (-1, preds.shape[-1])),
+                jnp.reshape(targets, (-1,)), targets)
+
+    def unmerge_batch(xent, targets):
+        return jnp.reshape(xent, targets.shape)
+
+    chunked = cb.Serial(
+        base.Fn("pre_xent_rebatch", merge_batch, n_out=3),
+        cb.Chunk(cb.Serial(std_layers[start:-1]), chunk_size),
+        base.Fn("after_xent_rebatch", unmerge_batch))
+    return cb.Serial(std_layers[:start] + [chunked], std_layers[-1])
+
+
+def init_reversible_blocks(blocks, loss_layer, input_signature, rng):
+    """Initializes the layers of ``blocks`` and then ``loss_layer`` on
+    ``input_signature``, each layer with its own key split from ``rng`` per
+    block as Trax does."""
+    stack = input_signature
+    for std_layers, rev_layers in blocks:
+        layers = list(std_layers) + list(rev_layers)
+        keys = fastmath.random.split(rng, len(layers) + 1)
+        rng = keys[0]
+        for layer, key in zip(layers, keys[1:]):
+            inputs = cb.inputs_from_stack(stack, layer.n_in)
+            layer.init(inputs, rng=key)
+            stack = cb.outputs_onto_stack(layer.output_signature(inputs),
+                                          stack, layer.n_in)
+    loss_layer.init(cb.inputs_from_stack(stack, loss_layer.n_in), rng=rng)
