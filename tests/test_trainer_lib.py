@@ -180,13 +180,13 @@ def test_the_trainer_command_runs_a_config_file(tmp_path):
 
 def test_the_trainer_command_names_bad_configs(tmp_path):
     bad = tmp_path / "bad.gin"
-    bad.write_text("train.steps = 3\nNeuralGPU.d_feature = 4\n")
+    bad.write_text("train.steps = 3\nPolicy.body = 4\n")
     result = _trainer(tmp_path, f"--config_file={bad}",
                       f"--output_dir={tmp_path / 'out'}")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "bad.gin" in result.stderr and "line 2" in result.stderr
-    assert "trax.models.NeuralGPU is a Trax configurable" in result.stderr
+    assert "trax.models.Policy is a Trax configurable" in result.stderr
     missing = _trainer(tmp_path, "--config_file=nope.gin")
     assert missing.returncode == 2
     assert "--config_file nope.gin: no such file" in missing.stderr

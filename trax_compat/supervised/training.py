@@ -48,6 +48,7 @@ from trax_compat.supervised import checkpoints
 from trax_compat.supervised import compile_cache
 from trax_compat.supervised import history as history_lib
 from trax_compat.supervised import interrupts
+from trax_compat.supervised import memory_efficient
 from trax_compat.supervised import output_lock
 from trax_compat.supervised import prefetch
 from trax_compat.supervised import reporting
@@ -242,8 +243,9 @@ class _BatchWindows:
 class Loop:
     """Trains ``model`` on ``tasks``, with periodic evals and checkpoints.
 
-    Arguments are Trax's (``loss_chunk_size``, ``use_memory_efficient_trainer``
-    and ``adasum`` only at their defaults), plus:
+    Arguments are Trax's (``adasum`` only at its default;
+    ``use_memory_efficient_trainer`` and ``loss_chunk_size`` as described
+    in ``memory_efficient.py``), plus:
 
     ``optimizer_metrics_every_step``: Trax averages ``training/gradients_l2``
     and ``training/weights_l2`` (TensorBoard and ``history``, never stdout)
@@ -305,14 +307,10 @@ class Loop:
                  prefetch_batches=0, resume_streams="restart", progress=None,
                  checkpoint_format="orbax", pad_batches=False,
                  background_compile=None):
-        for name, value in (("loss_chunk_size", loss_chunk_size),
-                            ("use_memory_efficient_trainer",
-                             use_memory_efficient_trainer),
-                            ("adasum", adasum)):
-            if value:
-                raise NotImplementedError(
-                    f"Loop({name}={value!r}) is not supported; leave it at "
-                    f"its default (the standard trainer is used).")
+        if adasum:
+            raise NotImplementedError(
+                f"Loop(adasum={adasum!r}) is not supported; leave it at its "
+                f"default (gradients are averaged over the devices).")
         if checkpoint_format not in CHECKPOINT_FORMATS:
             raise ValueError(
                 f"checkpoint_format must be one of {CHECKPOINT_FORMATS}, got "
@@ -329,7 +327,10 @@ class Loop:
                            else 1)
         # With several processes, process 0 alone logs and holds the lock.
         self._is_chief = sharding.is_chief()
-        self._use_memory_efficient_trainer = False
+        # Trax's memory-efficient trainer: see memory_efficient.py. Trax
+        # uses loss_chunk_size there alone.
+        self._use_memory_efficient_trainer = use_memory_efficient_trainer
+        self._loss_chunk_size = loss_chunk_size
         self._rng = _init_random_number_generators(random_seed)
         self._norms_every_step = (optimizer_metrics_every_step
                                   or type(self).run is not Loop.run)
@@ -360,6 +361,8 @@ class Loop:
             eval_tasks = [eval_tasks]
         self._tasks = list(tasks)
         self._eval_tasks = list(eval_tasks)
+        if use_memory_efficient_trainer:
+            memory_efficient.prepare_tasks(self._tasks)
         _draw_as_trax_loop_layers(self._tasks, self._eval_tasks)
         if which_task is None:
             n_tasks = len(self._tasks)
@@ -368,7 +371,9 @@ class Loop:
 
         self._model = flax_adapter.as_layer(model)
         self._eval_model = (flax_adapter.as_layer(eval_model)
-                            if eval_model is not None else self._model)
+                            if eval_model is not None
+                            and not use_memory_efficient_trainer
+                            else self._model)
         self._output_dir = (writable_output_dir(output_dir)
                             if output_dir is not None else None)
         self._lock = None
@@ -395,7 +400,11 @@ class Loop:
         # already has weights (e.g. model.init was called) keeps them.
         self._batch_signature = shapes.signature(self._tasks[0].sample_batch)
         self._model.rng = self.new_rng()
-        if _is_uninitialized(self._model):
+        if _is_uninitialized(self._model) and use_memory_efficient_trainer:
+            memory_efficient.init_model(
+                self._model, self._tasks[0].loss_layer,
+                self._batch_signature, self._model.rng, loss_chunk_size)
+        elif _is_uninitialized(self._model):
             self._model.init(
                 self._model_input_signature(self._batch_signature))
         if self._eval_model is not self._model:
