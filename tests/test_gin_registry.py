@@ -184,6 +184,25 @@ def test_a_missing_trax_configurable_is_named():
     assert gin_registry.missing_configurable("NoSuchThing") is None
 
 
+def test_users_register_their_models_and_optimizers_under_trax_names():
+    def UserWideDense(width=2, mode="train"):  # pylint: disable=invalid-name
+        del mode
+        return tl.Dense(width)
+
+    def user_sgd(rate=0.1):
+        return trax.optimizers.SGD(rate)
+
+    model = trax.models.model_configure(UserWideDense)
+    optimizer = trax.optimizers.opt_configure(user_sgd)
+    gin.parse_config("trax.models.UserWideDense.width = 7\n"
+                     "trax.optimizers.user_sgd.rate = 0.5")
+    assert "Dense_7" in str(model())
+    assert float(optimizer().opt_params["learning_rate"]) == 0.5
+    # As in Trax, optimizers.SGD is gin's wrapper of base.SGD.
+    from trax_compat.optimizers import base
+    assert gin_registry.unwrapped(trax.optimizers.SGD) is base.SGD
+
+
 def test_without_gin_nothing_is_registered_and_everything_imports():
     code = textwrap.dedent("""
         import sys
@@ -191,9 +210,15 @@ def test_without_gin_nothing_is_registered_and_everything_imports():
         import trax_compat.layers, trax_compat.optimizers, trax_compat.supervised
         from trax_compat import gin_registry
         print(len(gin_registry._REGISTERED), trax_compat.layers.LayerNorm().name)
+        try:
+            trax_compat.optimizers.opt_configure(print)
+        except ImportError as e:
+            print(e)
     """)
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["0", "LayerNorm"]
+    assert result.stdout.splitlines() == [
+        "0 LayerNorm", "Registering with gin under trax.optimizers needs "
+        "gin-config: pip install 'trax-compat[gin]'."]

@@ -31,8 +31,7 @@ def _check(error, trax_name, out_of_scope=None):
 def test_missing_attributes_name_the_trax_name():
     for owner, name, trax_name in (
             (trax, "AsKeras", "trax.AsKeras"),
-            (trax.optimizers, "opt_configure",
-             "trax.optimizers.opt_configure"),
+            (trax.models, "Policy", "trax.models.Policy"),
             (trax.supervised, "pretrain_finetune",
              "trax.supervised.pretrain_finetune")):
         with pytest.raises(AttributeError) as caught:
@@ -93,7 +92,7 @@ def test_under_the_trax_name_too():
         for stmt in ('import trax.trax2keras',
                      "from trax.supervised import pretrain_finetune",
                      'from trax import rl', 'trax.AsKeras',
-                     'trax.optimizers.opt_configure'):
+                     'trax.models.Policy'):
             try:
                 exec(stmt)
             except ImportError as e:
@@ -109,7 +108,7 @@ def test_under_the_trax_name_too():
         "ImportError trax.trax2keras",
         "ImportError trax.supervised.pretrain_finetune",
         "ImportError trax.rl", "AttributeError trax.AsKeras",
-        "AttributeError trax.optimizers.opt_configure"]
+        "AttributeError trax.models.Policy"]
 
 
 def test_trax_names_cover_the_public_api():

@@ -45,6 +45,24 @@ def gin_or_none():
     return gin
 
 
+def external_configurable_in(module):
+    """Trax's ``model_configure`` / ``opt_configure`` for ``module``:
+    ``gin.external_configurable(fn, ...)`` with the gin module set to
+    ``module``, so a user's own model or optimizer gets a Trax gin name
+    (``trax.models.MyModel``). Needs gin."""
+
+    def configure(*args, **kwargs):
+        gin = gin_or_none()
+        if gin is None:
+            raise ImportError(
+                f"Registering with gin under {module} needs gin-config: "
+                f"pip install 'trax-compat[gin]'.")
+        kwargs["module"] = module
+        return gin.external_configurable(*args, **kwargs)
+
+    return configure
+
+
 @functools.lru_cache(maxsize=None)
 def trax_configurables():
     """Trax's gin configurables: dicts with ``module``, ``name``, ``trax``

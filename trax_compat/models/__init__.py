@@ -35,3 +35,5 @@ __getattr__ = _missing.module_getattr(__name__)
 # Trax's gin names for what this package has (a no-op without gin).
 from trax_compat import gin_registry as _gin_registry  # noqa: E402
 _gin_registry.register('trax.models')
+# Registers a user's model under trax.models, as Trax's helper does.
+model_configure = _gin_registry.external_configurable_in('trax.models')

@@ -26,3 +26,5 @@ __getattr__ = _missing.module_getattr(__name__)
 # Trax's gin names for what this package has (a no-op without gin).
 from trax_compat import gin_registry as _gin_registry  # noqa: E402
 _gin_registry.register('trax.optimizers')
+# Registers a user's optimizer under trax.optimizers, as Trax's helper does.
+opt_configure = _gin_registry.external_configurable_in('trax.optimizers')

@@ -315,3 +315,8 @@ def apply_gradients(train_state, grads, **kwargs):
                                          train_state.params)
     return train_state.replace(step=train_state.step + 1, params=new_params,
                                opt_state=new_opt_state, **kwargs)
+
+
+# Trax defines SGD in this module; ours lives in sgd.py (which imports the
+# names above, so importing it last is safe).
+from trax_compat.optimizers.sgd import SGD  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
