@@ -149,6 +149,37 @@ def _init_random_number_generators(seed):
     return trax_random.get_prng(seed)
 
 
+def init_host_and_devices(n_devices=None, random_seed=None):
+    """Trax's helper: ``(is_chief, host_count, n_devices, rng)``, seeding
+    Python's and NumPy's generators from ``random_seed`` as the Loop does
+    (with several hosts and no seed, each host draws its own from the
+    time). ``n_devices`` must be every local device, as in Trax on JAX."""
+    host_id, host_count = jax.process_index(), jax.process_count()
+    device_count = jax.local_device_count()
+    n_devices = n_devices or device_count
+    if n_devices != device_count:
+        raise ValueError(f"JAX cannot work yet with n_devices != all "
+                         f"devices: {n_devices} != {device_count}")
+    if random_seed is None and host_count > 1:
+        random_seed = int(1e6 * (host_id + time.time())) % 2**31
+    return (host_id == 0, host_count, n_devices,
+            _init_random_number_generators(random_seed))
+
+
+def pickle_to_file(obj, file_path, gzip=False):
+    """Trax's helper: pickles ``obj`` to ``file_path`` (gzipped with
+    ``gzip``), through a temporary file so a crash leaves no partial file."""
+    trax_checkpoint.pickle_to_file(obj, file_path, use_gzip=gzip)
+
+
+def unpickle_from_file(file_path, gzip=False):
+    """Trax's helper: the object pickled in ``file_path`` (by
+    ``pickle_to_file``, here or in Trax). Like Trax it loads any pickle, so
+    only open files you trust; Trax's own classes in it load as
+    trax_compat's."""
+    return trax_checkpoint.unpickle_trusted(file_path, gzip)
+
+
 def _draw_as_trax_loop_layers(tasks, eval_tasks):
     """Advances Python's global generator as Trax's Loop does after seeding
     it: every Trax layer draws ``random.randint`` when constructed, and

@@ -240,6 +240,31 @@ def unpickle_file(path, what="checkpoint"):
     return safe_unpickle(_read_bytes(path, what), path)
 
 
+class _TraxNamesUnpickler(pickle.Unpickler):
+    """Any pickle, with Trax's classes read as ours (a trusted file)."""
+
+    def find_class(self, module, name):
+        if module == "trax" or module.startswith("trax."):
+            found = _allowed_globals().get((module, name))
+            if found is not None:
+                return found
+            module = "trax_compat" + module[len("trax"):]
+        elif module.startswith("numpy.core") and hasattr(np, "_core"):
+            # NumPy 1's module names (Trax's), NumPy 2's home for them.
+            module = "numpy._core" + module[len("numpy.core"):]
+        return super().find_class(module, name)
+
+
+def unpickle_trusted(path, use_gzip):
+    """What Trax's ``unpickle_from_file`` returns: ``pickle.load`` of the
+    file (gunzipped with ``use_gzip``), for files the user trusts."""
+    with open(path, "rb") as f:
+        if use_gzip:
+            with gzip.GzipFile(fileobj=f, mode="rb") as gz:
+                return _TraxNamesUnpickler(gz).load()
+        return _TraxNamesUnpickler(f).load()
+
+
 def read_npy_stream(path, bits_to_bfloat16=True):
     """The arrays of a Trax ``.npy.gz`` side file (consecutive ``np.save``
     records in one gzip stream), in order.
