@@ -34,7 +34,6 @@ import pathlib
 import re
 import sys
 import tempfile
-import zipfile
 
 import numpy as np
 
@@ -142,24 +141,13 @@ def run(name, trax_modules, out_dir, arrays):
             "checkpoint_files": files, "resumed_step": int(loop2.step)}
 
 
-def write_npz(path, arrays):
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for key in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.array(arrays[key], order="C"),
-                                      allow_pickle=False)
-            info = zipfile.ZipInfo(key + ".npy",
-                                   date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, buf.getvalue())
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=pathlib.Path)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     import oracle_common  # pylint: disable=import-outside-toplevel
+    from make_testdata import write_npz  # pylint: disable=import-outside-toplevel
     import trax  # pylint: disable=import-outside-toplevel
     from trax import layers as tl  # pylint: disable=import-outside-toplevel
     from trax import optimizers  # pylint: disable=import-outside-toplevel
@@ -172,7 +160,7 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             records[name] = run(name, (tl, optimizers, trax.lr, training),
                                 tmp, arrays)
-    write_npz(folder / "runs.npz", arrays)
+    write_npz(folder / "runs.npz", dict(sorted(arrays.items())))
     oracle_common.write_json(folder / "runs.json", {
         "env": oracle_common.env("generate_memory_efficient_loop.py"),
         "runs": {name: {**RUNS[name], **records[name]} for name in RUNS}})

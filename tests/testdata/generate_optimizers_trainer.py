@@ -30,13 +30,11 @@ The npz holds ``<case>/init/<i>`` (initial weight leaves) and, per step
 """
 
 import argparse
-import io
 import json
 import os
 import pathlib
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 
@@ -245,19 +243,8 @@ def run_case(name, case, arrays):
     return record
 
 
-def write_npz(path, arrays):
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for key in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.array(arrays[key], order="C"),
-                                      allow_pickle=False)
-            info = zipfile.ZipInfo(key + ".npy",
-                                   date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, buf.getvalue())
-
-
 def run_cases(n_devices, out_npz):
+    from make_testdata import write_npz  # pylint: disable=import-outside-toplevel
     arrays, records = {}, {}
     for name, case in CASES.items():
         if case["n_devices"] == n_devices:
@@ -267,7 +254,7 @@ def run_cases(n_devices, out_npz):
         if case["n_devices"] == n_devices:
             print(f"[generate_optimizers_trainer] {name}", file=sys.stderr)
             records[name] = run_rev_case(name, case, arrays)
-    write_npz(out_npz, arrays)
+    write_npz(out_npz, dict(sorted(arrays.items())))
     return records
 
 
@@ -298,7 +285,8 @@ def main(argv=None):
     with np.load(folder / "trainer.npz") as z:
         arrays = {k: z[k] for k in z.files}
     arrays.update(arrays_2)
-    write_npz(folder / "trainer.npz", arrays)
+    from make_testdata import write_npz  # pylint: disable=import-outside-toplevel
+    write_npz(folder / "trainer.npz", dict(sorted(arrays.items())))
     oracle_common.write_json(folder / "trainer.json", {
         "env": oracle_common.env("generate_optimizers_trainer.py"),
         "cases": {name: {**CASES[name], **records[name]} for name in CASES},
