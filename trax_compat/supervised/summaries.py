@@ -31,7 +31,8 @@ _MAX_QUEUE = 1024
 _FILE_SUFFIX = ".v2"
 
 
-def _open_event_file_writer(logdir):
+def open_event_file_writer(logdir, max_queue_size=_MAX_QUEUE,
+                           filename_suffix=_FILE_SUFFIX):
     """tensorboard's ``EventFileWriter`` for ``logdir``.
 
     That writer opens its file through ``tensorboard.compat.tf``, which
@@ -45,11 +46,14 @@ def _open_event_file_writer(logdir):
     # pylint: enable=g-import-not-at-top
     if "tensorflow" in sys.modules or "://" in os.fspath(logdir):
         return event_file_writer.EventFileWriter(
-            logdir, max_queue_size=_MAX_QUEUE, filename_suffix=_FILE_SUFFIX)
-    return _local_event_file_writer(event_file_writer, logdir)
+            logdir, max_queue_size=max_queue_size,
+            filename_suffix=filename_suffix)
+    return _local_event_file_writer(event_file_writer, logdir,
+                                    max_queue_size, filename_suffix)
 
 
-def _local_event_file_writer(module, logdir):
+def _local_event_file_writer(module, logdir, max_queue_size,
+                             filename_suffix):
     """``module.EventFileWriter`` on a plain local file."""
 
     class LocalEventFileWriter(module.EventFileWriter):
@@ -61,11 +65,11 @@ def _local_event_file_writer(module, logdir):
             self._file_name = os.path.join(
                 self._logdir, "events.out.tfevents.%010d.%s.%s.%s%s" % (
                     time.time(), socket.gethostname(), os.getpid(),
-                    module._global_uid.get(), _FILE_SUFFIX))  # pylint: disable=protected-access
+                    module._global_uid.get(), filename_suffix))  # pylint: disable=protected-access
             self._general_file_writer = open(self._file_name, "wb")  # pylint: disable=consider-using-with
             self._async_writer = module._AsyncWriter(  # pylint: disable=protected-access
-                module.RecordWriter(self._general_file_writer), _MAX_QUEUE,
-                120)
+                module.RecordWriter(self._general_file_writer),
+                max_queue_size, 120)
             self.add_event(module.event_pb2.Event(
                 wall_time=time.time(), file_version="brain.Event:2",
                 source_metadata=module.event_pb2.SourceMetadata(
@@ -98,7 +102,7 @@ class BackgroundSummaryWriter(interface.MetricWriter):
         # pylint: enable=g-import-not-at-top
         self._event_pb2 = event_pb2
         try:
-            self._writer = _open_event_file_writer(logdir)
+            self._writer = open_event_file_writer(logdir)
         except Exception as e:  # pylint: disable=broad-except
             raise self._failed(e) from e
 
