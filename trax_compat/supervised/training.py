@@ -358,10 +358,9 @@ class Loop:
                            else 1)
         # With several processes, process 0 alone logs and holds the lock.
         self._is_chief = sharding.is_chief()
-        # Trax's memory-efficient trainer: see memory_efficient.py. Trax
-        # uses loss_chunk_size there alone.
+        # Trax's memory-efficient trainer: see memory_efficient.py (Trax
+        # uses loss_chunk_size there alone).
         self._use_memory_efficient_trainer = use_memory_efficient_trainer
-        self._loss_chunk_size = loss_chunk_size
         self._rng = _init_random_number_generators(random_seed)
         self._norms_every_step = (optimizer_metrics_every_step
                                   or type(self).run is not Loop.run)
