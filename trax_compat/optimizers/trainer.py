@@ -102,7 +102,7 @@ class Trainer:
             rng = jnp.stack(fastmath.random.split(rng, self._n_devices))
         accelerated = self._accelerated_model_with_loss
         (weights, slots), state, stats = self._update_fn(
-            (accelerated.weights, self._slots), step, self._opt_params,
+            step, (accelerated.weights, self._slots), self._opt_params,
             batch, accelerated.state, rng)
         accelerated.weights = weights
         accelerated.state = state
@@ -117,32 +117,46 @@ class Trainer:
 
 
 def _update_fn(model_with_loss, optimizer, n_devices):
-    """The compiled step: ``((weights, slots), step, opt_params, batch,
+    """The compiled step: ``(step, (weights, slots), opt_params, batch,
     state, rng) -> ((weights, slots), state, stats)``."""
     grad_fn = jax.value_and_grad(model_with_loss.pure_fn, argnums=1,
                                  has_aux=True)
 
-    def update(weights_and_slots, step, opt_params, batch, state, rng,
+    def update(step, weights_and_slots, opt_params, batch, state, rng,
                axis_name=None):
         weights, slots = weights_and_slots
         (loss, state), grads = grad_fn(batch, weights, state, rng)
-        if axis_name is not None:
-            n = jnp.asarray(fastmath.global_device_count(), jnp.float32)
-            grads = jax.tree_util.tree_map(
-                lambda g: g / n, jax.lax.psum(grads, axis_name))
+        grads = _mean_over_devices(grads, axis_name)
         weights, slots, stats = optimizer.tree_update(
             step, grads, weights, slots, opt_params, store_slots=False)
         stats["loss"] = loss
         return (weights, slots), state, stats
 
+    return _compiled(update, n_devices)
+
+
+def _mean_over_devices(grads, axis_name):
+    """Gradients averaged over every device (Trax divides the sum by the
+    global device count); unchanged on one device."""
+    if axis_name is None:
+        return grads
+    n = jnp.asarray(fastmath.global_device_count(), jnp.float32)
+    return jax.tree_util.tree_map(lambda g: g / n,
+                                  jax.lax.psum(grads, axis_name))
+
+
+def _compiled(update, n_devices):
+    """``update(step, *args, axis_name=None)`` jitted on one device, or
+    mapped over ``n_devices`` (every argument but ``step`` carrying a
+    leading device axis); the step number goes in as int32, repeated per
+    device."""
     if n_devices == 1:
         jitted = jax.jit(update)
-        return lambda ws, step, *args: jitted(
-            ws, jnp.asarray(step, jnp.int32), *args)
+        return lambda step, *args: jitted(jnp.asarray(step, jnp.int32), *args)
     mapped = jax.pmap(functools.partial(update, axis_name="batch"),
-                      axis_name="batch", donate_argnums=(0,))
-    return lambda ws, step, *args: mapped(
-        ws, jnp.repeat(jnp.asarray(step, jnp.int32), n_devices), *args)
+                      axis_name="batch")
+    return lambda step, *args: mapped(
+        jnp.repeat(jnp.asarray(step, jnp.int32), n_devices), *args)
 
 
 class ReversibleSerialTrainer:
@@ -241,7 +255,7 @@ class ReversibleSerialTrainer:
             batch = acceleration.reshape_by_device(batch, self._n_devices)
             rng = jnp.stack(fastmath.random.split(rng, self._n_devices))
         weights, state, slots, stats = self._step_fn(
-            weights, state, slots, step, self._opt_params, batch, rng)
+            step, weights, state, slots, self._opt_params, batch, rng)
         weights, state, slots = self._unreplicate((weights, state, slots))
         for layer, w, s in zip(layers, weights, state):
             layer.weights, layer.state = w, s
@@ -259,10 +273,9 @@ class ReversibleSerialTrainer:
 
 
 def _layerwise_update_fn(layers, optimizers, n_devices):
-    """The compiled step of ``ReversibleSerialTrainer``: ``(weights, state,
-    slots, step, opt_params, batch, rng)``, each of the first three and
-    ``opt_params`` a list over ``layers``, to the new weights, state and
-    slots and per-layer stats."""
+    """The compiled step of ``ReversibleSerialTrainer``: ``(step, weights,
+    state, slots, opt_params, batch, rng)``, the four lists over
+    ``layers``, to the new weights, state and slots and per-layer stats."""
 
     def forward(weights, state, batch, rng):
         # Serial's forward: the same per-layer keys as Serial(layers).
@@ -277,13 +290,10 @@ def _layerwise_update_fn(layers, optimizers, n_devices):
 
     grad_fn = jax.value_and_grad(forward, has_aux=True)
 
-    def update(weights, state, slots, step, opt_params, batch, rng,
+    def update(step, weights, state, slots, opt_params, batch, rng,
                axis_name=None):
         (loss, state), grads = grad_fn(weights, state, batch, rng)
-        if axis_name is not None:
-            n = jnp.asarray(fastmath.global_device_count(), jnp.float32)
-            grads = jax.tree_util.tree_map(
-                lambda g: g / n, jax.lax.psum(grads, axis_name))
+        grads = _mean_over_devices(grads, axis_name)
         new_weights, new_slots, stats = [], [], []
         for opt, w, g, s, params in zip(optimizers, weights, grads, slots,
                                         opt_params):
@@ -298,15 +308,7 @@ def _layerwise_update_fn(layers, optimizers, n_devices):
         stats[-1]["loss"] = loss
         return new_weights, state, new_slots, stats
 
-    if n_devices == 1:
-        jitted = jax.jit(update)
-        return lambda w, st, sl, step, *args: jitted(
-            w, st, sl, jnp.asarray(step, jnp.int32), *args)
-    mapped = jax.pmap(functools.partial(update, axis_name="batch"),
-                      axis_name="batch")
-    return lambda w, st, sl, step, *args: mapped(
-        w, st, sl, jnp.repeat(jnp.asarray(step, jnp.int32), n_devices),
-        *args)
+    return _compiled(update, n_devices)
 
 
 def extract_reversible_blocks(layers, loss_chunk_size=0):
