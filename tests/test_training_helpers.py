@@ -65,3 +65,9 @@ def test_init_host_and_devices_is_trax_s(n_devices, seed):
 def test_init_host_and_devices_wants_every_device():
     with pytest.raises(ValueError, match="n_devices != all devices: 2 != 1"):
         training.init_host_and_devices(2)
+
+
+def test_a_missing_pickle_is_named(tmp_path):
+    path = str(tmp_path / "nope.pkl")
+    with pytest.raises(FileNotFoundError, match="nope.pkl does not exist"):
+        training.unpickle_from_file(path)

@@ -176,8 +176,9 @@ def unpickle_from_file(file_path, gzip=False):
     """Trax's helper: the object pickled in ``file_path`` (by
     ``pickle_to_file``, here or in Trax). Like Trax it loads any pickle, so
     only open files you trust; Trax's own classes in it load as
-    trax_compat's."""
-    return trax_checkpoint.unpickle_trusted(file_path, gzip)
+    trax_compat's. A gzipped file is recognized whatever ``gzip`` says."""
+    del gzip
+    return trax_checkpoint.unpickle_trusted(file_path)
 
 
 def _draw_as_trax_loop_layers(tasks, eval_tasks):

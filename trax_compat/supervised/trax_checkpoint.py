@@ -255,14 +255,10 @@ class _TraxNamesUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def unpickle_trusted(path, use_gzip):
+def unpickle_trusted(path):
     """What Trax's ``unpickle_from_file`` returns: ``pickle.load`` of the
-    file (gunzipped with ``use_gzip``), for files the user trusts."""
-    with open(path, "rb") as f:
-        if use_gzip:
-            with gzip.GzipFile(fileobj=f, mode="rb") as gz:
-                return _TraxNamesUnpickler(gz).load()
-        return _TraxNamesUnpickler(f).load()
+    file (gunzipped if it is gzip), for files the user trusts."""
+    return _TraxNamesUnpickler(io.BytesIO(_read_bytes(path, "pickle"))).load()
 
 
 def read_npy_stream(path, bits_to_bfloat16=True):
