@@ -10,6 +10,7 @@ New code can use CLU's metric writers instead, as the Loop does.
 import io
 import struct
 import time
+import types
 import wave
 
 import numpy as np
@@ -18,6 +19,7 @@ from trax_compat.supervised import summaries
 
 
 def _protos():
+    """tensorboard's proto modules, by short name (imported on first use)."""
     # pylint: disable=g-import-not-at-top
     from tensorboard.compat.proto import event_pb2
     from tensorboard.compat.proto import summary_pb2
@@ -25,7 +27,9 @@ def _protos():
     from tensorboard.compat.proto import tensor_shape_pb2
     from tensorboard.compat.proto import types_pb2
     # pylint: enable=g-import-not-at-top
-    return event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+    return types.SimpleNamespace(event=event_pb2, summary=summary_pb2,
+                                 tensor=tensor_pb2, shape=tensor_shape_pb2,
+                                 types=types_pb2)
 
 
 def _pyplot():
@@ -61,7 +65,7 @@ class SummaryWriter:
     def __init__(self, log_dir, enable=True):
         self._event_writer = summaries.open_event_file_writer(
             log_dir, max_queue_size=10, filename_suffix="")
-        self._protos = _protos()
+        self._pb = _protos()
         self._step = 0
         self._closed = False
         self._enabled = enable
@@ -73,13 +77,13 @@ class SummaryWriter:
         return step
 
     def _write(self, value, step):
-        self.add_summary(self._protos[1].Summary(value=[value]), step)
+        self.add_summary(self._pb.summary.Summary(value=[value]), step)
 
     def add_summary(self, summary, step):
         """Writes a ``Summary`` proto as an event at ``step``."""
         if not self._enabled:
             return
-        event = self._protos[0].Event(summary=summary, wall_time=time.time())
+        event = self._pb.event.Event(summary=summary, wall_time=time.time())
         if step is not None:
             event.step = int(step)
         self._event_writer.add_event(event)
@@ -103,7 +107,7 @@ class SummaryWriter:
     def scalar(self, tag, value, step=None):
         step = self._at(step)
         value = float(np.array(value))
-        self._write(self._protos[1].Summary.Value(tag=tag,
+        self._write(self._pb.summary.Summary.Value(tag=tag,
                                                   simple_value=value), step)
 
     def image(self, tag, image, step=None):
@@ -120,7 +124,7 @@ class SummaryWriter:
                         image.shape[1], step)
 
     def _write_png(self, tag, png, colorspace, height, width, step):
-        summary_pb2 = self._protos[1]
+        summary_pb2 = self._pb.summary
         self._write(summary_pb2.Summary.Value(
             tag=tag, image=summary_pb2.Summary.Image(
                 encoded_image_string=png, colorspace=colorspace,
@@ -165,7 +169,7 @@ class SummaryWriter:
             wav.setsampwidth(2)
             wav.setframerate(sample_rate)
             wav.writeframes(b"".join(struct.pack("<h", v) for v in frames))
-        summary_pb2 = self._protos[1]
+        summary_pb2 = self._pb.summary
         self._write(summary_pb2.Summary.Value(
             tag=tag, audio=summary_pb2.Summary.Audio(
                 sample_rate=sample_rate, num_channels=1,
@@ -188,7 +192,7 @@ class SummaryWriter:
             kept = counts[first - 1:last + 1]
         else:
             kept = np.concatenate([[0], counts[:last + 1]])
-        summary_pb2 = self._protos[1]
+        summary_pb2 = self._pb.summary
         self._write(summary_pb2.Summary.Value(
             tag=tag, histo=summary_pb2.HistogramProto(
                 min=values.min(), max=values.max(), num=len(values),
@@ -208,13 +212,11 @@ class SummaryWriter:
                 raise ValueError(f"Text data must be a string or 1-D or 2-D; "
                                  f"got shape {array.shape}.")
             texts, shape = list(array.reshape(-1)), array.shape
-        (_, summary_pb2, tensor_pb2, tensor_shape_pb2,
-         types_pb2) = self._protos
-        tensor = tensor_pb2.TensorProto(
-            dtype=types_pb2.DT_STRING,
-            tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[
-                tensor_shape_pb2.TensorShapeProto.Dim(size=int(d))
-                for d in shape]),
+        summary_pb2, shape_pb2 = self._pb.summary, self._pb.shape
+        tensor = self._pb.tensor.TensorProto(
+            dtype=self._pb.types.DT_STRING,
+            tensor_shape=shape_pb2.TensorShapeProto(dim=[
+                shape_pb2.TensorShapeProto.Dim(size=int(d)) for d in shape]),
             string_val=[t if isinstance(t, bytes) else t.encode("utf_8")
                         for t in texts])
         metadata = summary_pb2.SummaryMetadata(
